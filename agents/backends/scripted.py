@@ -1,0 +1,135 @@
+"""A strict scripted chat model for tests and for scenario files.
+
+It replies with the steps it was given, in order, and fails loudly when it is called more often than it has
+steps (``ScriptExhaustedError``) or when a test ends with steps unused (:meth:`ScriptedChatModel.assert_done`).
+Tests that drive the graph with it are therefore deterministic and cannot pass by accident.
+
+A step is a string (a final answer), ``{"text": ...}``, ``{"json": {...}}`` (structured output), or
+``{"tool_calls": [{"name": ..., "arguments": {...}}, ...]}``; ``{"expect": "substring"}`` in a step checks that the
+last message sent to the model contains that text.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from langchain_core.messages import AIMessage, BaseMessage
+
+from ..chat import ChatResult, GenerationOptions, TokenCallback, Usage
+
+
+class ScriptExhaustedError(AssertionError):
+    """The scripted model was called more often than it has steps."""
+
+
+class ScriptedChatModel:
+    """Replies from a fixed script; see the module docstring for the step format."""
+
+    def __init__(self, steps: Sequence[Any], *, name: str = "scripted") -> None:
+        self.name = name
+        self.steps = [self._normalise(s, i) for i, s in enumerate(steps)]
+        self.calls: list[dict[str, Any]] = []
+        self._next = 0
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ScriptedChatModel:
+        p = Path(path)
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        steps = data.get("steps") if isinstance(data, dict) else data
+        if not isinstance(steps, list):
+            raise ValueError(
+                f"{p}: a script is a list of steps (or a mapping with 'steps:'), got {type(data).__name__}"
+            )
+        return cls(steps, name=f"scripted:{p.name}")
+
+    @staticmethod
+    def _normalise(step: Any, index: int) -> dict[str, Any]:
+        if isinstance(step, str):
+            return {"text": step}
+        if not isinstance(step, dict) or not ({"text", "json", "tool_calls"} & set(step)):
+            raise ValueError(f"script step {index}: expected text, json or tool_calls, got {step!r}")
+        return step
+
+    @property
+    def remaining(self) -> int:
+        return len(self.steps) - self._next
+
+    def assert_done(self) -> None:
+        """Raise if the script has steps that were never used."""
+        if self.remaining:
+            raise AssertionError(
+                f"{self.name}: {self.remaining} scripted step(s) were never used: {self.steps[self._next :]}"
+            )
+
+    def chat(
+        self,
+        messages: Sequence[BaseMessage],
+        *,
+        tools: Sequence[dict[str, Any]] | None = None,
+        response_format: dict[str, Any] | None = None,
+        options: GenerationOptions | None = None,
+        on_token: TokenCallback | None = None,
+    ) -> ChatResult:
+        start = time.perf_counter()
+        if self._next >= len(self.steps):
+            last = messages[-1].content if messages else ""
+            raise ScriptExhaustedError(
+                f"{self.name}: called {self._next + 1} times but the script has {len(self.steps)} steps "
+                f"(last message: {str(last)[:200]!r})"
+            )
+        step = self.steps[self._next]
+        self._next += 1
+        expect = step.get("expect")
+        if expect is not None:
+            last = str(messages[-1].content) if messages else ""
+            if str(expect) not in last:
+                raise AssertionError(
+                    f"{self.name}: step {self._next} expected {expect!r} in the last message, got {last[:300]!r}"
+                )
+        offered = {t["name"] for t in tools or []}
+        tool_calls = []
+        for i, call in enumerate(step.get("tool_calls") or []):
+            if offered and call["name"] not in offered:
+                raise AssertionError(
+                    f"{self.name}: step {self._next} calls {call['name']!r}, not among offered tools {sorted(offered)}"
+                )
+            tool_calls.append(
+                {
+                    "name": call["name"],
+                    "args": dict(call.get("arguments") or {}),
+                    "id": call.get("id") or f"call_{self._next}_{i}",
+                    "type": "tool_call",
+                }
+            )
+        text = json.dumps(step["json"], ensure_ascii=False) if "json" in step else str(step.get("text", ""))
+        if on_token and text:
+            for piece in text.split(" "):
+                on_token(piece + " ")
+        reply = (
+            text
+            if not tool_calls
+            else json.dumps([{"name": c["name"], "arguments": c["args"]} for c in tool_calls])
+        )
+        self.calls.append(
+            {"messages": list(messages), "tools": list(tools or []), "response_format": response_format}
+        )
+        elapsed = time.perf_counter() - start
+        usage = Usage(
+            prompt_tokens=sum(len(str(m.content).split()) for m in messages),
+            completion_tokens=len(reply.split()),
+            ttft_s=elapsed,
+            total_s=elapsed,
+        )
+        prompt = [{"role": m.type, "content": m.content} for m in messages]
+        return ChatResult(
+            message=AIMessage(content=text, tool_calls=tool_calls),
+            usage=usage,
+            prompt=prompt,
+            reply=reply,
+            model=self.name,
+        )

