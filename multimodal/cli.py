@@ -1,0 +1,93 @@
+"""Perception and generation commands: ``describe`` and ``imagine`` (vision), plus the speech commands.
+
+Heavy libraries are imported inside the command functions only, so building the parser stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    from .perceive import describe_image_file
+
+    labels = [s.strip() for s in args.labels.split(",") if s.strip()] if args.labels else None
+    report = describe_image_file(
+        args.image, labels=labels, question=args.question, device=args.device, caption=not args.no_caption
+    )
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0
+    info = report["image"]
+    print(f"{info['path']}: {info['format']} {info['width']}x{info['height']}")
+    for item in report.get("labels") or []:
+        print(f"  {item['score']:6.1%}  {item['label']}")
+    if report.get("caption"):
+        print(f"caption: {report['caption']}")
+    if report.get("answer"):
+        print(f"answer: {report['answer']}")
+    for note in report.get("notes") or []:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def cmd_imagine(args: argparse.Namespace) -> int:
+    from .imagegen import GenerationRequest, load_image_generator
+
+    request = GenerationRequest(
+        prompt=args.prompt,
+        negative_prompt=args.negative,
+        seed=args.seed,
+        steps=args.steps,
+        guidance=args.guidance,
+        width=args.width,
+        height=args.height,
+    ).checked()
+    generator = load_image_generator(device=args.device)
+    result = generator.generate(request)
+    path = result.save(args.out)
+    print(f"saved {path} ({request.width}x{request.height}, seed {result.request.seed}, {result.seconds:.1f} s)")
+    return 0
+
+
+def _register_vision(sub: Any) -> None:
+    p = sub.add_parser(
+        "describe",
+        help="describe an image: size, CLIP labels, VLM caption",
+        description="Describe an image (PNG, JPEG or WebP): basic facts, zero-shot CLIP labels and a caption from "
+        "the vision-language model. CLIP and VLM weights come from the 'clip' and 'vlm' model roles "
+        "(SENSORIUM_MODEL_CLIP / SENSORIUM_MODEL_VLM); without them only the basic facts are shown.",
+    )
+    p.add_argument("image", metavar="IMAGE", help="path to a PNG, JPEG or WebP file")
+    p.add_argument("--labels", help="comma-separated label set for zero-shot CLIP classification")
+    p.add_argument("--question", "-q", help="ask the vision-language model a question about the image")
+    p.add_argument("--no-caption", action="store_true", help="skip the VLM caption")
+    p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
+    p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser(
+        "imagine",
+        help="generate an image from a prompt (diffusion)",
+        description="Text-to-image through diffusers (the 'imagegen' model role, SD-Turbo by default). The PNG "
+        "carries the prompt, seed, steps, guidance, size and model in its metadata; the same seed gives the "
+        "same image.",
+    )
+    p.add_argument("prompt", metavar="PROMPT", help="what to draw")
+    p.add_argument("--out", "-o", required=True, metavar="FILE.png", help="where to write the PNG")
+    p.add_argument("--negative", default="", help="negative prompt: what to avoid")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: a random one, recorded)")
+    p.add_argument("--steps", type=int, default=1, help="denoising steps (default 1, right for SD-Turbo)")
+    p.add_argument("--guidance", type=float, default=0.0, help="classifier-free guidance (0 for SD-Turbo)")
+    p.add_argument("--width", type=int, default=512, help="width in pixels, a multiple of 8")
+    p.add_argument("--height", type=int, default=512, help="height in pixels, a multiple of 8")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
+    p.set_defaults(func=cmd_imagine)
+
+
+def register(sub: Any, groups: dict[str, Any]) -> None:
+    """Add the multimodal commands to the top-level ``sensorium`` parser."""
+    _register_vision(sub)
