@@ -1,0 +1,171 @@
+"""Play a scenario's conversation against an Assistant, answering approvals from the file.
+
+Each turn is run to its end; while the thread has approvals pending, the next decision written in the turn for
+that tool is given (in order), and the turn resumes. A call the file gives no decision for is rejected (the safe
+default for a run with no human) and noted in the transcript. The timeout is checked between events: a model
+call is bounded by its max_tokens, so a turn stops at the first event after the deadline.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ..agents.approval import Decision
+from ..agents.chat import ChatModel, ChatResult
+from ..multimodal.base import Attachment
+from .media import materialize
+from .record import ConversationRecord, TurnRecord
+from .schema import ApprovalAnswer, Scenario
+
+
+class ScenarioTimeout(Exception):
+    """The conversation ran past its deadline."""
+
+
+class LockedChatModel:
+    """A chat model whose calls are serialised: one llama.cpp model per process takes one request at a time,
+    so concurrent scenarios share it by taking turns (their non-model work still overlaps)."""
+
+    def __init__(self, inner: ChatModel) -> None:
+        self.inner = inner
+        self.name = getattr(inner, "name", "model")
+        self._lock = threading.Lock()
+
+    def chat(self, messages: Any, **kwargs: Any) -> ChatResult:
+        with self._lock:
+            return self.inner.chat(messages, **kwargs)
+
+
+def build_model(scenario: Scenario, override: Any = None) -> Any:
+    """The chat model of a run: an override (spec or object), the file's model spec, its inline script, or the
+    default model. With an override the file's scripted steps are ignored."""
+    from ..agents.models import DEFAULT_CHAT_MODEL, load_chat_model
+
+    if override is not None:
+        return load_chat_model(override) if isinstance(override, str) else override
+    if scenario.model:
+        return load_chat_model(scenario.model)
+    if scenario.script is not None:
+        from ..agents.backends.scripted import ScriptedChatModel
+
+        return ScriptedChatModel(scenario.script, name=f"scripted:{scenario.name}")
+    return load_chat_model(DEFAULT_CHAT_MODEL)
+
+
+def build_team(scenario: Scenario, model: Any) -> Any:
+    from ..agents import team as team_mod
+
+    source = scenario.source or scenario.name
+    if scenario.team is None:
+        return team_mod.default_team(model=model)
+    if isinstance(scenario.team, str):
+        return team_mod.Team.from_yaml(scenario.team_path() or scenario.team, model=model)
+    data = scenario.team if isinstance(scenario.team, dict) else {"agents": scenario.team}
+    return team_mod.Team.from_dict(data, source=f"{source}: team", model=model)
+
+
+def build_assistant(scenario: Scenario, home: Path, model: Any = None, **kwargs: Any) -> Any:
+    """An Assistant for one run of ``scenario``: its team, the chosen model, everything under ``home``."""
+    from ..agents import Assistant
+
+    team = build_team(scenario, build_model(scenario, model))
+    return Assistant(team, home=home, **kwargs)
+
+
+def _decide(answers: list[ApprovalAnswer], name: str) -> tuple[Decision, bool]:
+    """The first unused answer for tool ``name`` (removed from ``answers``); else a reject."""
+    for i, answer in enumerate(answers):
+        if answer.tool == name:
+            answers.pop(i)
+            return Decision(action=answer.action, arguments=answer.arguments, reason=answer.reason), True
+    return Decision(
+        action="reject", reason="No human was available to approve this call; it was not run."
+    ), False
+
+
+def _consume(events: Iterable[Any], turn: TurnRecord, deadline: float | None) -> None:
+    for ev in events:
+        data = ev.model_dump(mode="json") if hasattr(ev, "model_dump") else dict(ev)
+        turn.events.append(data)
+        if data.get("type") == "message":
+            turn.reply = str((data.get("data") or {}).get("content", ""))
+        elif data.get("type") == "turn_finished":
+            turn.interrupted = bool((data.get("data") or {}).get("interrupted"))
+        if deadline is not None and time.monotonic() > deadline:
+            close = getattr(events, "close", None)
+            if close:
+                close()
+            raise ScenarioTimeout()
+
+
+def run_conversation(
+    assistant: Any,
+    scenario: Scenario,
+    thread_id: str,
+    *,
+    timeout_s: float | None = None,
+    max_approval_rounds: int = 10,
+) -> ConversationRecord:
+    """Play every turn of ``scenario`` on ``thread_id``; never raises for agent trouble (it is recorded)."""
+    record = ConversationRecord(
+        scenario=scenario.name, thread_id=thread_id, home=str(getattr(assistant, "home", ""))
+    )
+    record.model = _model_name(assistant)
+    start = time.monotonic()
+    deadline = start + timeout_s if timeout_s else None
+    try:
+        for spec in scenario.turns:
+            attachments: list[Attachment] = [materialize(a, scenario.base_dir) for a in spec.attachments]
+            turn = TurnRecord(user=spec.user, attachments=[a.model_dump() for a in attachments])
+            record.turns.append(turn)
+            t0 = time.monotonic()
+            answers = list(spec.approvals)
+            _consume(assistant.run(thread_id, spec.user, attachments=attachments), turn, deadline)
+            rounds = 0
+            while pending := assistant.pending(thread_id):
+                rounds += 1
+                if rounds > max_approval_rounds:
+                    raise RuntimeError(f"more than {max_approval_rounds} rounds of approvals in one turn")
+                decisions: dict[str, Decision] = {}
+                for request in pending:
+                    decision, answered = _decide(answers, request.name)
+                    decisions[request.id] = decision
+                    turn.approvals.append(
+                        {
+                            "id": request.id,
+                            "name": request.name,
+                            "arguments": request.arguments,
+                            "action": decision.action,
+                            "edited": decision.arguments,
+                            "reason": decision.reason,
+                            "from_file": answered,
+                        }
+                    )
+                turn.interrupted = False
+                _consume(assistant.resume(thread_id, decisions), turn, deadline)
+            turn.elapsed_s = time.monotonic() - t0
+    except ScenarioTimeout:
+        record.timed_out = True
+    except Exception as exc:  # recorded; the caller decides what an error means
+        record.error = f"{type(exc).__name__}: {exc}"
+    record.elapsed_s = time.monotonic() - start
+    return record
+
+
+def _model_name(assistant: Any) -> str:
+    team = getattr(assistant, "team", None)
+    model = getattr(team, "model", None)
+    if isinstance(model, str):
+        return model
+    return str(getattr(model, "name", "") or "")
+
+
+def script_leftover(assistant: Any) -> int:
+    """Scripted steps never used by the run (0 for other models): a scripted scenario must use all of them."""
+    team = getattr(assistant, "team", None)
+    model = getattr(team, "model", None)
+    return int(getattr(model, "remaining", 0) or 0)

@@ -1,0 +1,335 @@
+"""Run scenarios K times each, score them, and keep results as they finish.
+
+Shaped like Inspect AI (dataset -> solver -> scorer) with tau-bench's reliability measure: each scenario is run
+``epochs`` times; pass@k says at least one of k runs passed, pass^k says all k passed (both estimated without
+bias from n runs with c passes: pass@k = 1 - C(n-c,k)/C(n,k), pass^k = C(c,k)/C(n,k)).
+
+Every finished sample is appended to ``results.jsonl`` at once (one line, one write), so an interrupted run
+restarted with ``resume=True`` skips what is already there. An exception in one sample is recorded as that
+sample's ``error`` and the run goes on; a sample past its timeout is stopped at its next event and recorded as
+``timeout``. Each sample gets its own home directory (threads, events, memory, outputs) under ``homes/``.
+
+Concurrency: worker threads, one Assistant per sample. A real model is loaded once and shared, its calls
+serialised (``LockedChatModel``): llama.cpp serves one request at a time per process, so concurrency > 1 with a
+real model overlaps only the non-model work (perception, tools, scoring).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from math import comb
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ..errors import InputError
+from .judge import Judge
+from .media import MediaUnavailable, missing_requirements
+from .record import ConversationRecord
+from .schema import Scenario
+from .scorers import Check, score
+
+Status = Literal["passed", "failed", "error", "timeout", "skipped"]
+RESULTS = "results.jsonl"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    out: Path
+    epochs: int = 1
+    concurrency: int = 1
+    model: str | None = None  # overrides every scenario's model; scripted steps are then ignored
+    judge_model: str | None = None  # default: the scenario's judge_script, else the --model under test
+    timeout_s: float = 300.0
+    resume: bool = False
+    progress: bool = True
+    assistant_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+class SampleResult(BaseModel):
+    """One run of one scenario."""
+
+    scenario: str
+    category: str
+    epoch: int
+    status: Status
+    reason: str = Field(default="", description="why it was skipped, the exception, or the failed checks")
+    checks: list[Check] = Field(default_factory=list)
+    rag: dict[str, Any] | None = None
+    model: str = ""
+    elapsed_s: float = 0.0
+    tokens: int = 0
+    model_calls: int = 0
+    usage_by_agent: dict[str, dict[str, float]] = Field(default_factory=dict)
+    node_latency: dict[str, list[float]] = Field(default_factory=dict)
+    transcript: str = ""
+    finished_at: float = Field(default_factory=time.time)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.scenario, self.epoch)
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Probability that at least one of k runs passes, from n runs with c passes."""
+    if n < k or k <= 0:
+        return float("nan")
+    return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+def pass_hat_k(n: int, c: int, k: int) -> float:
+    """tau-bench's pass^k: probability that all k runs pass, from n runs with c passes."""
+    if n < k or k <= 0:
+        return float("nan")
+    return comb(c, k) / comb(n, k)
+
+
+def read_results(out: Path) -> list[SampleResult]:
+    """The samples recorded in a run directory (a torn last line from a crash is skipped)."""
+    path = out / RESULTS if out.is_dir() else out
+    if not path.exists():
+        return []
+    results = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            results.append(SampleResult.model_validate_json(line))
+        except ValueError:
+            continue
+    return results
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return statistics.fmean(xs) if xs else 0.0
+
+
+def summarize(results: list[SampleResult], epochs: int, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Pass rates overall, per category and per scenario (pass@k, pass^k), latency per node, tokens per agent."""
+    by_scenario: dict[str, list[SampleResult]] = defaultdict(list)
+    for r in results:
+        by_scenario[r.scenario].append(r)
+    scenarios: dict[str, dict[str, Any]] = {}
+    for name, rows in sorted(by_scenario.items()):
+        scored = [r for r in rows if r.status != "skipped"]
+        n, c = len(scored), sum(r.status == "passed" for r in scored)
+        k = min(epochs, n) if n else 0
+        scenarios[name] = {
+            "category": rows[0].category,
+            "runs": n,
+            "passed": c,
+            "skipped": len(rows) - n,
+            "pass_rate": c / n if n else None,
+            "pass_at_k": pass_at_k(n, c, k) if n else None,
+            "pass_hat_k": pass_hat_k(n, c, k) if n else None,
+            "statuses": [r.status for r in sorted(rows, key=lambda r: r.epoch)],
+            "mean_seconds": _mean([r.elapsed_s for r in scored]),
+            "mean_tokens": _mean([r.tokens for r in scored]),
+            "skip_reason": next((r.reason for r in rows if r.status == "skipped"), ""),
+        }
+    scored_rows = [r for r in results if r.status != "skipped"]
+    category: dict[str, dict[str, float]] = defaultdict(lambda: {"runs": 0, "passed": 0})
+    for r in scored_rows:
+        category[r.category]["runs"] += 1
+        category[r.category]["passed"] += r.status == "passed"
+    for row in category.values():
+        row["pass_rate"] = row["passed"] / row["runs"] if row["runs"] else 0.0
+    latency: dict[str, list[float]] = defaultdict(list)
+    tokens: dict[str, dict[str, float]] = defaultdict(
+        lambda: {"prompt_tokens": 0, "completion_tokens": 0, "calls": 0, "seconds": 0.0}
+    )
+    for r in scored_rows:
+        for node, xs in r.node_latency.items():
+            latency[node].extend(xs)
+        for agent, u in r.usage_by_agent.items():
+            for key in tokens[agent]:
+                tokens[agent][key] += u.get(key, 0)
+    judged = [s for s in scenarios.values() if s["runs"]]
+    statuses = defaultdict(int)
+    for r in results:
+        statuses[r.status] += 1
+    return {
+        "meta": meta or {},
+        "epochs": epochs,
+        "samples": len(results),
+        "statuses": dict(statuses),
+        "pass_rate": (sum(r.status == "passed" for r in scored_rows) / len(scored_rows))
+        if scored_rows
+        else 0.0,
+        "pass_at_k": _mean([s["pass_at_k"] for s in judged]),
+        "pass_hat_k": _mean([s["pass_hat_k"] for s in judged]),
+        "categories": {k: dict(v) for k, v in sorted(category.items())},
+        "scenarios": scenarios,
+        "node_latency": {
+            node: {"count": len(xs), "mean_s": _mean(xs), "max_s": max(xs)}
+            for node, xs in sorted(latency.items())
+        },
+        "tokens_per_agent": {a: dict(v) for a, v in sorted(tokens.items())},
+    }
+
+
+class Runner:
+    """Runs samples (scenario x epoch) with a thread pool and appends each result as it finishes."""
+
+    def __init__(self, scenarios: list[Scenario], options: RunOptions) -> None:
+        self.scenarios = scenarios
+        self.options = options
+        self.out = Path(options.out)
+        self._write_lock = threading.Lock()
+        self._shared_model: Any = None
+        self._judge_model: Any = None
+
+    # Models: loaded once per run and shared (calls serialised) --------------------------------------------------
+
+    def _load_models(self) -> None:
+        from ..agents.models import load_chat_model
+        from .driver import LockedChatModel
+
+        if self.options.model:
+            self._shared_model = LockedChatModel(load_chat_model(self.options.model))
+        judge_spec = self.options.judge_model
+        if judge_spec and judge_spec == self.options.model:
+            self._judge_model = self._shared_model
+        elif judge_spec:
+            self._judge_model = load_chat_model(judge_spec)
+        elif self._shared_model is not None:
+            self._judge_model = self._shared_model
+
+    def _judge_for(self, scenario: Scenario) -> Judge | None:
+        if self._judge_model is not None:
+            return Judge(self._judge_model)
+        if scenario.judge_script is not None:
+            from ..agents.backends.scripted import ScriptedChatModel
+
+            return Judge(ScriptedChatModel(scenario.judge_script, name=f"judge:{scenario.name}"))
+        return None
+
+    # One sample -------------------------------------------------------------------------------------------------
+
+    def run_sample(self, scenario: Scenario, epoch: int) -> SampleResult:
+        from .driver import build_assistant, run_conversation, script_leftover
+
+        base = {"scenario": scenario.name, "category": scenario.category, "epoch": epoch}
+        missing = missing_requirements(scenario.requires)
+        if missing:
+            return SampleResult(**base, status="skipped", reason=f"missing: {', '.join(missing)}")
+        home = self.out / "homes" / f"{scenario.name}-e{epoch}"
+        home.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        try:
+            assistant = build_assistant(scenario, home, self._shared_model, **self.options.assistant_kwargs)
+            record = run_conversation(
+                assistant, scenario, f"{scenario.name}-e{epoch}", timeout_s=self.options.timeout_s
+            )
+            if record.error and "MediaUnavailable" in record.error:
+                return SampleResult(**base, status="skipped", reason=record.error)
+            result = score(
+                scenario, record, memory=getattr(assistant, "memory", None), judge=self._judge_for(scenario)
+            )
+            checks = list(result.checks)
+            if self._shared_model is None and not record.error and not record.timed_out:
+                left = script_leftover(assistant)
+                checks.append(
+                    Check(name="script_used", passed=left == 0, detail=f"{left} scripted step(s) unused")
+                )
+            passed = all(c.passed for c in checks)
+        except MediaUnavailable as exc:
+            return SampleResult(**base, status="skipped", reason=str(exc))
+        except Exception as exc:  # one broken sample never stops the run
+            return SampleResult(
+                **base, status="error", reason=f"{type(exc).__name__}: {exc}", elapsed_s=time.monotonic() - t0
+            )
+        return self._result(base, record, checks, passed, result.rag)
+
+    @staticmethod
+    def _result(
+        base: dict[str, Any], record: ConversationRecord, checks: list[Check], passed: bool, rag: Any
+    ) -> SampleResult:
+        if record.timed_out:
+            status: Status = "timeout"
+        elif record.error:
+            status = "error"
+        else:
+            status = "passed" if passed else "failed"
+        reason = record.error or "; ".join(f"{c.name}: {c.detail}" for c in checks if not c.passed)
+        return SampleResult(
+            **base,
+            status=status,
+            reason=reason[:2000],
+            checks=checks,
+            rag=rag,
+            model=record.model,
+            elapsed_s=record.elapsed_s,
+            tokens=record.tokens,
+            model_calls=record.model_calls,
+            usage_by_agent=record.usage_by_agent(),
+            node_latency=record.node_latency(),
+            transcript=record.as_text(),
+        )
+
+    # The run ----------------------------------------------------------------------------------------------------
+
+    def _append(self, result: SampleResult) -> None:
+        line = result.model_dump_json() + "\n"
+        with self._write_lock, (self.out / RESULTS).open("a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+
+    def pending_samples(self) -> list[tuple[Scenario, int]]:
+        done = {r.key for r in read_results(self.out)} if self.options.resume else set()
+        return [
+            (s, e)
+            for s in self.scenarios
+            for e in range(1, self.options.epochs + 1)
+            if (s.name, e) not in done
+        ]
+
+    def run(self, on_result: Callable[[SampleResult], None] | None = None) -> dict[str, Any]:
+        self.out.mkdir(parents=True, exist_ok=True)
+        results_path = self.out / RESULTS
+        if results_path.exists() and not self.options.resume:
+            raise InputError(
+                f"{self.out} already holds results; pass --resume to continue that run or choose another --out"
+            )
+        todo = self.pending_samples()
+        meta = {
+            "model": self.options.model or "(each scenario's own: scripted steps or its model)",
+            "judge_model": self.options.judge_model or "",
+            "epochs": self.options.epochs,
+            "concurrency": self.options.concurrency,
+            "timeout_s": self.options.timeout_s,
+            "scenarios": [s.name for s in self.scenarios],
+            "started_at": time.time(),
+        }
+        (self.out / "run.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        if todo:
+            self._load_models()
+        bar = None
+        if self.options.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(todo), desc="scenarios", unit="run")
+        with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
+            futures = {pool.submit(self.run_sample, s, e): (s, e) for s, e in todo}
+            for fut in as_completed(futures):
+                result = fut.result()
+                self._append(result)
+                if on_result:
+                    on_result(result)
+                if bar is not None:
+                    bar.set_postfix_str(f"{result.scenario}: {result.status}")
+                    bar.update(1)
+        if bar is not None:
+            bar.close()
+        names = {s.name for s in self.scenarios}
+        results = [r for r in read_results(self.out) if r.scenario in names]
+        meta["finished_at"] = time.time()
+        summary = summarize(results, self.options.epochs, meta)
+        (self.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+        return summary
