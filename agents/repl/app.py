@@ -1,0 +1,359 @@
+"""The ``sensorium chat`` loop: read a line, run a turn, render its events, ask for approvals, repeat.
+
+Input comes from prompt_toolkit with a history file that survives sessions when stdin is a terminal, and line
+by line from stdin otherwise (so ``printf 'hi\\n' | sensorium chat`` works; approvals are then read from the
+following lines). Ctrl-C while a turn runs stops it: the thread stays at its last checkpoint and the next
+message continues it. Ctrl-C at the prompt clears the line; Ctrl-D or /exit quits.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from sensorium.multimodal.base import Attachment
+
+from sensorium.config import Paths
+from sensorium.errors import InputError, SensoriumError
+
+from ..events import Event
+from . import commands
+from .approvals import ask_decision
+from .render import TurnRenderer
+
+
+@dataclass(frozen=True)
+class ChatOptions:
+    """What ``sensorium chat`` was asked to do."""
+
+    model: str | None = None  # None = the team's default model
+    team: str | None = None  # a YAML team file; None = the default team
+    thread: str | None = None  # resume this thread
+    stream: bool = True
+    verbose: bool = False
+    home: Path | None = None
+
+
+def new_thread_id() -> str:
+    return time.strftime("chat-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
+
+
+class LineInput:
+    """Reads lines: prompt_toolkit (history, editing, prefilled answers) on a terminal, plain stdin otherwise."""
+
+    def __init__(self, history_path: Path | None, *, interactive: bool | None = None) -> None:
+        self.interactive = sys.stdin.isatty() and sys.stdout.isatty() if interactive is None else interactive
+        self._session: Any = None
+        if self.interactive:
+            from prompt_toolkit import PromptSession
+            from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+            history: Any = InMemoryHistory()
+            if history_path is not None:
+                history_path.parent.mkdir(parents=True, exist_ok=True)
+                history = FileHistory(str(history_path))
+            self._session = PromptSession(history=history)
+            self._questions = PromptSession()  # approvals and edits stay out of the message history
+
+    def line(self, prompt: str) -> str | None:
+        """The next message line; None at end of input. Ctrl-C at the prompt gives an empty line."""
+        if self._session is None:
+            return self._stdin()
+        try:
+            return self._session.prompt(prompt)
+        except KeyboardInterrupt:
+            return ""
+        except EOFError:
+            return None
+
+    def ask(self, prompt: str, default: str = "") -> str | None:
+        """An answer to a question; None when input ended or the user pressed Ctrl-C (nothing is decided)."""
+        if self._session is None:
+            return self._stdin()
+        try:
+            return self._questions.prompt(prompt, default=default)
+        except (KeyboardInterrupt, EOFError):
+            return None
+
+    @staticmethod
+    def _stdin() -> str | None:
+        line = sys.stdin.readline()
+        return None if line == "" else line.rstrip("\n")
+
+
+def _team_and_models(opts: ChatOptions) -> tuple[Any, list[str]]:
+    from .. import team as team_module
+
+    if opts.team:
+        team = team_module.Team.from_yaml(opts.team, model=opts.model)
+    else:
+        team = team_module.default_team(model=opts.model or team_module.DEFAULT_MODEL)
+    specs = [team.model, team.router_model, *(team.model_for(a) for a in team.agents)]
+    unique = list(dict.fromkeys(s for s in specs if isinstance(s, str)))
+    return team, unique
+
+
+def preload(specs: Iterable[str], console: Console) -> None:
+    """Load each model once behind a spinner, so the first turn does not sit silent while weights load.
+
+    ``load_chat_model`` caches weights per process, so the assistant's own load afterwards is instant.
+    """
+    from ..models import load_chat_model
+
+    for spec in specs:
+        if spec.startswith("scripted:"):
+            load_chat_model(spec)  # validates the file now; the assistant builds its own fresh instance
+            continue
+        start = time.perf_counter()
+        with console.status(f"loading model {spec} …", spinner="dots"):
+            load_chat_model(spec)
+        console.print(Text(f"model {spec} ready in {time.perf_counter() - start:.1f}s", style="dim"))
+
+
+class ChatApp:
+    """One REPL session over an :class:`~sensorium.agents.Assistant`."""
+
+    def __init__(
+        self,
+        assistant: Any,
+        console: Console,
+        reader: LineInput,
+        *,
+        thread_id: str | None = None,
+        stream: bool = True,
+        verbose: bool = False,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.assistant = assistant
+        self.console = console
+        self.reader = reader
+        self.thread_id = thread_id or new_thread_id()
+        self.renderer = TurnRenderer(console, stream=stream, verbose=verbose)
+        self.on_event = on_event
+        self.queued: list[Attachment] = []
+        self._listed: list[str] = []
+
+    # -- turns ---------------------------------------------------------------------------------------------
+    def _play(self, events: Iterator[Event]) -> bool:
+        """Render a stream of events; False when the user stopped it with Ctrl-C."""
+        try:
+            for ev in events:
+                self.renderer.event(ev)
+                if self.on_event is not None:
+                    self.on_event(ev)
+        except KeyboardInterrupt:
+            close = getattr(events, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # the graph is being torn down; the checkpoint is what matters
+                    pass
+            self.renderer.note(
+                "stopped. The thread keeps its last checkpoint; your next message continues it.",
+                "bold yellow",
+            )
+            return False
+        finally:
+            self.renderer.finish()
+        return True
+
+    def send(self, text: str, attachments: list[Attachment]) -> None:
+        events = self.assistant.run(self.thread_id, text, attachments=attachments)
+        if self._play(iter(events)):
+            self.handle_approvals()
+
+    def handle_approvals(self) -> None:
+        """Ask about every pending call, resume, and repeat while the graph asks for more."""
+        while True:
+            pending = list(self.assistant.pending(self.thread_id))
+            if not pending:
+                return
+            decisions = {}
+            for request in pending:
+                decision = ask_decision(self.console, request, self.reader.ask)
+                if decision is None:
+                    self.console.print(
+                        Text(
+                            f"left {len(pending)} call(s) pending; resume later with: sensorium chat --thread "
+                            f"{self.thread_id}",
+                            style="yellow",
+                        )
+                    )
+                    return
+                decisions[request.id] = decision
+            if not self._play(iter(self.assistant.resume(self.thread_id, decisions))):
+                return
+
+    # -- commands ------------------------------------------------------------------------------------------
+    def show_threads(self) -> None:
+        threads = list(self.assistant.threads())
+        self._listed = [t.id for t in threads]
+        if not threads:
+            self.console.print("no threads yet")
+            return
+        table = Table(title="threads")
+        for col in ("#", "id", "updated", "pending", "title"):
+            table.add_column(col, overflow="fold")
+        for i, t in enumerate(threads, 1):
+            when = t.updated_at.strftime("%Y-%m-%d %H:%M") if t.updated_at else ""
+            mark = " (current)" if t.id == self.thread_id else ""
+            table.add_row(str(i), t.id + mark, when, str(t.pending or ""), t.title)
+        self.console.print(table)
+
+    def _find_thread(self, arg: str) -> str:
+        arg = arg.strip()
+        if not arg:
+            raise InputError("/resume needs a thread: an id, a unique prefix, or a number from /threads")
+        ids = self._listed or [t.id for t in self.assistant.threads()]
+        if arg.isdigit() and self._listed and 1 <= int(arg) <= len(self._listed):
+            return self._listed[int(arg) - 1]
+        if arg in ids:
+            return arg
+        matches = [i for i in ids if i.startswith(arg)]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise InputError(
+                f"/resume {arg}: several threads start with it ({', '.join(matches[:5])}); type more"
+            )
+        raise InputError(f"/resume {arg}: no such thread; /threads lists them")
+
+    def open_thread(self, thread_id: str) -> None:
+        """Switch to a thread: show where it stands and offer any approval it waits on."""
+        self.thread_id = thread_id
+        self.queued.clear()
+        self.console.print(Text(f"thread {thread_id}", style="bold"))
+        try:
+            state = self.assistant.state(thread_id) or {}
+        except Exception as exc:  # a thread from an older version should not stop the REPL
+            state = {}
+            self.console.print(Text(f"(could not read the thread's state: {exc})", style="yellow"))
+        messages = list(state.get("messages") or [])
+        shown = [m for m in messages if getattr(m, "type", "") in ("human", "ai") and str(m.content).strip()]
+        if len(shown) > 6:
+            self.console.print(Text(f"… {len(shown) - 6} earlier message(s)", style="dim"))
+        for m in shown[-6:]:
+            who = "you" if m.type == "human" else (getattr(m, "name", None) or "assistant")
+            style = "bold green" if m.type == "human" else "bold magenta"
+            self.console.print(Text(f"{who}: ", style=style) + Text(str(m.content)))
+        self.handle_approvals()
+
+    def show_log(self, arg: str) -> None:
+        from ..eventlog_view import LogRenderer
+        from ..events import EventLog
+
+        home = getattr(self.assistant, "paths", None) or Paths.default()
+        events_dir = getattr(home, "events", None) or Paths.default().events
+        renderer = LogRenderer(self.console, full="--full" in arg.split())
+        events = renderer.render(EventLog(events_dir).read(self.thread_id))
+        if not events:
+            self.console.print(f"no events logged for {self.thread_id} yet")
+
+    def command(self, cmd: commands.Command) -> bool:
+        """Run a slash command; False to quit."""
+        if cmd.name in ("exit", "quit"):
+            return False
+        if cmd.name == "help":
+            self.console.print(commands.HELP, highlight=False, markup=False)
+        elif cmd.name == "new":
+            self.thread_id = new_thread_id()
+            self.queued.clear()
+            self.console.print(Text(f"new thread {self.thread_id}", style="bold"))
+        elif cmd.name == "thread":
+            self.console.print(f"thread {self.thread_id}")
+        elif cmd.name == "threads":
+            self.show_threads()
+        elif cmd.name == "resume":
+            self.open_thread(self._find_thread(cmd.arg))
+        elif cmd.name == "log":
+            self.show_log(cmd.arg)
+        elif cmd.name in ("image", "audio"):
+            got = commands.attachment_command(cmd.name, cmd.arg)
+            if isinstance(got, commands.Invalid):
+                raise InputError(got.reason)
+            attachment, text = got
+            self.queued.append(attachment)
+            if text:
+                self.send_message(commands.Message(text=text))
+            else:
+                self.console.print(
+                    Text(f"attached {attachment.path}; it goes with your next message", style="dim")
+                )
+        return True
+
+    def send_message(self, msg: commands.Message) -> None:
+        attachments = [*self.queued, *msg.attachments]
+        self.queued.clear()
+        for a in msg.attachments:
+            self.console.print(Text(f"attached {a.kind} {a.path}", style="dim"))
+        self.send(msg.text, attachments)
+
+    # -- the loop --------------------------------------------------------------------------------------------
+    def loop(self) -> int:
+        while True:
+            line = self.reader.line("you> ")
+            if line is None:
+                return 0
+            parsed = commands.parse(line)
+            if parsed is None:
+                continue
+            try:
+                if isinstance(parsed, commands.Invalid):
+                    raise InputError(parsed.reason)
+                if isinstance(parsed, commands.Command):
+                    if not self.command(parsed):
+                        return 0
+                else:
+                    self.send_message(parsed)
+            except SensoriumError as exc:
+                self.renderer.finish()
+                self.console.print(Text(str(exc), style="red"))
+
+
+def run_chat(opts: ChatOptions, *, console: Console | None = None, reader: LineInput | None = None) -> int:
+    """Build the assistant (loading models behind a spinner) and run the REPL until the user leaves."""
+    from .. import Assistant
+    from ..telemetry import EventTracer
+
+    console = console or Console(highlight=False)
+    paths = Paths(opts.home) if opts.home else Paths.default()
+    team, specs = _team_and_models(opts)
+    preload(specs, console)
+    tracer = EventTracer.from_env()
+    assistant = Assistant(team, home=paths.home)
+    reader = reader or LineInput(paths.history)
+    app = ChatApp(
+        assistant,
+        console,
+        reader,
+        thread_id=opts.thread,
+        stream=opts.stream,
+        verbose=opts.verbose,
+        on_event=tracer.on_event if tracer else None,
+    )
+    agents = ", ".join(team.names)
+    console.print(
+        Text(f"sensorium chat · agents: {agents} · /help for commands, Ctrl-D to quit", style="dim")
+    )
+    try:
+        if opts.thread:
+            app.open_thread(opts.thread)
+        else:
+            console.print(
+                Text(
+                    f"thread {app.thread_id} (resume later with: sensorium chat --thread {app.thread_id})",
+                    style="bold",
+                )
+            )
+        return app.loop()
+    finally:
+        if tracer is not None:
+            tracer.shutdown()

@@ -1,0 +1,131 @@
+"""What the user typed: a slash command, or a message with optional attachments (``/image``, pasted paths)."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from sensorium.multimodal.base import Attachment
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
+AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus", ".webm", ".aac"})
+
+HELP = """\
+Type a message and press Enter. Commands:
+  /image PATH [text]   attach an image (sent with the text, or with your next message)
+  /audio PATH [text]   attach an audio file (speech is transcribed)
+  /threads             list threads (id, last update, pending approvals, title)
+  /resume ID           switch to a thread (an id, a unique prefix, or a number from /threads)
+  /new                 start a new thread
+  /thread              show the current thread id
+  /log [--full]        show this thread's event log (exact prompts and replies with --full)
+  /help                this help
+  /exit, /quit         leave (Ctrl-D also); Ctrl-C stops a generation and keeps the thread
+Pasting the path of an image or audio file into a message attaches it.
+"""
+
+COMMANDS = ("help", "new", "threads", "resume", "image", "audio", "thread", "log", "exit", "quit")
+
+
+@dataclass(frozen=True)
+class Command:
+    """A slash command: its name and the rest of the line."""
+
+    name: str
+    arg: str = ""
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message to send, with the attachments found in it."""
+
+    text: str
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Input that cannot be used; ``reason`` says what to type instead."""
+
+    reason: str
+
+
+def kind_of(path: str | Path) -> str | None:
+    """``"image"``/``"audio"`` from a file's suffix, or None for anything else."""
+    suffix = Path(path).suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in AUDIO_SUFFIXES:
+        return "audio"
+    return None
+
+
+def _as_path(token: str) -> Path | None:
+    """A token as a local path: terminals paste ``file://`` URLs, quoted paths and ``~`` paths."""
+    if token.startswith("file://"):
+        token = unquote(urlparse(token).path)
+    if not token or len(token) > 4096:
+        return None
+    path = Path(token).expanduser()
+    try:
+        return path if path.is_file() else None
+    except OSError:
+        return None
+
+
+def pasted_attachments(text: str) -> list[Attachment]:
+    """Existing image/audio files named in ``text`` (a drag-and-drop into the terminal pastes the path)."""
+    try:
+        tokens = shlex.split(text)
+    except ValueError:  # an apostrophe in prose ("don't") leaves a quote open
+        tokens = text.split()
+    found: list[Attachment] = []
+    for token in tokens:
+        kind = kind_of(token.removeprefix("file://"))
+        if kind is None:
+            continue
+        path = _as_path(token)
+        if path is not None:
+            found.append(Attachment(path=str(path.resolve()), kind=kind))  # type: ignore[arg-type]
+    return found
+
+
+def split_path(arg: str) -> tuple[str, str]:
+    """``'"my cat.png" what is it'`` -> (``my cat.png``, ``what is it``): a quoted or bare first token, the rest."""
+    arg = arg.strip()
+    if arg[:1] in ("'", '"'):
+        end = arg.find(arg[0], 1)
+        if end > 0:
+            return arg[1:end], arg[end + 1 :].strip()
+    head, _, rest = arg.partition(" ")
+    return head, rest.strip()
+
+
+def attachment_command(kind: str, arg: str) -> tuple[Attachment, str] | Invalid:
+    """``/image PATH [text]`` -> (attachment, text); an :class:`Invalid` says what is wrong with the path."""
+    token, rest = split_path(arg)
+    if not token:
+        return Invalid(f"/{kind} needs a file: /{kind} PATH [message]")
+    path = _as_path(token)
+    if path is None:
+        return Invalid(f"/{kind} {token}: no such file. Give the path of an existing {kind} file.")
+    found = kind_of(path)
+    if found is not None and found != kind:
+        return Invalid(f"/{kind} {token}: this looks like {found}, not {kind}; use /{found}.")
+    return Attachment(path=str(path.resolve()), kind=kind), rest  # type: ignore[arg-type]
+
+
+def parse(line: str) -> Command | Message | Invalid | None:
+    """Classify one input line; None for a blank line."""
+    text = line.strip()
+    if not text:
+        return None
+    if text.startswith("/") and not _as_path(text.split()[0]):
+        name, _, arg = text[1:].partition(" ")
+        name = name.lower()
+        if name not in COMMANDS:
+            return Invalid(f"unknown command /{name}; type /help for the list")
+        return Command(name=name, arg=arg.strip())
+    return Message(text=text, attachments=pasted_attachments(text))
