@@ -1,0 +1,265 @@
+"""The Python API: build a team, run turns, stream events, decide approvals, list and delete threads.
+
+    from sensorium.agents import Assistant, default_team
+    assistant = Assistant(default_team(model="llamacpp:chat"))
+    for ev in assistant.run("t1", "What is 17 * 23?"):
+        print(ev.type, ev.data)
+
+Every event the stream yields is also appended to the thread's JSONL event log (``$SENSORIUM_HOME/events``).
+A turn that needs approval ends with ``turn_finished`` (``interrupted=True``); :meth:`Assistant.pending` lists
+the requests and :meth:`Assistant.resume` continues the thread with the decisions, in this process or another.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langgraph.types import Command
+from sensorium.multimodal.base import Attachment
+from sensorium.tools.base import Tool
+
+from sensorium.config import Paths
+from sensorium.errors import InputError
+
+from . import threads as threads_mod
+from .approval import ApprovalRequest, Decision
+from .events import Event, EventLog
+from .graph import Services, build_graph
+from .rails import AllowAll
+from .team import Team
+from .threads import ThreadInfo
+
+_DEFAULT = object()
+
+
+def load_model(spec: str):
+    """A chat model for a spec string, through the brain's loader (``sensorium.agents.models``)."""
+    try:
+        from .models import load_chat_model
+    except ImportError:  # the brain is not installed in this tree yet: scripted files still work
+        if spec.startswith("scripted:"):
+            from .backends.scripted import ScriptedChatModel
+
+            return ScriptedChatModel.from_file(spec.split(":", 1)[1])
+        raise
+    return load_chat_model(spec)
+
+
+def _default_perceiver() -> Any:
+    try:
+        from sensorium.multimodal.perceive import DefaultPerceiver
+    except ImportError:
+        return None
+    return DefaultPerceiver()
+
+
+def _default_memory(paths: Paths) -> Any:
+    try:
+        from sensorium.memory import Memory  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return Memory(paths.memory)
+
+
+def _default_rails() -> Any:
+    try:
+        from .guardrails import default_rails  # type: ignore[import-not-found]
+    except ImportError:
+        return AllowAll()
+    return default_rails()
+
+
+class Assistant:
+    """A team on durable threads.
+
+    ``home`` (a directory or :class:`~sensorium.config.Paths`; default ``Paths.default()``) holds the checkpoint
+    database and event logs. ``memory``, ``perceiver`` and ``rails`` default to sensorium's implementations when
+    they are installed; pass ``False`` to switch one off. ``tools`` adds or overrides tools by name (the team's
+    agents still choose which they may use). ``checkpointer`` replaces the SQLite/Postgres default.
+    """
+
+    def __init__(
+        self,
+        team: Team,
+        home: str | Path | Paths | None = None,
+        memory: Any = None,
+        perceiver: Any = None,
+        rails: Any = None,
+        checkpointer: Any = None,
+        *,
+        tools: Sequence[Tool] | Mapping[str, Tool] = (),
+        postgres_dsn: str | None = None,
+        keep_checkpoints: int | None = None,
+        remember_turns: bool = True,
+    ) -> None:
+        if not isinstance(team, Team):
+            raise InputError(
+                f"Assistant(team=...) needs a Team, got {type(team).__name__}; use default_team()"
+            )
+        self.team = team
+        self.paths = home if isinstance(home, Paths) else Paths(Path(home)) if home else Paths.default()
+        self.events = EventLog(self.paths.events)
+        self.checkpointer = checkpointer or threads_mod.open_checkpointer(
+            self.paths.threads_db, dsn=postgres_dsn
+        )
+        self.keep_checkpoints = keep_checkpoints
+        extra = dict(tools) if isinstance(tools, Mapping) else {t.name: t for t in tools}
+
+        def resolve_tool(name: str) -> Tool:
+            if name in extra:
+                return extra[name]
+            from sensorium.tools.registry import get_tool
+
+            return get_tool(name)
+
+        self.services = Services(
+            team=team,
+            load_model=load_model,
+            resolve_tool=resolve_tool,
+            perceiver=_default_perceiver() if perceiver is None else (perceiver or None),
+            memory=_default_memory(self.paths) if memory is None else (memory or None),
+            rails=_default_rails() if rails is None else (rails or AllowAll()),
+            remember_turns=remember_turns,
+        )
+        self.graph = build_graph(self.services, self.checkpointer)
+
+    # -- turns ----------------------------------------------------------------------------------------
+    def run(
+        self,
+        thread_id: str,
+        text: str,
+        attachments: Sequence[Attachment | Mapping[str, Any]] = (),
+    ) -> Iterator[Event]:
+        """Run one user turn on ``thread_id``, yielding events as they happen."""
+        if self.pending(thread_id):
+            raise InputError(
+                f"thread {thread_id!r} is waiting for approval of {len(self.pending(thread_id))} tool call(s); "
+                "decide them with resume() (or `sensorium approve`) before sending a new message"
+            )
+        atts = [a if isinstance(a, Attachment) else Attachment.model_validate(a) for a in attachments]
+        for att in atts:
+            if not Path(att.path).exists():
+                raise InputError(
+                    f"attachment {att.path} does not exist; pass the path of an existing {att.kind} file"
+                )
+        state = {
+            "messages": [HumanMessage(content=text, id=f"human-{uuid.uuid4().hex[:12]}")],
+            "input": text,
+            "attachments": [a.model_dump(mode="json") for a in atts],
+            "percepts": [],
+            "recalled": [],
+            "plan": None,
+            "active_agent": "",
+            "route_reason": "",
+            "steps": 0,
+            "decisions": None,
+            "executed": None,
+            "blocked": "",
+            "final": "",
+        }
+        start_event = Event(
+            type="turn_started",
+            thread_id=thread_id,
+            data={"input": text, "attachments": state["attachments"]},
+        )
+        yield from self._stream(thread_id, state, start_event)
+
+    def resume(
+        self, thread_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]]
+    ) -> Iterator[Event]:
+        """Continue a thread that waits for approval. ``decisions`` maps tool-call ids to decisions.
+
+        Calls left undecided stay pending: the turn stops again and asks for those only.
+        """
+        pending = {r.id: r for r in self.pending(thread_id)}
+        if not pending:
+            raise InputError(f"thread {thread_id!r} has no tool call waiting for approval; nothing to resume")
+        unknown = set(decisions) - set(pending)
+        if unknown:
+            raise InputError(
+                f"thread {thread_id!r}: no pending call with id(s) {sorted(unknown)}; pending: {sorted(pending)}"
+            )
+        payload = {
+            k: (v if isinstance(v, Decision) else Decision.model_validate(v)).model_dump(mode="json")
+            for k, v in decisions.items()
+        }
+        start_event = Event(type="turn_started", thread_id=thread_id, data={"resume": payload})
+        yield from self._stream(thread_id, Command(resume=payload), start_event)
+
+    def _stream(self, thread_id: str, graph_input: Any, start_event: Event) -> Iterator[Event]:
+        config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 25 + 6 * self.team.max_steps}
+        start = time.perf_counter()
+        yield self._log(start_event)
+        interrupted = False
+        try:
+            for mode, chunk in self.graph.stream(
+                graph_input, config, stream_mode=["custom", "updates"], durability="sync"
+            ):
+                if mode == "custom":
+                    yield self._log(Event(thread_id=thread_id, **chunk))
+                elif mode == "updates" and "__interrupt__" in chunk:
+                    interrupted = True
+                    for intr in chunk["__interrupt__"]:
+                        for req in intr.value:
+                            yield self._log(Event(type="approval_requested", thread_id=thread_id, data=req))
+        except Exception as exc:
+            yield self._log(
+                Event(
+                    type="error", thread_id=thread_id, data={"message": str(exc), "kind": type(exc).__name__}
+                )
+            )
+            raise
+        values = self.graph.get_state(config).values
+        if self.keep_checkpoints:
+            threads_mod.prune(self.checkpointer, thread_id, self.keep_checkpoints)
+        yield self._log(
+            Event(
+                type="turn_finished",
+                thread_id=thread_id,
+                data={
+                    "elapsed_s": round(time.perf_counter() - start, 6),
+                    "usage": values.get("usage", {}),
+                    "interrupted": interrupted,
+                    "final": "" if interrupted else values.get("final", ""),
+                },
+            )
+        )
+
+    def _log(self, event: Event) -> Event:
+        self.events.append(event)
+        return event
+
+    # -- threads --------------------------------------------------------------------------------------
+    def pending(self, thread_id: str) -> list[ApprovalRequest]:
+        """The tool calls of ``thread_id`` waiting for a decision (empty if none)."""
+        snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
+        out = []
+        for intr in snapshot.interrupts or ():
+            out.extend(ApprovalRequest.model_validate(v) for v in intr.value)
+        return out
+
+    def state(self, thread_id: str) -> dict[str, Any]:
+        """The thread's current state values (messages, plan, usage, percepts, ...)."""
+        return dict(self.graph.get_state({"configurable": {"thread_id": thread_id}}).values)
+
+    def threads(self) -> list[ThreadInfo]:
+        """Every thread, most recently updated first."""
+        out = []
+        for tid in threads_mod.thread_ids(self.checkpointer):
+            snapshot = self.graph.get_state({"configurable": {"thread_id": tid}})
+            out.append(threads_mod.describe(self.checkpointer, tid, snapshot))
+        return out
+
+    def delete(self, thread_id: str) -> None:
+        """Delete the thread's checkpoints and its event log."""
+        threads_mod.delete_thread(self.checkpointer, thread_id)
+        self.events.delete(thread_id)
+
+    def prune(self, thread_id: str, keep_last: int) -> int:
+        """Keep the last ``keep_last`` checkpoints of a thread (never a pending approval's); returns deletions."""
+        return threads_mod.prune(self.checkpointer, thread_id, keep_last)

@@ -1,0 +1,672 @@
+"""The turn as a LangGraph state machine.
+
+    input_rails -> perceive -> recall -> plan -> route -> agent <-> approve -> tools
+                                                           |  ^
+                                                           v  | (next plan step)
+                                                         executor -> respond -> output_rails -> remember
+
+Perception, memory and rails are services given to :func:`build_graph`; a missing or failing one is recorded in
+the event stream and the turn goes on. Approval: ``approve`` is the only node that calls ``interrupt()`` (once per
+run of the node: it loops to itself until every risky call is decided), and it has no side effects, so its
+re-run on resume is harmless (langgraph#7780, #6208). Each tool call then runs as its own task (``Send``): a
+finished call's result is written to the checkpoint when it finishes, so a crash in a parallel sibling does not
+run it again on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send, interrupt
+from sensorium.tools.base import Tool
+
+from . import planner
+from .approval import ApprovalRequest, Decision
+from .chat import ChatModel, ChatResult
+from .rails import AllowAll, Rails
+from .state import STATE_KEYS, AssistantState
+from .team import AgentSpec, Team
+
+HANDOFF_PREFIX = "handoff_to_"
+HISTORY_WINDOW = 24  # messages sent to the model; older ones stay in the checkpoint
+
+
+class UndeclaredStateKeyError(KeyError):
+    """A node returned a key that AssistantState does not declare (LangGraph would drop it silently)."""
+
+
+@dataclass
+class Services:
+    """What the nodes use: the team, models, tools and the other issues' seams (any may be absent)."""
+
+    team: Team
+    load_model: Callable[[str], ChatModel]
+    resolve_tool: Callable[[str], Tool]
+    perceiver: Any = None
+    memory: Any = None
+    rails: Rails = field(default_factory=AllowAll)
+    recall_k: int = 3
+    remember_turns: bool = True
+    _models: dict[str, ChatModel] = field(default_factory=dict)
+    _tools: dict[str, Tool | Exception] = field(default_factory=dict)
+
+    def model(self, spec: Any) -> ChatModel:
+        if not isinstance(spec, str):
+            return spec  # a ChatModel object
+        if spec not in self._models:
+            self._models[spec] = self.load_model(spec)
+        return self._models[spec]
+
+    def tool(self, name: str) -> Tool | Exception:
+        if name not in self._tools:
+            try:
+                self._tools[name] = self.resolve_tool(name)
+            except Exception as exc:  # a missing extra or a tool not built yet: the agent works without it
+                self._tools[name] = exc
+        return self._tools[name]
+
+
+def _emit(type_: str, *, node: str | None = None, agent: str | None = None, **data: Any) -> None:
+    get_stream_writer()({"type": type_, "node": node, "agent": agent, "data": data})
+
+
+def _checked(name: str, fn: Callable[..., dict[str, Any] | None]) -> Callable[..., dict[str, Any]]:
+    """Wrap a node: node_started/node_finished events and a check that it returns only declared keys."""
+
+    def node(state: Any) -> dict[str, Any]:
+        writer = get_stream_writer()
+        writer({"type": "node_started", "node": name, "agent": None, "data": {}})
+        start = time.perf_counter()
+        try:
+            out = fn(state) or {}
+        finally:
+            writer(
+                {
+                    "type": "node_finished",
+                    "node": name,
+                    "agent": None,
+                    "data": {"elapsed_s": round(time.perf_counter() - start, 6)},
+                }
+            )
+        extra = set(out) - STATE_KEYS
+        if extra:
+            raise UndeclaredStateKeyError(f"node {name!r} returned undeclared state keys {sorted(extra)}")
+        return out
+
+    node.__name__ = name
+    return node
+
+
+def _usage_update(agent: str, result: ChatResult) -> dict[str, dict[str, float]]:
+    u = result.usage
+    return {
+        agent: {
+            "prompt_tokens": u.prompt_tokens,
+            "completion_tokens": u.completion_tokens,
+            "model_s": round(u.total_s, 6),
+            "calls": 1,
+        }
+    }
+
+
+def _call_model(
+    node: str,
+    agent: str,
+    model: ChatModel,
+    messages: list[BaseMessage],
+    *,
+    tools: list[dict[str, Any]] | None = None,
+    response_format: dict[str, Any] | None = None,
+) -> ChatResult:
+    writer = get_stream_writer()
+
+    def on_token(text: str) -> None:
+        writer({"type": "token", "node": node, "agent": agent, "data": {"text": text}})
+
+    result = model.chat(messages, tools=tools or None, response_format=response_format, on_token=on_token)
+    writer(
+        {
+            "type": "model_call",
+            "node": node,
+            "agent": agent,
+            "data": {
+                "model": result.model or getattr(model, "name", ""),
+                "prompt": result.prompt,
+                "reply": result.reply,
+                "usage": result.usage.model_dump(),
+            },
+        }
+    )
+    return result
+
+
+def _last_human(messages: list[AnyMessage]) -> HumanMessage | None:
+    for msg in reversed(messages):
+        if isinstance(msg, HumanMessage):
+            return msg
+    return None
+
+
+def _last_ai(messages: list[AnyMessage]) -> AIMessage | None:
+    for msg in reversed(messages):
+        if isinstance(msg, AIMessage):
+            return msg
+    return None
+
+
+def _window(messages: list[AnyMessage]) -> list[AnyMessage]:
+    """The last HISTORY_WINDOW messages, never starting with a tool result cut from its call."""
+    window = list(messages[-HISTORY_WINDOW:])
+    while window and isinstance(window[0], ToolMessage):
+        window.pop(0)
+    return window
+
+
+def call_signature(name: str, args: dict[str, Any]) -> str:
+    return name + json.dumps(args, sort_keys=True, default=str)
+
+
+def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = None):
+    """Compile the assistant graph over ``services``."""
+    team = services.team
+    prompts = planner.prompts()
+
+    # -- rails, perception, memory ------------------------------------------------------------------------
+    def input_rails(state: AssistantState) -> dict[str, Any]:
+        text = state.get("input", "")
+        try:
+            decision = services.rails.check(text, "input")
+        except Exception as exc:
+            _emit("error", node="input_rails", message=f"input rail failed: {exc}", kind="rail")
+            return {}
+        if decision.action != "allow":
+            _emit("rail", node="input_rails", rail=decision.rail, stage="input", action=decision.action,
+                  reason=decision.reason)  # fmt: skip
+        if decision.action == "block":
+            reply = decision.text if decision.text and decision.text != text else decision.reason
+            reply = reply or "I can't help with that request."
+            return {
+                "blocked": decision.reason or "blocked",
+                "messages": [AIMessage(content=reply, name="rails")],
+            }
+        if decision.action == "mask":
+            human = _last_human(state.get("messages", []))
+            if human is not None:
+                return {
+                    "input": decision.text,
+                    "messages": [HumanMessage(content=decision.text, id=human.id)],
+                }
+            return {"input": decision.text}
+        return {}
+
+    def perceive(state: AssistantState) -> dict[str, Any]:
+        attachments = state.get("attachments") or []
+        if not attachments:
+            return {}
+        from sensorium.multimodal.base import Attachment, Percept
+
+        percepts = []
+        for raw in attachments:
+            att = Attachment.model_validate(raw)
+            if services.perceiver is None:
+                percept = Percept(kind="speech" if att.kind == "audio" else att.kind, source=att.path,
+                                  error="perception is not available (no perceiver configured)")  # fmt: skip
+            else:
+                try:
+                    percept = services.perceiver.perceive(att)
+                except Exception as exc:  # a broken sense never kills the turn
+                    percept = Percept(kind="speech" if att.kind == "audio" else att.kind, source=att.path,
+                                      error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+            dump = percept.model_dump(mode="json")
+            _emit("percept", node="perceive", **{k: v for k, v in dump.items() if k != "data"},
+                  data=_short(dump.get("data")))  # fmt: skip
+            percepts.append(dump)
+        notes = []
+        for p in percepts:
+            label = {"speech": "audio", "image": "image"}.get(p["kind"], "file")
+            what = p["text"] or (
+                f"(could not perceive: {p['error']})" if p.get("error") else "(nothing found)"
+            )
+            notes.append(f"[Attached {label} {p['source']}: {what}]")
+        out: dict[str, Any] = {"percepts": percepts}
+        human = _last_human(state.get("messages", []))
+        if human is not None:
+            content = (str(human.content) + "\n\n" + "\n".join(notes)).strip()
+            out["messages"] = [HumanMessage(content=content, id=human.id)]
+        return out
+
+    def recall(state: AssistantState) -> dict[str, Any]:
+        if services.memory is None or not state.get("input"):
+            return {}
+        try:
+            hits = services.memory.search(state["input"], k=services.recall_k)
+        except Exception as exc:
+            _emit("error", node="recall", message=f"memory search failed: {exc}", kind="memory")
+            return {}
+        kept = []
+        for hit in hits:
+            try:
+                decision = services.rails.check(hit.text, "retrieval")
+            except Exception:
+                decision = None
+            if decision is not None and decision.action == "block":
+                _emit("rail", node="recall", rail=decision.rail, stage="retrieval", action="block",
+                      reason=decision.reason)  # fmt: skip
+                continue
+            dump = hit.model_dump(mode="json")
+            if decision is not None and decision.action == "mask":
+                dump["text"] = decision.text
+            kept.append(dump)
+        _emit(
+            "recall",
+            node="recall",
+            query=state["input"],
+            hits=[{"id": h["id"], "score": h["score"]} for h in kept],
+        )
+        return {"recalled": kept}
+
+    # -- planning and routing -----------------------------------------------------------------------------
+    def plan(state: AssistantState) -> dict[str, Any]:
+        text = state.get("input", "")
+        if not team.plan or not planner.looks_multistep(text):
+            return {}
+        tools = sorted({t for a in team.agents for t in a.tools})
+        messages = [
+            SystemMessage(content=prompts["planner"].format(tools=", ".join(tools))),
+            HumanMessage(text),
+        ]
+        try:
+            result = _call_model("plan", "planner", services.model(team.router_model), messages,
+                                 response_format=planner.PLAN_SCHEMA)  # fmt: skip
+            steps = planner.parse_steps(str(result.message.content))
+        except Exception as exc:
+            _emit(
+                "error", node="plan", message=f"planning failed, answering without a plan: {exc}", kind="plan"
+            )
+            return {}
+        new = planner.new_plan(text, steps)
+        _emit("plan", node="plan", steps=new["steps"])
+        return {"plan": new, "usage": _usage_update("planner", result)}
+
+    def route(state: AssistantState) -> dict[str, Any]:
+        if len(team.agents) == 1:
+            return {"active_agent": team.agents[0].name}
+        names = team.names
+        listing = "\n".join(f"- {a.name}: {a.description or a.role[:80]}" for a in team.agents)
+        schema = {
+            "type": "object",
+            "properties": {
+                "agent": {"type": "string", "enum": names},
+                "reason": {"type": "string", "maxLength": 200},
+            },
+            "required": ["agent"],
+            "additionalProperties": False,
+        }
+        human = _last_human(state.get("messages", []))
+        request = str(human.content) if human is not None else state.get("input", "")
+        messages = [
+            SystemMessage(content=prompts["supervisor"].format(agents=listing)),
+            HumanMessage(request),
+        ]
+        usage = {}
+        try:
+            result = _call_model("route", "supervisor", services.model(team.router_model), messages,
+                                 response_format=schema)  # fmt: skip
+            usage = _usage_update("supervisor", result)
+            data = json.loads(str(result.message.content))
+            agent, reason = data["agent"], str(data.get("reason", ""))
+            if agent not in names:
+                raise ValueError(f"unknown agent {agent!r}")
+        except Exception as exc:
+            agent, reason = names[0], f"routing failed ({exc}); using the default agent"
+        _emit("route", node="route", agent=agent, reason=reason)
+        return {"active_agent": agent, "route_reason": reason, "usage": usage}
+
+    # -- the agent and its tools --------------------------------------------------------------------------
+    def tool_specs(agent: AgentSpec) -> list[dict[str, Any]]:
+        specs = []
+        for name in agent.tools:
+            found = services.tool(name)
+            if isinstance(found, Tool):
+                specs.append(found.schema)
+        for peer in agent.handoffs:
+            desc = prompts["handoff_description"].format(name=peer, description=team[peer].description)
+            specs.append(
+                {
+                    "name": HANDOFF_PREFIX + peer,
+                    "description": desc,
+                    "parameters": {
+                        "type": "object",
+                        "properties": {"reason": {"type": "string", "description": "why this agent"}},
+                        "required": [],
+                    },
+                }
+            )
+        return specs
+
+    def system_prompt(agent: AgentSpec, state: AssistantState) -> str:
+        parts = [agent.role.strip()]
+        if state.get("recalled"):
+            hits = "\n".join(f"- {h['text']}" for h in state["recalled"])
+            parts.append(prompts["context_recall"].format(hits=hits))
+        step = planner.current(state.get("plan"))
+        if step is not None:
+            parts.append(
+                prompts["context_plan"].format(plan=planner.render(state["plan"]), current=step["id"])
+            )
+        return "\n\n".join(parts)
+
+    def agent_node(state: AssistantState) -> dict[str, Any]:
+        name = state.get("active_agent") or team.agents[0].name
+        spec = team[name]
+        steps = state.get("steps", 0)
+        if steps >= team.max_steps:
+            note = prompts["step_limit"].format(steps=steps)
+            _emit("error", node="agent", agent=name, message=note, kind="step_limit")
+            return {"messages": [AIMessage(content=note, name=name)]}
+        messages = [SystemMessage(content=system_prompt(spec, state)), *_window(state.get("messages", []))]
+        result = _call_model(
+            "agent", name, services.model(team.model_for(spec)), messages, tools=tool_specs(spec)
+        )
+        ai = result.message
+        ai.name = name
+        if ai.id is None:
+            ai.id = f"ai-{uuid.uuid4().hex[:12]}"
+        _unique_call_ids(ai, state.get("messages", []))
+        out: dict[str, Any] = {"messages": [ai], "steps": steps + 1, "usage": _usage_update(name, result)}
+        handoffs = [c for c in ai.tool_calls if c["name"].startswith(HANDOFF_PREFIX)]
+        if handoffs:
+            target = handoffs[0]["name"][len(HANDOFF_PREFIX) :]
+            replies = []
+            for call in ai.tool_calls:
+                if call is handoffs[0] and target in spec.handoffs:
+                    text = f"Handed off to {target}."
+                elif call is handoffs[0]:
+                    text = f"Error: {name} may not hand off to {target!r} (allowed: {list(spec.handoffs)})."
+                else:
+                    text = f"Not run: {name} handed the conversation to {target}."
+                replies.append(ToolMessage(content=text, tool_call_id=call["id"], name=call["name"]))
+            out["messages"] = [ai, *replies]
+            if target in spec.handoffs:
+                _emit("handoff", node="agent", agent=name, **{"from": name, "to": target})
+                out["active_agent"] = target
+        for call in ai.tool_calls:
+            if not call["name"].startswith(HANDOFF_PREFIX):
+                _emit(
+                    "tool_call",
+                    node="agent",
+                    agent=name,
+                    id=call["id"],
+                    name=call["name"],
+                    arguments=call["args"],
+                )
+        return out
+
+    def after_agent(state: AssistantState) -> str:
+        ai = _last_ai(state.get("messages", []))
+        if ai is None or not ai.tool_calls:
+            return "executor"
+        if any(c["name"].startswith(HANDOFF_PREFIX) for c in ai.tool_calls):
+            return "agent"
+        return "approve"
+
+    def pending_requests(state: AssistantState) -> list[ApprovalRequest]:
+        ai = _last_ai(state.get("messages", []))
+        decided = state.get("decisions") or {}
+        agent = state.get("active_agent", "")
+        out = []
+        for call in ai.tool_calls if ai else []:
+            found = services.tool(call["name"])
+            if call["id"] in decided or not isinstance(found, Tool):
+                continue
+            if call["name"] not in team[agent].tools if agent in team.names else True:
+                continue  # not allowed: the tools node refuses it without asking anyone
+            if found.requires_approval(call["args"]):
+                out.append(ApprovalRequest(id=call["id"], name=call["name"], arguments=call["args"], agent=agent,
+                                           description=found.description))  # fmt: skip
+        return out
+
+    def approve(state: AssistantState) -> dict[str, Any]:
+        requests = pending_requests(state)
+        if not requests:
+            return {}
+        # The only interrupt of the graph; nothing above it has side effects, so its re-run on resume is harmless.
+        answer = interrupt([r.model_dump(mode="json") for r in requests])
+        decisions: dict[str, Any] = {}
+        wanted = {r.id: r for r in requests}
+        for call_id, raw in dict(answer or {}).items():
+            if call_id not in wanted:
+                continue
+            decision = raw if isinstance(raw, Decision) else Decision.model_validate(raw)
+            decisions[call_id] = decision.model_dump(mode="json")
+            _emit("approval_decided", node="approve", agent=state.get("active_agent"), id=call_id,
+                  action=decision.action, arguments=decision.arguments, reason=decision.reason)  # fmt: skip
+        return {"decisions": decisions}
+
+    def dispatch(state: AssistantState) -> list[Send] | str:
+        if pending_requests(state):
+            return "approve"  # some calls still wait for a decision: ask again for those only
+        ai = _last_ai(state.get("messages", []))
+        executed = set(state.get("executed") or [])
+        decisions = state.get("decisions") or {}
+        sends = []
+        for call in ai.tool_calls if ai else []:
+            payload = {
+                "call": dict(call),
+                "agent": state.get("active_agent") or team.agents[0].name,
+                "decision": decisions.get(call["id"]),
+                "duplicate": call_signature(call["name"], call["args"]) in executed,
+            }
+            sends.append(Send("tools", payload))
+        return sends or "agent"
+
+    def tools_node(payload: dict[str, Any]) -> dict[str, Any]:
+        call, agent = payload["call"], payload["agent"]
+        name, args = call["name"], call["args"]
+        decision = Decision.model_validate(payload["decision"]) if payload.get("decision") else None
+        start = time.perf_counter()
+        status, artifacts, executed = "success", [], []
+        found = services.tool(name)
+        if name not in team[agent].tools:
+            text, status = (
+                f"Error: {agent} may not use the tool {name!r}; its tools: {list(team[agent].tools)}.",
+                "error",
+            )
+        elif isinstance(found, Exception):
+            text, status = f"Error: the tool {name!r} is not available here: {found}", "error"
+        elif payload.get("duplicate"):
+            text = prompts["loop_guard"]
+        elif decision is not None and decision.action == "reject":
+            text = f"The user rejected this call to {name}." + (
+                f" Reason: {decision.reason}" if decision.reason else ""
+            )
+            status = "error"
+        else:
+            if decision is not None and decision.action == "edit":
+                args = dict(decision.arguments or {})
+            result = found.invoke(args)
+            executed = [call_signature(name, call["args"])]
+            text, status = result.content, "error" if result.is_error else "success"
+            artifacts = [a.model_dump(mode="json") for a in result.artifacts]
+            try:
+                checked = services.rails.check(text, "tool_result")
+            except Exception:
+                checked = None
+            if checked is not None and checked.action != "allow":
+                _emit("rail", node="tools", rail=checked.rail, stage="tool_result", action=checked.action,
+                      reason=checked.reason)  # fmt: skip
+                text = (
+                    checked.text if checked.action == "mask" else f"[tool result withheld: {checked.reason}]"
+                )
+        elapsed = time.perf_counter() - start
+        _emit("tool_result", node="tools", agent=agent, id=call["id"], name=name, content=text,
+              is_error=status == "error", artifacts=artifacts, arguments=args, elapsed_s=round(elapsed, 6))  # fmt: skip
+        message = ToolMessage(content=text, tool_call_id=call["id"], name=name, status=status,
+                              artifact=artifacts or None)  # fmt: skip
+        return {
+            "messages": [message],
+            "executed": executed,
+            "usage": {agent: {"tool_s": round(elapsed, 6), "tool_calls": 1}},
+        }
+
+    # -- finishing the turn ------------------------------------------------------------------------------
+    def executor(state: AssistantState) -> dict[str, Any]:
+        current_plan = state.get("plan")
+        step = planner.current(current_plan)
+        if step is None or state.get("steps", 0) >= team.max_steps:
+            return {}
+        messages = state.get("messages", [])
+        ai = _last_ai(messages)
+        answer = str(ai.content) if ai else ""
+        last_tool = next((m for m in reversed(messages) if isinstance(m, ToolMessage)), None)
+        failed = (
+            last_tool is not None and last_tool.status == "error" and _after_step_start(messages, last_tool)
+        )
+        if failed and current_plan["replans"] < 2:
+            new = replan(
+                state, planner.fail_current(current_plan, str(last_tool.content)), str(last_tool.content)
+            )
+        else:
+            new = planner.advance(current_plan, answer)
+        _emit("plan", node="executor", steps=new["steps"])
+        nxt = planner.current(new)
+        if nxt is None:
+            return {"plan": new}
+        note = HumanMessage(content=prompts["next_step"].format(current=nxt["id"], description=nxt["description"]),
+                            name="planner")  # fmt: skip
+        return {"plan": new, "messages": [note]}
+
+    def replan(state: AssistantState, failed_plan: Any, failure: str) -> Any:
+        messages = [
+            SystemMessage(
+                content=prompts["replanner"].format(plan=planner.render(failed_plan), failure=failure)
+            ),
+            HumanMessage(failed_plan["goal"]),
+        ]
+        try:
+            result = _call_model("executor", "planner", services.model(team.router_model), messages,
+                                 response_format=planner.PLAN_SCHEMA)  # fmt: skip
+            return planner.replace_remaining(failed_plan, planner.parse_steps(str(result.message.content)))
+        except Exception as exc:
+            _emit("error", node="executor", message=f"re-planning failed: {exc}", kind="plan")
+            return planner.advance(failed_plan, f"failed: {failure}")
+
+    def after_executor(state: AssistantState) -> str:
+        last = state.get("messages", [])[-1:]
+        return "agent" if last and isinstance(last[0], HumanMessage) else "respond"
+
+    def respond(state: AssistantState) -> dict[str, Any]:
+        ai = _last_ai(state.get("messages", []))
+        return {"final": str(ai.content) if ai else ""}
+
+    def output_rails(state: AssistantState) -> dict[str, Any]:
+        text = state.get("final", "")
+        agent = state.get("active_agent")
+        out: dict[str, Any] = {}
+        if not state.get("blocked"):
+            try:
+                decision = services.rails.check(text, "output")
+            except Exception as exc:
+                decision = None
+                _emit("error", node="output_rails", message=f"output rail failed: {exc}", kind="rail")
+            if decision is not None and decision.action != "allow":
+                _emit("rail", node="output_rails", rail=decision.rail, stage="output", action=decision.action,
+                      reason=decision.reason)  # fmt: skip
+                text = (
+                    decision.text if decision.action == "mask" else (decision.reason or "I can't share that.")
+                )
+                ai = _last_ai(state.get("messages", []))
+                if ai is not None:
+                    out["messages"] = [AIMessage(content=text, id=ai.id, name=ai.name)]
+                out["final"] = text
+        _emit("message", node="output_rails", agent=agent, content=text)
+        return out
+
+    def remember(state: AssistantState) -> dict[str, Any]:
+        out = {"turns": state.get("turns", 0) + 1}
+        if services.memory is None or not services.remember_turns or state.get("blocked"):
+            return out
+        text = f"User: {state.get('input', '')}\nAssistant: {state.get('final', '')}"
+        try:
+            services.memory.add(
+                [text], metadata=[{"kind": "exchange", "agent": state.get("active_agent", "")}]
+            )
+        except Exception as exc:
+            _emit("error", node="remember", message=f"could not store the exchange: {exc}", kind="memory")
+        return out
+
+    graph = StateGraph(AssistantState)
+    for name, fn in [
+        ("input_rails", input_rails),
+        ("perceive", perceive),
+        ("recall", recall),
+        ("plan", plan),
+        ("route", route),
+        ("agent", agent_node),
+        ("approve", approve),
+        ("tools", tools_node),
+        ("executor", executor),
+        ("respond", respond),
+        ("output_rails", output_rails),
+        ("remember", remember),
+    ]:
+        graph.add_node(name, _checked(name, fn))
+    graph.add_edge(START, "input_rails")
+    graph.add_conditional_edges(
+        "input_rails", lambda s: "respond" if s.get("blocked") else "perceive", ["respond", "perceive"]
+    )
+    graph.add_edge("perceive", "recall")
+    graph.add_edge("recall", "plan")
+    graph.add_edge("plan", "route")
+    graph.add_edge("route", "agent")
+    graph.add_conditional_edges("agent", after_agent, ["executor", "agent", "approve"])
+    graph.add_conditional_edges("approve", dispatch, ["approve", "tools", "agent"])
+    graph.add_edge("tools", "agent")
+    graph.add_conditional_edges("executor", after_executor, ["agent", "respond"])
+    graph.add_edge("respond", "output_rails")
+    graph.add_edge("output_rails", "remember")
+    graph.add_edge("remember", END)
+    return graph.compile(checkpointer=checkpointer)
+
+
+def _after_step_start(messages: list[AnyMessage], tool_msg: ToolMessage) -> bool:
+    """Whether ``tool_msg`` came after the current plan step started (the last planner note or the turn start)."""
+    for msg in reversed(messages):
+        if msg is tool_msg:
+            return True
+        if isinstance(msg, HumanMessage):
+            return False
+    return False
+
+
+def _unique_call_ids(ai: AIMessage, history: list[AnyMessage]) -> None:
+    """Give every tool call an id unique within the thread (small models and scripts may repeat ids)."""
+    seen = {c["id"] for m in history if isinstance(m, AIMessage) for c in m.tool_calls}
+    fresh = set()
+    for call in ai.tool_calls:
+        if not call.get("id") or call["id"] in seen or call["id"] in fresh:
+            call["id"] = f"call_{uuid.uuid4().hex[:12]}"
+        fresh.add(call["id"])
+
+
+def _short(data: Any) -> Any:
+    """Percept data without bulky arrays (embeddings) for the event log."""
+    if not isinstance(data, dict):
+        return data
+    return {k: v for k, v in data.items() if not (isinstance(v, list) and len(v) > 32)}
