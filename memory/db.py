@@ -1,0 +1,250 @@
+"""The collection on disk: one SQLite file holding documents, metadata and vectors.
+
+SQLite is the source of truth; BM25 and HNSW index files are derived from it and carry the collection's
+``version`` (bumped in the same transaction as every write) so a stale or missing index is rebuilt. WAL mode lets
+several readers (threads or processes) read while one writer writes; each write is one transaction, so a crash
+mid-write leaves the previous state readable.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+    key INTEGER PRIMARY KEY AUTOINCREMENT,
+    namespace TEXT NOT NULL,
+    id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (namespace, id)
+);
+CREATE TABLE IF NOT EXISTS vectors (
+    key INTEGER NOT NULL REFERENCES docs(key) ON DELETE CASCADE,
+    space TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (key, space)
+);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class Row(dict):
+    """A document row: key, namespace, id, text, metadata, created_at, updated_at."""
+
+
+class CollectionDB:
+    """Thread-safe access to one collection file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        with self.write() as conn:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('version', '0')")
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write transaction that bumps the collection version."""
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE name = 'version'")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def read(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        conn = self._conn()
+        conn.row_factory = sqlite3.Row
+        return conn.execute(sql, tuple(params)).fetchall()
+
+    # --- metadata -------------------------------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        return int(self.read("SELECT value FROM meta WHERE name = 'version'")[0][0])
+
+    def get_meta(self, name: str) -> str | None:
+        rows = self.read("SELECT value FROM meta WHERE name = ?", (name,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, conn: sqlite3.Connection, name: str, value: str) -> None:
+        conn.execute(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
+    # --- writes (call inside ``write()``) ------------------------------------------------------------------
+    @staticmethod
+    def upsert(
+        conn: sqlite3.Connection,
+        namespace: str,
+        doc_id: str,
+        text: str,
+        metadata: dict[str, Any],
+        vectors: dict[str, np.ndarray],
+    ) -> int:
+        now = time.time()
+        conn.execute(
+            "INSERT INTO docs (namespace, id, text, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(namespace, id) DO UPDATE SET text = excluded.text, metadata = excluded.metadata, "
+            "updated_at = excluded.updated_at",
+            (namespace, doc_id, text, json.dumps(metadata, ensure_ascii=False, default=str), now, now),
+        )
+        key = conn.execute(
+            "SELECT key FROM docs WHERE namespace = ? AND id = ?", (namespace, doc_id)
+        ).fetchone()[0]
+        conn.execute("DELETE FROM vectors WHERE key = ?", (key,))
+        for space, vec in vectors.items():
+            conn.execute(
+                "INSERT INTO vectors VALUES (?, ?, ?)",
+                (key, space, np.asarray(vec, dtype=np.float32).tobytes()),
+            )
+        return int(key)
+
+    @staticmethod
+    def delete(conn: sqlite3.Connection, namespace: str, ids: list[str]) -> int:
+        n = 0
+        for doc_id in ids:
+            n += conn.execute("DELETE FROM docs WHERE namespace = ? AND id = ?", (namespace, doc_id)).rowcount
+        return n
+
+    # --- reads ----------------------------------------------------------------------------------------------
+    def rows(self, where: str = "1", params: Iterable[Any] = (), *, order: str = "key") -> list[Row]:
+        out = []
+        for r in self.read(
+            f"SELECT key, namespace, id, text, metadata, created_at, updated_at FROM docs WHERE {where} ORDER BY {order}",
+            params,
+        ):
+            row = Row(dict(r))
+            row["metadata"] = json.loads(row["metadata"])
+            out.append(row)
+        return out
+
+    def rows_by_key(self, keys: list[int]) -> dict[int, Row]:
+        found: dict[int, Row] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.rows(f"key IN ({marks})", chunk):
+                found[row["key"]] = row
+        return found
+
+    def texts(self) -> tuple[np.ndarray, list[str]]:
+        """Every document's key and text (for BM25), in key order."""
+        rows = self.read("SELECT key, text FROM docs ORDER BY key")
+        return np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
+
+    def vectors(self, space: str) -> tuple[np.ndarray, np.ndarray]:
+        """(keys, matrix) of every vector in ``space``, in key order."""
+        rows = self.read("SELECT key, vector FROM vectors WHERE space = ? ORDER BY key", (space,))
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        keys = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        return keys, matrix
+
+    def existing_texts(self, namespace: str, ids: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.read(
+                f"SELECT id, text FROM docs WHERE namespace = ? AND id IN ({marks})", [namespace, *chunk]
+            ):
+                out[r[0]] = r[1]
+        return out
+
+    def stored_vectors(self, namespace: str, ids: list[str], space: str) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.read(
+                "SELECT d.id, v.vector FROM docs d JOIN vectors v ON v.key = d.key "
+                f"WHERE d.namespace = ? AND v.space = ? AND d.id IN ({marks})",
+                [namespace, space, *chunk],
+            ):
+                out[r[0]] = r[1]
+        return out
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+_OPS = {"$eq": "=", "$ne": "!=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+
+
+def where_clause(
+    namespace: str | None, filter: dict[str, Any] | None, *, prefix: bool = False
+) -> tuple[str, list[Any]]:
+    """SQL for a namespace (exact, or a prefix with '.'-separated labels) and a metadata filter.
+
+    Filter values: a scalar (equality), or an operator dict ``{"$in": [...]}``, ``{"$nin": [...]}``,
+    ``{"$ne"|"$gt"|"$gte"|"$lt"|"$lte": value}``. Keys may be dotted paths into nested metadata.
+    """
+    parts: list[str] = []
+    params: list[Any] = []
+    if namespace is not None:
+        if prefix and namespace:
+            parts.append("(namespace = ? OR substr(namespace, 1, ?) = ?)")
+            params += [namespace, len(namespace) + 1, namespace + "."]
+        elif not prefix:
+            parts.append("namespace = ?")
+            params.append(namespace)
+    for field, cond in (filter or {}).items():
+        path = "$." + ".".join(f'"{p}"' for p in field.split("."))
+        expr = "json_extract(metadata, ?)"
+        if isinstance(cond, dict):
+            for op, value in cond.items():
+                if op in ("$in", "$nin"):
+                    values = list(value)
+                    marks = ",".join("?" * len(values)) or "NULL"
+                    parts.append(f"{expr} {'NOT ' if op == '$nin' else ''}IN ({marks})")
+                    params += [path, *values]
+                elif op in _OPS:
+                    parts.append(f"{expr} {_OPS[op]} ?")
+                    params += [path, value]
+                else:
+                    from sensorium.errors import InputError
+
+                    raise InputError(
+                        f"filter on {field!r}: unknown operator {op!r}; use one of {sorted([*_OPS, '$in', '$nin'])}."
+                    )
+        else:
+            if isinstance(cond, (dict, list)):
+                cond = json.dumps(cond)
+            parts.append(f"{expr} = ?")
+            params += [path, cond]
+    return (" AND ".join(parts) or "1"), params

@@ -1,0 +1,100 @@
+"""Text embeddings from a local sentence-transformers model (all-MiniLM-L6-v2 by default).
+
+Vectors come back L2-normalised as float32, so a dot product is the cosine similarity everywhere in memory/.
+The model loads on first use and is cached per process (one per path, pooling and device), so constructing a
+``Memory`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from sensorium.errors import InputError
+from sensorium.extras import require
+
+Pooling = Literal["mean", "cls", "max"]
+DEFAULT_DEVICE = "cpu"  # the one place a device is picked; pass device="cuda" to use a GPU
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into normalised vectors. ``name`` identifies the vector space (stored with a collection)."""
+
+    name: str
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class EmbedderOptions:
+    path: str | None = None  # None: the packaged embed role (sensorium.models.resolve_path("embed"))
+    pooling: Pooling = "mean"
+    device: str = DEFAULT_DEVICE
+    batch_size: int = 64
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers Transformer + Pooling(mode) + Normalize, built from a local model directory."""
+
+    def __init__(self, options: EmbedderOptions = EmbedderOptions()) -> None:
+        if options.pooling not in ("mean", "cls", "max"):
+            raise InputError(f"pooling={options.pooling!r} is not supported; use 'mean', 'cls' or 'max'.")
+        from sensorium.models import resolve_path
+
+        self.options = options
+        self.path = str(resolve_path("embed", options.path))
+        st = require("sentence_transformers", "memory", purpose="text embeddings")
+        try:  # sentence-transformers >= 6 moved the modules; older versions keep them in .models
+            from sentence_transformers.sentence_transformer import modules
+        except ImportError:
+            from sentence_transformers import models as modules
+        transformer = modules.Transformer(self.path)
+        width = (
+            getattr(transformer, "get_embedding_dimension", None) or transformer.get_word_embedding_dimension
+        )
+        pooling = modules.Pooling(width(), pooling_mode=options.pooling)
+        self._model = st.SentenceTransformer(
+            modules=[transformer, pooling, modules.Normalize()], device=options.device
+        )
+        self._lock = threading.Lock()  # one forward pass at a time: torch already uses every core
+        self.name = f"st:{self.path}#{options.pooling}"
+
+    @property
+    def dim(self) -> int:
+        return int(self._model.get_sentence_embedding_dimension())
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            out = self._model.encode(
+                list(texts),
+                batch_size=self.options.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=len(texts) > 4 * self.options.batch_size,
+            )
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+
+@cache
+def load_embedder(options: EmbedderOptions = EmbedderOptions()) -> SentenceTransformerEmbedder:
+    """The process-wide embedder for these options (loaded once)."""
+    return SentenceTransformerEmbedder(options)
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    v = np.asarray(vectors, dtype=np.float32)
+    if v.ndim == 1:
+        v = v[None, :]
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    return np.ascontiguousarray(v / np.where(norms == 0, 1, norms), dtype=np.float32)

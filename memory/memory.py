@@ -1,0 +1,363 @@
+"""``Memory``: a persistent, offline, hybrid (BM25 + vector) retrieval memory.
+
+One directory per memory: ``memory.sqlite`` (documents, metadata, vectors; the source of truth) and ``index/``
+(BM25 and HNSW files derived from it, rebuilt when missing or stale). Documents live in namespaces and are
+added, updated (same id) and deleted by id. Nothing here needs a network or a cloud key.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from sensorium.config import Paths
+from sensorium.errors import InputError
+
+from . import fusion
+from .base import Hit, SearchMode
+from .bm25 import BM25Index
+from .db import CollectionDB, Row, where_clause
+from .embedder import Embedder, EmbedderOptions, load_embedder, normalise
+from .rerank import Reranker
+from .vector import ExactIndex, HNSWIndex, HNSWOptions
+
+TEXT = "text"  # the vector space of text embeddings; images use "image" (CLIP) beside it
+
+
+@dataclass(frozen=True)
+class MemoryOptions:
+    embedder: EmbedderOptions = field(default_factory=EmbedderOptions)
+    vector_index: Literal["auto", "exact", "hnsw"] = "auto"
+    hnsw_threshold: int = 20_000  # "auto" switches from exact to HNSW at this many vectors
+    hnsw: HNSWOptions = field(default_factory=HNSWOptions)
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    rrf_k: int = 60
+    alpha: float = 0.5  # weighted fusion: weight of the vector scores (1 - alpha for BM25)
+    candidates: int = 50  # taken from each retriever before fusion
+    rerank_top: int = 20  # fused candidates the cross-encoder re-scores
+    persist_indexes: bool = True  # write BM25/HNSW files under index/ so other processes reuse them
+
+
+class Memory:
+    """Long-term memory (implements :class:`sensorium.memory.base.Retriever`)."""
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        embedder: Embedder | None = None,
+        reranker: Reranker | None = None,
+        options: MemoryOptions | None = None,
+    ) -> None:
+        self.path = Path(path) if path is not None else Paths.default().memory
+        self.options = options or MemoryOptions()
+        self.db = CollectionDB(self.path / "memory.sqlite")
+        self._embedder = embedder
+        self.reranker = reranker
+        self._lock = threading.RLock()
+        self._bm25: tuple[int, BM25Index] | None = None
+        self._vectors: dict[str, tuple[int, ExactIndex | HNSWIndex]] = {}
+
+    def __repr__(self) -> str:
+        return f"Memory({str(self.path)!r})"
+
+    # --- embedding -------------------------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        """Loaded on first use (and shared across the process), so constructing a Memory is cheap."""
+        if self._embedder is None:
+            self._embedder = load_embedder(self.options.embedder)
+        return self._embedder
+
+    def _check_space(self, conn: Any) -> None:
+        stored = self.db.get_meta("embedder")
+        name = self.embedder.name
+        if stored is None:
+            self.db.set_meta(conn, "embedder", name)
+        elif stored != name:
+            raise InputError(
+                f"The memory at {self.path} holds vectors from embedder {stored!r}, not {name!r}. "
+                "Use the same embedder, or a new memory directory (path=...) for this one."
+            )
+
+    # --- writes ----------------------------------------------------------------------------------------------
+    def add(
+        self,
+        texts: list[str],
+        *,
+        ids: list[str] | None = None,
+        metadata: list[dict[str, Any]] | None = None,
+        namespace: str = "default",
+        vectors: dict[str, np.ndarray] | None = None,
+    ) -> list[str]:
+        """Add or update (same id) documents in one atomic write; returns their ids.
+
+        Texts are embedded in batches; an unchanged text keeps its stored vector. ``vectors`` adds extra
+        spaces, e.g. ``{"image": clip_vectors}`` (one row per text), kept beside the text embeddings.
+        """
+        if isinstance(texts, str):
+            raise InputError("Memory.add(texts=...) takes a list of strings; wrap a single text as [text].")
+        texts = list(texts)
+        ids = list(ids) if ids is not None else [uuid.uuid4().hex for _ in texts]
+        metadata = list(metadata) if metadata is not None else [{} for _ in texts]
+        if not (len(ids) == len(texts) == len(metadata)):
+            raise InputError(
+                f"Memory.add: got {len(texts)} texts, {len(ids)} ids and {len(metadata)} metadata dicts; "
+                "pass one id and one metadata dict per text."
+            )
+        if len(set(ids)) != len(ids):
+            raise InputError("Memory.add: ids must be unique within one call.")
+        if not texts:
+            return []
+        existing = self.db.existing_texts(namespace, ids)
+        stored = self.db.stored_vectors(namespace, [i for i in ids if i in existing], TEXT)
+        todo = [
+            j
+            for j, (i, t) in enumerate(zip(ids, texts, strict=True))
+            if existing.get(i) != t or i not in stored
+        ]
+        fresh = self.embedder.embed([texts[j] for j in todo]) if todo else None
+        text_vecs: list[np.ndarray] = []
+        slot = {j: n for n, j in enumerate(todo)}
+        for j, doc_id in enumerate(ids):
+            text_vecs.append(fresh[slot[j]] if j in slot else np.frombuffer(stored[doc_id], dtype=np.float32))
+        extra = {space: normalise(v) for space, v in (vectors or {}).items()}
+        for space, v in extra.items():
+            if len(v) != len(texts):
+                raise InputError(f"Memory.add: vectors[{space!r}] has {len(v)} rows for {len(texts)} texts.")
+        with self.db.write() as conn:
+            self._check_space(conn)
+            for j, doc_id in enumerate(ids):
+                spaces = {TEXT: text_vecs[j], **{s: v[j] for s, v in extra.items()}}
+                self.db.upsert(conn, namespace, doc_id, texts[j], dict(metadata[j]), spaces)
+        return ids
+
+    update = add
+
+    def delete(self, ids: list[str], *, namespace: str = "default") -> int:
+        """Delete documents by id; returns how many existed."""
+        with self.db.write() as conn:
+            return self.db.delete(conn, namespace, list(ids))
+
+    def add_turn(
+        self,
+        thread_id: str,
+        role: str,
+        text: str,
+        *,
+        namespace: str = "conversations",
+        metadata: dict[str, Any] | None = None,
+        id: str | None = None,
+    ) -> str:
+        """Remember one conversation turn (metadata: kind=turn, thread_id, role, time)."""
+        meta = {"kind": "turn", "thread_id": thread_id, "role": role, "time": time.time(), **(metadata or {})}
+        return self.add([text], ids=[id or uuid.uuid4().hex], metadata=[meta], namespace=namespace)[0]
+
+    def add_percept(
+        self,
+        percept: Any,
+        *,
+        thread_id: str | None = None,
+        namespace: str = "percepts",
+        image_vector: np.ndarray | None = None,
+    ) -> str:
+        """Remember a :class:`~sensorium.multimodal.base.Percept` (a transcript or an image caption).
+
+        ``image_vector`` (e.g. the CLIP embedding of the image) is stored in the ``image`` space beside the text.
+        """
+        data = {k: v for k, v in (percept.data or {}).items() if isinstance(v, (str, int, float, bool))}
+        meta = {
+            "kind": percept.kind,
+            "source": percept.source,
+            "thread_id": thread_id,
+            "time": time.time(),
+            **data,
+        }
+        vectors = {"image": np.asarray(image_vector)[None, :]} if image_vector is not None else None
+        text = percept.text or f"{percept.kind}: {Path(percept.source).name}"
+        return self.add([text], metadata=[meta], namespace=namespace, vectors=vectors)[0]
+
+    # --- reads -----------------------------------------------------------------------------------------------
+    def get(self, ids: list[str], *, namespace: str = "default") -> list[Hit]:
+        """Documents by id (missing ids are skipped), score 1.0."""
+        marks = ",".join("?" * len(ids)) or "NULL"
+        rows = {r["id"]: r for r in self.db.rows(f"namespace = ? AND id IN ({marks})", [namespace, *ids])}
+        return [_hit(rows[i], 1.0) for i in ids if i in rows]
+
+    def list(
+        self,
+        *,
+        namespace: str | None = "default",
+        filter: dict[str, Any] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Hit]:
+        """Documents in insertion order (no query)."""
+        where, params = where_clause(namespace, filter)
+        return [_hit(r, 1.0) for r in self.db.rows(f"{where} LIMIT ? OFFSET ?", [*params, limit, offset])]
+
+    def count(self, namespace: str | None = None) -> int:
+        if namespace is None:
+            return int(self.db.read("SELECT COUNT(*) FROM docs")[0][0])
+        return int(self.db.read("SELECT COUNT(*) FROM docs WHERE namespace = ?", (namespace,))[0][0])
+
+    def namespaces(self) -> list[str]:
+        return [r[0] for r in self.db.read("SELECT DISTINCT namespace FROM docs ORDER BY namespace")]
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        mode: SearchMode = "hybrid",
+        filter: dict[str, Any] | None = None,
+        namespace: str = "default",
+        rerank: bool = False,
+        prefix: bool = False,
+    ) -> list[Hit]:
+        """The ``k`` best documents for ``query``.
+
+        ``mode``: "bm25" (keywords), "vector" (meaning) or "hybrid" (both, fused by reciprocal rank or normalised
+        weighted fusion per ``options.fusion``). ``filter`` matches metadata (see :func:`db.where_clause`).
+        ``rerank`` re-scores the top ``options.rerank_top`` fused candidates with the reranker. ``prefix`` searches
+        every namespace under ``namespace`` ('.'-separated labels).
+        """
+        if mode not in ("hybrid", "bm25", "vector"):
+            raise InputError(f"mode={mode!r} is not a search mode; use 'hybrid', 'bm25' or 'vector'.")
+        if k <= 0 or not query.strip():
+            return []
+        if rerank and self.reranker is None:
+            raise InputError(
+                "rerank=True needs a reranker: Memory(..., reranker=CrossEncoderReranker(path))."
+            )
+        where, params = where_clause(namespace, filter, prefix=prefix)
+        allowed = np.array(
+            [r[0] for r in self.db.read(f"SELECT key FROM docs WHERE {where}", params)], dtype=np.int64
+        )
+        if len(allowed) == 0:
+            return []
+        n = max(self.options.candidates, k, self.options.rerank_top if rerank else 0)
+        lists: list[list[tuple[int, float]]] = []
+        if mode in ("bm25", "hybrid"):
+            index = self._bm25_index()
+            lists.append(index.search(query, n, _mask(index.keys, allowed)))
+        if mode in ("vector", "hybrid"):
+            qvec = self.embedder.embed([query])[0]
+            lists.append(self._vector_search(TEXT, qvec, n, allowed))
+        if mode == "hybrid":
+            if self.options.fusion == "rrf":
+                ranked = fusion.rrf(lists, k=self.options.rrf_k)
+            else:
+                ranked = fusion.weighted(lists, weights=[1 - self.options.alpha, self.options.alpha])
+        else:
+            ranked = lists[0]
+        ranked = ranked[: self.options.rerank_top if rerank else k]
+        rows = self.db.rows_by_key([key for key, _ in ranked])
+        hits = [_hit(rows[key], score) for key, score in ranked if key in rows]
+        if rerank and hits:
+            scores = self.reranker.score(query, [h.text for h in hits])  # type: ignore[union-attr]
+            hits = [h.model_copy(update={"score": s}) for h, s in zip(hits, scores, strict=True)]
+            hits.sort(key=lambda h: -h.score)
+        return hits[:k]
+
+    def search_vector(
+        self,
+        vector: np.ndarray,
+        *,
+        space: str = TEXT,
+        k: int = 5,
+        filter: dict[str, Any] | None = None,
+        namespace: str = "default",
+    ) -> list[Hit]:
+        """Nearest documents to a vector in ``space`` (e.g. a CLIP text or image embedding in "image")."""
+        where, params = where_clause(namespace, filter)
+        allowed = np.array(
+            [r[0] for r in self.db.read(f"SELECT key FROM docs WHERE {where}", params)], dtype=np.int64
+        )
+        ranked = self._vector_search(space, normalise(vector)[0], k, allowed)
+        rows = self.db.rows_by_key([key for key, _ in ranked])
+        return [_hit(rows[key], score) for key, score in ranked if key in rows]
+
+    # --- derived indexes ------------------------------------------------------------------------------------
+    def _bm25_index(self) -> BM25Index:
+        version = self.db.version
+        with self._lock:
+            if self._bm25 is not None and self._bm25[0] == version:
+                return self._bm25[1]
+            directory = self.path / "index" / "bm25"
+            fingerprint = f"v{version}"
+            index = BM25Index.load(directory, fingerprint) if self.options.persist_indexes else None
+            if index is None:
+                keys, texts = self.db.texts()
+                index = BM25Index.build(keys, texts)
+                if self.options.persist_indexes and self.db.version == version:
+                    index.save(directory, fingerprint)
+            self._bm25 = (version, index)
+            return index
+
+    def vector_index(self, space: str = TEXT) -> ExactIndex | HNSWIndex:
+        """The current index of ``space`` (exact or HNSW per ``options.vector_index``), rebuilt when stale."""
+        version = self.db.version
+        with self._lock:
+            cached = self._vectors.get(space)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            keys, matrix = self.db.vectors(space)
+            use_hnsw = self.options.vector_index == "hnsw" or (
+                self.options.vector_index == "auto" and len(keys) >= self.options.hnsw_threshold
+            )
+            index: ExactIndex | HNSWIndex
+            if use_hnsw and len(keys):
+                path = self.path / "index" / f"{space}.hnsw"
+                fingerprint = f"v{version}"
+                loaded = HNSWIndex.load(path, matrix.shape[1], fingerprint, self.options.hnsw)
+                if loaded is None:
+                    loaded = HNSWIndex.build(keys, matrix, self.options.hnsw)
+                    if self.options.persist_indexes and self.db.version == version:
+                        loaded.save(path, fingerprint)
+                index = loaded
+            else:
+                index = ExactIndex(keys, matrix)
+            self._vectors[space] = (version, index)
+            return index
+
+    def _vector_search(
+        self, space: str, qvec: np.ndarray, n: int, allowed: np.ndarray
+    ) -> list[tuple[int, float]]:
+        index = self.vector_index(space)
+        if isinstance(index, ExactIndex):
+            mask = _mask(index.keys, allowed)
+            return index.search(qvec, n, mask)
+        everything = len(allowed) >= index.size
+        return index.search(qvec, n, None if everything else set(allowed.tolist()))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _mask(keys: np.ndarray, allowed: np.ndarray) -> np.ndarray | None:
+    """Boolean mask of ``keys`` in ``allowed``; None when every key is allowed."""
+    if len(allowed) >= len(keys) and np.array_equal(np.sort(allowed), keys):
+        return None
+    return np.isin(keys, allowed)
+
+
+def _hit(row: Row, score: float) -> Hit:
+    meta = dict(row["metadata"])
+    meta.setdefault("namespace", row["namespace"])
+    return Hit(id=row["id"], score=float(score), text=row["text"], metadata=meta)
+
+
+def cite(hits: list[Hit], *, max_chars: int = 600) -> str:
+    """Hits as context lines the model can cite: ``[id] text`` (texts clipped to ``max_chars``)."""
+    lines = []
+    for h in hits:
+        text = h.text if len(h.text) <= max_chars else h.text[: max_chars - 1] + "…"
+        lines.append(f"[{h.id}] {text}")
+    return "\n".join(lines)
