@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ from ..multimodal.base import Attachment
 from .media import materialize
 from .record import ConversationRecord, TurnRecord
 from .schema import ApprovalAnswer, Scenario
+
+EventCallback = Callable[[dict[str, Any]], None]
 
 
 class ScenarioTimeout(Exception):
@@ -87,10 +89,14 @@ def _decide(answers: list[ApprovalAnswer], name: str) -> tuple[Decision, bool]:
     ), False
 
 
-def _consume(events: Iterable[Any], turn: TurnRecord, deadline: float | None) -> None:
+def _consume(
+    events: Iterable[Any], turn: TurnRecord, deadline: float | None, on_event: EventCallback | None
+) -> None:
     for ev in events:
         data = ev.model_dump(mode="json") if hasattr(ev, "model_dump") else dict(ev)
         turn.events.append(data)
+        if on_event:
+            on_event(data)
         if data.get("type") == "message":
             turn.reply = str((data.get("data") or {}).get("content", ""))
         elif data.get("type") == "turn_finished":
@@ -109,6 +115,8 @@ def run_conversation(
     *,
     timeout_s: float | None = None,
     max_approval_rounds: int = 10,
+    on_event: EventCallback | None = None,
+    on_turn: Callable[[TurnRecord], None] | None = None,
 ) -> ConversationRecord:
     """Play every turn of ``scenario`` on ``thread_id``; never raises for agent trouble (it is recorded)."""
     record = ConversationRecord(
@@ -122,9 +130,11 @@ def run_conversation(
             attachments: list[Attachment] = [materialize(a, scenario.base_dir) for a in spec.attachments]
             turn = TurnRecord(user=spec.user, attachments=[a.model_dump() for a in attachments])
             record.turns.append(turn)
+            if on_turn:
+                on_turn(turn)
             t0 = time.monotonic()
             answers = list(spec.approvals)
-            _consume(assistant.run(thread_id, spec.user, attachments=attachments), turn, deadline)
+            _consume(assistant.run(thread_id, spec.user, attachments=attachments), turn, deadline, on_event)
             rounds = 0
             while pending := assistant.pending(thread_id):
                 rounds += 1
@@ -146,7 +156,7 @@ def run_conversation(
                         }
                     )
                 turn.interrupted = False
-                _consume(assistant.resume(thread_id, decisions), turn, deadline)
+                _consume(assistant.resume(thread_id, decisions), turn, deadline, on_event)
             turn.elapsed_s = time.monotonic() - t0
     except ScenarioTimeout:
         record.timed_out = True

@@ -130,34 +130,45 @@ class ConversationRecord(BaseModel):
             for a in turn.attachments:
                 lines.append(f"    attachment ({a.get('kind')}): {a.get('path')}")
             for e in turn.events:
-                kind, data, agent = e.get("type"), e.get("data") or {}, e.get("agent") or ""
-                if kind == "tool_call":
-                    lines.append(f"    {agent} -> {data.get('name')}({_short(data.get('arguments'))})")
-                elif kind == "tool_result":
-                    flag = " ERROR" if data.get("is_error") else ""
-                    lines.append(f"    <- {data.get('name')}{flag}: {_short(data.get('content'), 300)}")
-                elif kind == "approval_requested":
-                    lines.append(f"    ? approval for {data.get('name')}({_short(data.get('arguments'))})")
-                elif kind == "approval_decided":
-                    lines.append(f"    ! {data.get('action')} {data.get('reason') or ''}".rstrip())
-                elif kind == "route":
-                    lines.append(f"    route -> {data.get('agent')}: {data.get('reason', '')}")
-                elif kind == "handoff":
-                    lines.append(f"    handoff {data.get('from')} -> {data.get('to')}")
-                elif kind == "percept":
-                    lines.append(f"    percept ({data.get('kind')}): {_short(data.get('text'), 200)}")
-                elif kind == "rail" and data.get("action") != "allow":
-                    lines.append(
-                        f"    rail {data.get('rail')} {data.get('action')} at {data.get('stage')}: {data.get('reason')}"
-                    )
-                elif kind == "error":
-                    lines.append(f"    ERROR: {data.get('message')}")
+                line = format_event(e)
+                if line:
+                    lines.append(line)
             lines.append(f"    assistant: {turn.reply}")
         if self.timed_out:
             lines.append("TIMED OUT")
         if self.error:
             lines.append(f"ERROR: {self.error}")
         return "\n".join(lines)
+
+
+def format_event(e: dict[str, Any]) -> str | None:
+    """One transcript line for an event, or None for events a transcript leaves out (tokens, node timings)."""
+    kind, data, agent = e.get("type"), e.get("data") or {}, e.get("agent") or ""
+    if kind == "tool_call":
+        return f"    {agent} -> {data.get('name')}({_short(data.get('arguments'))})"
+    if kind == "tool_result":
+        flag = " ERROR" if data.get("is_error") else ""
+        return f"    <- {data.get('name')}{flag}: {_short(data.get('content'), 300)}"
+    if kind == "approval_requested":
+        return f"    ? approval for {data.get('name')}({_short(data.get('arguments'))})"
+    if kind == "approval_decided":
+        return f"    ! {data.get('action')} {data.get('reason') or ''}".rstrip()
+    if kind == "route":
+        return f"    route -> {data.get('agent')}: {data.get('reason', '')}"
+    if kind == "handoff":
+        return f"    handoff {data.get('from')} -> {data.get('to')}"
+    if kind == "plan":
+        steps = "; ".join(str(s.get("description", "")) for s in data.get("steps") or [])
+        return f"    plan: {_short(steps, 300)}"
+    if kind == "percept":
+        return f"    percept ({data.get('kind')}): {_short(data.get('text'), 200)}"
+    if kind == "rail" and data.get("action") != "allow":
+        return (
+            f"    rail {data.get('rail')} {data.get('action')} at {data.get('stage')}: {data.get('reason')}"
+        )
+    if kind == "error":
+        return f"    ERROR: {data.get('message')}"
+    return None
 
 
 def _short(value: Any, limit: int = 160) -> str:
