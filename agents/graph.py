@@ -335,7 +335,14 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
                 raise ValueError(f"unknown agent {agent!r}")
         except Exception as exc:
             agent, reason = names[0], f"routing failed ({exc}); using the default agent"
-        _emit("route", node="route", agent=agent, reason=reason)
+        get_stream_writer()(
+            {
+                "type": "route",
+                "node": "route",
+                "agent": "supervisor",
+                "data": {"agent": agent, "reason": reason},
+            }
+        )
         return {"active_agent": agent, "route_reason": reason, "usage": usage}
 
     # -- the agent and its tools --------------------------------------------------------------------------
