@@ -49,7 +49,9 @@ def cmd_imagine(args: argparse.Namespace) -> int:
     generator = load_image_generator(device=args.device)
     result = generator.generate(request)
     path = result.save(args.out)
-    print(f"saved {path} ({request.width}x{request.height}, seed {result.request.seed}, {result.seconds:.1f} s)")
+    print(
+        f"saved {path} ({request.width}x{request.height}, seed {result.request.seed}, {result.seconds:.1f} s)"
+    )
     return 0
 
 
@@ -88,6 +90,65 @@ def _register_vision(sub: Any) -> None:
     p.set_defaults(func=cmd_imagine)
 
 
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from .audio import AudioOptions
+    from .speech import DecodeOptions, load_speech_to_text
+
+    stt = load_speech_to_text(
+        args.backend,
+        args.model,
+        args.device,
+        options=DecodeOptions(language=args.language),
+        audio_options=AudioOptions(max_seconds=args.max_seconds),
+    )
+    transcript = stt.transcribe(args.audio)
+    if args.json:
+        print(json.dumps(transcript.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    elif args.timestamps:
+        print(transcript.timed_text())
+    else:
+        print(transcript.text)
+    rtf = transcript.seconds / max(transcript.duration_s, 1e-9)
+    print(
+        f"{transcript.duration_s:.1f} s of {transcript.language} audio in {transcript.seconds:.1f} s "
+        f"(real-time factor {rtf:.2f}, {transcript.backend}, {transcript.model})",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _register_speech(sub: Any) -> None:
+    p = sub.add_parser(
+        "transcribe",
+        help="transcribe speech in an audio file (Whisper)",
+        description="Transcribe WAV, FLAC, OGG or MP3 audio at any sample rate with Whisper. The weights are the "
+        "'asr' model role (Whisper tiny.en; 'asr-multilingual' is Whisper base); openai-whisper uses a checkpoint "
+        "converted from them by 'sensorium models prepare'. Empty, silent, corrupt or over-long audio is refused "
+        "with a message.",
+    )
+    p.add_argument("audio", metavar="AUDIO", help="path to the audio file")
+    p.add_argument(
+        "--backend",
+        choices=["faster-whisper", "openai-whisper"],
+        default="faster-whisper",
+        help="faster-whisper (CTranslate2, fast on the CPU; default) or openai-whisper (PyTorch)",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="model role (asr, asr-multilingual), a local model path, or a Whisper name",
+    )
+    p.add_argument("--language", default=None, help="spoken language code, e.g. en (default: detect)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    p.add_argument("--max-seconds", type=float, default=7200.0, help="refuse longer audio (default 7200)")
+    p.add_argument(
+        "--json", action="store_true", help="print the transcript as JSON (text, language, segments)"
+    )
+    p.add_argument("--timestamps", action="store_true", help="print one timed line per segment")
+    p.set_defaults(func=cmd_transcribe)
+
+
 def register(sub: Any, groups: dict[str, Any]) -> None:
     """Add the multimodal commands to the top-level ``sensorium`` parser."""
     _register_vision(sub)
+    _register_speech(sub)

