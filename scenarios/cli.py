@@ -30,7 +30,7 @@ def _console() -> Console:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ..config import Paths
-    from .driver import build_assistant, run_conversation, script_leftover
+    from .driver import assistant_memory, build_assistant, run_conversation, script_leftover
     from .record import format_event
     from .schema import load_scenario
     from .scorers import score
@@ -66,7 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         failed = True
     has_expect = scenario.expect.trajectory or scenario.expect.answer or scenario.expect.state
     if has_expect and not args.no_check:
-        result = score(scenario, record, memory=getattr(assistant, "memory", None))
+        result = score(scenario, record, memory=assistant_memory(assistant))
         out.print("\n[bold]checks[/]")
         for c in result.checks:
             mark = "[green]pass[/]" if c.passed else "[red]FAIL[/]"

@@ -158,12 +158,27 @@ def run_conversation(
                 turn.interrupted = False
                 _consume(assistant.resume(thread_id, decisions), turn, deadline, on_event)
             turn.elapsed_s = time.monotonic() - t0
+            turn.recalled = _recalled(assistant, thread_id)
     except ScenarioTimeout:
         record.timed_out = True
     except Exception as exc:  # recorded; the caller decides what an error means
         record.error = f"{type(exc).__name__}: {exc}"
     record.elapsed_s = time.monotonic() - start
     return record
+
+
+def _recalled(assistant: Any, thread_id: str) -> list[dict[str, Any]]:
+    """The memory hits the turn's agents saw (the recall event carries ids and scores only)."""
+    try:
+        return list(assistant.state(thread_id).get("recalled") or [])
+    except Exception:
+        return []
+
+
+def assistant_memory(assistant: Any) -> Any:
+    """The Retriever an Assistant recalls from (None when memory is off)."""
+    services = getattr(assistant, "services", None)
+    return getattr(services, "memory", None) or getattr(assistant, "memory", None)
 
 
 def _model_name(assistant: Any) -> str:

@@ -20,6 +20,7 @@ class TurnRecord(BaseModel):
     )
     interrupted: bool = False
     elapsed_s: float = 0.0
+    recalled: list[dict[str, Any]] = Field(default_factory=list, description="memory hits the agents saw")
 
 
 class ConversationRecord(BaseModel):

@@ -213,7 +213,7 @@ class Runner:
     # One sample -------------------------------------------------------------------------------------------------
 
     def run_sample(self, scenario: Scenario, epoch: int) -> SampleResult:
-        from .driver import build_assistant, run_conversation, script_leftover
+        from .driver import assistant_memory, build_assistant, run_conversation, script_leftover
 
         base = {"scenario": scenario.name, "category": scenario.category, "epoch": epoch}
         missing = missing_requirements(scenario.requires)
@@ -230,7 +230,7 @@ class Runner:
             if record.error and "MediaUnavailable" in record.error:
                 return SampleResult(**base, status="skipped", reason=record.error)
             result = score(
-                scenario, record, memory=getattr(assistant, "memory", None), judge=self._judge_for(scenario)
+                scenario, record, memory=assistant_memory(assistant), judge=self._judge_for(scenario)
             )
             checks = list(result.checks)
             if self._shared_model is None and not record.error and not record.timed_out:

@@ -313,7 +313,7 @@ def retrieved_context(record: ConversationRecord, turn: int) -> str:
         events = record.turns[turn].events
     except IndexError:
         return ""
-    parts: list[str] = []
+    parts: list[str] = [str(h.get("text")) for h in record.turns[turn].recalled if h.get("text")]
     for e in events:
         data = e.get("data") or {}
         if e.get("type") == "recall":
