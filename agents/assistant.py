@@ -141,6 +141,11 @@ class Assistant:
                 f"thread {thread_id!r} is waiting for approval of {len(self.pending(thread_id))} tool call(s); "
                 "decide them with resume() (or `sensorium approve`) before sending a new message"
             )
+        if self.unfinished(thread_id):
+            raise InputError(
+                f"thread {thread_id!r} has a turn that was cut off before its end (a crash?); finish it first "
+                "with resume(thread_id), or delete the thread"
+            )
         atts = [a if isinstance(a, Attachment) else Attachment.model_validate(a) for a in attachments]
         for att in atts:
             if not Path(att.path).exists():
@@ -170,15 +175,27 @@ class Assistant:
         yield from self._stream(thread_id, state, start_event)
 
     def resume(
-        self, thread_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]]
+        self, thread_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None = None
     ) -> Iterator[Event]:
-        """Continue a thread that waits for approval. ``decisions`` maps tool-call ids to decisions.
+        """Continue a thread: with decisions for its pending approvals (tool-call id -> decision), or, with none,
+        a turn cut off by a crash, from its last checkpoint (finished steps are not run again).
 
         Calls left undecided stay pending: the turn stops again and asks for those only.
         """
+        decisions = decisions or {}
         pending = {r.id: r for r in self.pending(thread_id)}
         if not pending:
-            raise InputError(f"thread {thread_id!r} has no tool call waiting for approval; nothing to resume")
+            if decisions:
+                raise InputError(
+                    f"thread {thread_id!r} has no tool call waiting for approval; nothing to decide"
+                )
+            if not self.unfinished(thread_id):
+                raise InputError(f"thread {thread_id!r} has no unfinished turn to resume")
+            start_event = Event(
+                type="turn_started", thread_id=thread_id, data={"resume": "after interruption"}
+            )
+            yield from self._stream(thread_id, None, start_event)
+            return
         unknown = set(decisions) - set(pending)
         if unknown:
             raise InputError(
@@ -242,6 +259,10 @@ class Assistant:
         for intr in snapshot.interrupts or ():
             out.extend(ApprovalRequest.model_validate(v) for v in intr.value)
         return out
+
+    def unfinished(self, thread_id: str) -> bool:
+        """True when a turn of the thread stopped before its end (waiting for approval, or cut off by a crash)."""
+        return bool(self.graph.get_state({"configurable": {"thread_id": thread_id}}).next)
 
     def state(self, thread_id: str) -> dict[str, Any]:
         """The thread's current state values (messages, plan, usage, percepts, ...)."""
