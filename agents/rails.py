@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 Stage = Literal["input", "output", "tool_result", "retrieval"]
 
@@ -16,6 +16,8 @@ class RailDecision(BaseModel):
     text: str
     reason: str = ""
     rail: str = ""
+    # What each rail that ran found and how long it took (for the event log); empty for simple rails.
+    details: dict[str, Any] = Field(default_factory=dict)
 
 
 @runtime_checkable

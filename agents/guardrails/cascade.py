@@ -1,0 +1,151 @@
+"""The cascade: cheap rails first, costly ones only when the cheap ones are unsure.
+
+Order per check: personal-data masking (regex) -> attack patterns (regex) -> similarity to attack exemplars
+(embeddings) -> LLM self-check. The first rail that is sure ends the check; "unsure" goes one step further; if
+every enabled rail is unsure, ``on_unsure`` decides. Every rail that ran is recorded with its finding and its
+time in ``RailDecision.details`` so the graph's "rail" event shows why a text was blocked, masked or passed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..chat import ChatModel
+from ..rails import RailDecision, Stage
+from .patterns import PatternRail, Signal
+from .pii import mask_pii
+from .selfcheck import SelfCheckRail
+from .similarity import Embedder, SimilarityRail
+
+_WHAT = {
+    "injection": "it tries to override the assistant's instructions (prompt injection)",
+    "jailbreak": "it tries to switch off the assistant's rules (a jailbreak)",
+    "prompt_leak": "it asks for the assistant's hidden system prompt",
+    "exfiltration": "it tries to send private data somewhere",
+    "unsafe": "it asks for help with something that could cause serious harm",
+    "attack": "it closely resembles known prompt-injection or jailbreak attacks",
+    "self_check": "the safety self-check judged it unsafe",
+    "encoding": "it hides instructions in an encoded payload",
+}
+
+
+@dataclass(frozen=True)
+class CascadeOptions:
+    """Which rails run where, and their thresholds."""
+
+    stages: tuple[Stage, ...] = ("input", "output", "tool_result", "retrieval")
+    mask_pii_stages: tuple[Stage, ...] = ("input", "output")
+    attack_stages: tuple[Stage, ...] = ("input", "tool_result", "retrieval")
+    output_attack_check: bool = True  # output: prompt leaks and harmful instructions (patterns only)
+    similarity: bool = True
+    similarity_block_at: float = 0.62
+    similarity_unsure_at: float = 0.45
+    self_check: bool = True
+    on_unsure: Literal["allow", "block"] = "allow"
+    max_chars: int = 20_000  # longer texts are checked on their first and last max_chars/2 characters
+
+
+@dataclass
+class Cascade:
+    """Implements :class:`sensorium.agents.rails.Rails`; see the module docstring."""
+
+    options: CascadeOptions = field(default_factory=CascadeOptions)
+    embedder: Embedder | None = None
+    chat_model: ChatModel | Callable[[], ChatModel] | None = None
+
+    def __post_init__(self) -> None:
+        o = self.options
+        self.patterns = PatternRail()
+        self.similarity = (
+            SimilarityRail(self.embedder, block_at=o.similarity_block_at, unsure_at=o.similarity_unsure_at)
+            if o.similarity
+            else None
+        )
+        self.self_check = SelfCheckRail(self.chat_model) if o.self_check and self.chat_model else None
+
+    def check(self, text: str, stage: Stage) -> RailDecision:
+        o = self.options
+        if stage not in o.stages or not text:
+            return RailDecision(action="allow", text=text, rail="cascade")
+        trace: list[dict[str, Any]] = []
+        view = (
+            text if len(text) <= o.max_chars else text[: o.max_chars // 2] + "\n" + text[-o.max_chars // 2 :]
+        )
+
+        def run(rail: Any) -> Signal:
+            t0 = time.perf_counter()
+            try:
+                sig = rail.check(view, stage)
+            except Exception as exc:  # a failing costly rail must not take the turn down: note it, go on
+                sig = Signal(rail.name, "unsure", "", 0.0, f"{rail.name} failed: {type(exc).__name__}: {exc}")
+            entry = {
+                "rail": sig.rail,
+                "level": sig.level,
+                "category": sig.category,
+                "score": round(sig.score, 3),
+            }
+            entry |= {"reason": sig.reason, "ms": round((time.perf_counter() - t0) * 1000, 2)}
+            if rail is self.self_check and self.self_check is not None:
+                entry |= {"prompt": self.self_check.last_prompt, "reply": self.self_check.last_reply}
+            trace.append(entry)
+            return sig
+
+        verdict: Signal | None = None
+        if stage in o.attack_stages or (stage == "output" and o.output_attack_check):
+            verdict = run(self.patterns)
+            # Similarity runs on whatever the patterns did not block (outputs are not compared with attacks).
+            if verdict.level != "block" and self.similarity is not None and stage != "output":
+                sim = run(self.similarity)
+                if sim.level != "allow" or sim.category != "near_benign":
+                    verdict = sim if sim.level != "allow" or verdict.level == "allow" else verdict
+                else:
+                    verdict = (
+                        sim  # nearer to a benign look-alike than to any attack: clears a pattern's doubt
+                    )
+            if verdict.level == "unsure" and self.self_check is not None:
+                verdict = run(self.self_check)
+            if verdict.level == "unsure":
+                trace.append({"rail": "cascade", "level": o.on_unsure, "reason": "no rail was sure"})
+                if o.on_unsure == "block":
+                    verdict = Signal("cascade", "block", verdict.category, verdict.score, verdict.reason)
+        if verdict is not None and verdict.level == "block":
+            what = _WHAT.get(verdict.category, "it failed a safety check")
+            return RailDecision(
+                action="block",
+                text=text,
+                reason=f"Blocked because {what}. ({verdict.rail}: {verdict.reason})",
+                rail=verdict.rail,
+                details={"stage": stage, "trace": trace},
+            )
+        if stage in o.mask_pii_stages:
+            t0 = time.perf_counter()
+            pii = mask_pii(text)
+            trace.append(
+                {"rail": "pii", "found": pii.found, "ms": round((time.perf_counter() - t0) * 1000, 2)}
+            )
+            if pii.changed:
+                kinds = ", ".join(f"{n} {k.lower()}" for k, n in pii.found.items())
+                return RailDecision(
+                    action="mask",
+                    text=pii.text,
+                    reason=f"Masked personal data ({kinds}).",
+                    rail="pii",
+                    details={"stage": stage, "trace": trace},
+                )
+        return RailDecision(
+            action="allow", text=text, rail="cascade", details={"stage": stage, "trace": trace}
+        )
+
+
+def refusal(decision: RailDecision) -> str:
+    """The message the user sees when a rail blocks their input or the assistant's reply."""
+    stage = decision.details.get("stage", "input")
+    what = decision.reason.split(" (", 1)[0].removeprefix("Blocked because ").rstrip(".")
+    if stage == "output":
+        return f"I can't share that reply: {what}."
+    if stage in ("tool_result", "retrieval"):
+        return f"I ignored content from a tool or document: {what}."
+    return f"I can't help with that request: {what}. If this is a mistake, please rephrase."

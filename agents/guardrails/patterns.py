@@ -1,0 +1,327 @@
+"""The cheapest rail: regular expressions for known attack phrasings, run on the text and on decoded payloads.
+
+Two tiers. A *strong* pattern is phrasing benign requests practically never use ("ignore all previous
+instructions", "developer mode", "reveal your system prompt"): it blocks on its own. A *weak* pattern is
+suspicious but has innocent uses ("pretend you are", "base64", "without restrictions"): it only marks the text
+unsure, so the costlier rails decide. Encoded payloads (base64, hex, binary, rot13) are decoded and scanned
+again, since smuggling an instruction through an encoding is a standard trick.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+import urllib.parse
+from dataclasses import dataclass
+
+from ..rails import Stage
+
+# (category, pattern). Compiled case-insensitive; \W* between words tolerates punctuation and spacing tricks.
+_STRONG: list[tuple[str, str]] = [
+    # Instruction override (en, de, fr, es, it).
+    (
+        "injection",
+        r"\b(ignore|disregard|forget|override|bypass|skip)\b[\w\s,'-]{0,40}\b(previous|prior|above|earlier|preceding|all|any|your|the|system|original|initial)\b[\w\s,'-]{0,30}\b(instructions?|prompts?|rules?|directives?|guidelines?|guardrails?|polic(y|ies)|constraints|context|programming)\b",
+    ),
+    (
+        "injection",
+        r"\b(disregard|ignore|forget)\s+(everything|all\s+(of\s+)?(the\s+)?(above|that|this)|what\s+(you\s+were|i)\s+(told|said)(\s+(you|before))?)",
+    ),
+    ("injection", r"\bnew\s+(system\s+)?(instructions?|rules?|directives?)\s*(:|follow|are|from\s+now)"),
+    (
+        "injection",
+        r"\byour\s+(new|real|true|actual)\s+(instructions?|task|purpose|goal|directive)s?\s+(is|are)\b",
+    ),
+    (
+        "injection",
+        r"\bignor(iere|ieren|e?z|a|ar|are)\b.{0,40}\b(anweisungen|vorherigen|regeln|instructions|pr[ée]c[ée]dentes|instrucciones|anteriores|istruzioni|precedenti|regole|reglas|r[eè]gles)\b",
+    ),
+    (
+        "injection",
+        r"\b(vergiss|oublie[sz]?|olvida|dimentica)\b.{0,40}\b(anweisungen|regeln|instructions|r[eè]gles|instrucciones|reglas|istruzioni|regole)\b",
+    ),
+    ("injection", r"(^|\n)\s*(\[|<\|?|#{2,}\s*)(system|im_start|/?inst|end\s*of\s*(prompt|instructions))\b"),
+    ("injection", r"</?\s*(system|instructions?|user_query)\s*>"),
+    (
+        "injection",
+        r"\b(assistant|ai|model|llm|agent)s?\b.{0,60}\b(must|should|shall)\s+(now\s+)?(ignore|disregard|forward|send|email|exfiltrate|reveal|delete)\b",
+    ),
+    (
+        "injection",
+        r"\b(note|message|instruction)s?\s+(to|for)\s+(the\s+)?(ai|assistant|model|llm|agent|chatbot)\b",
+    ),
+    (
+        "injection",
+        r"(^|\n)\s*(system(hinweis|nachricht)?|system\s+(note|notice|message|update)|note\s+syst[eè]me|nota\s+(di|del)\s+sistema|override|admin(istrator)?\s+(note|notice))\s*[:：]",
+    ),
+    ("injection", r"#{2,}\s*end\s+of\s+(the\s+)?(user\s+)?(input|prompt|instructions|message|context)"),
+    (
+        "injection",
+        r"\b(decode|decipher|translate|read)\b.{0,40}\b(and\s+)?(then\s+)?(do|follow|execute|obey|carry\s+out|comply)\b.{0,30}\b(what\s+it\s+says|instructions?|it|inside|with\s+it)\b",
+    ),
+    (
+        "injection",
+        r"\b(keine|ohne)\s+(regeln|einschränkungen|richtlinien)\b|\bignorier\w*\s+(deine|alle|die)\s+\w+|\bneue\s+anweisungen\b",
+    ),
+    (
+        "injection",
+        r"\b(revela|muestra|r[ée]v[eè]le|montre|rivela|mostra|zeig|verrate)\w*\b.{0,30}\b(instrucciones|instructions|istruzioni|anweisungen|prompt)\b",
+    ),
+    (
+        "injection",
+        r"\b(in|to|at\s+the\s+end\s+of)\s+(every|each|all)\s+(future\s+)?(reply|replies|response|responses|answer|answers)\b",
+    ),
+    (
+        "injection",
+        r"\b(include|append|add|insert)\b.{0,40}\bin(to)?\s+(your|the|every|each)\s+(summary|reply|response|answer|output)\b",
+    ),
+    (
+        "injection",
+        r"\b(ai|llm|language\s+model)\s+(agents?|assistants?|models?|systems?)\b[^.]{0,60}\b(should|must|shall|need\s+to|are\s+required\s+to)\b",
+    ),
+    (
+        "injection",
+        r"\b(call|use|invoke|run|execute|trigger)\s+(the\s+)?`?[a-z]+_[a-z_]+`?(\s+(tool|function|action))?\s+(on|to|with|for|and)\b",
+    ),
+    (
+        "injection",
+        r"\b(skip|bypass|disable|ignore)\s+(all\s+)?(the\s+)?(safety|security|approval)\s+(checks?|confirmations?|prompts?|reviews?)",
+    ),
+    (
+        "jailbreak",
+        r"\b(safety|security|content)\s+(guidelines|rules|restrictions|polic(y|ies)|protocols?|checks)\b.{0,40}\b(do\s+not|don't|does\s+not|doesn't|no\s+longer|not)\s+(apply|valid|meant|matter|relevant)",
+    ),
+    (
+        "jailbreak",
+        r"\bexempt\s+from\s+(the\s+)?(usual\s+)?(safety\s+)?(restrictions|rules|guidelines|polic(y|ies))",
+    ),
+    (
+        "jailbreak",
+        r"\b(sicherheitsrichtlinien|linee\s+guida\s+di\s+sicurezza|reglas\s+de\s+seguridad|r[eè]gles\s+de\s+s[ée]curit[ée])\b.{0,40}\b(nicht|non|no|ne)\b",
+    ),
+    (
+        "exfiltration",
+        r"\b(api\s*keys?|passwords?|credentials?|secrets?|customer\s+\w+|client\s+\w+|donn[ée]es\s+clients?|kundendaten|datos\s+de\s+clientes)\b.{0,80}\b(send|forward|email|post|upload|envoie|sende|env[ií]a|invia)\w*\b.{0,40}\S+@\S+\.\w+",
+    ),
+    # Persona jailbreaks.
+    (
+        "jailbreak",
+        r"\b(DAN|STAN|DUDE|AIM)\b.{0,80}\b(do\s+anything|no\s+(rules|restrictions|limits|filters)|unfiltered|jailbr(oken|eak))",
+    ),
+    ("jailbreak", r"\bdo\s+anything\s+now\b"),
+    (
+        "jailbreak",
+        r"\b(developer|god|debug|admin|sudo|unrestricted|jailbreak|jailbroken|evil|unfiltered|uncensored)\s+mode\b",
+    ),
+    (
+        "jailbreak",
+        r"\b(you\s+(are|have)|act\s+as|pretend|become|roleplay\s+as)\b.{0,60}\b(no|without|free\s+(of|from))\s+(any\s+)?(rules|restrictions|limits|limitations|filters|guidelines|ethics|morals|censorship|content\s+polic(y|ies)|safety)",
+    ),
+    (
+        "jailbreak",
+        r"\b(no\s+longer|not)\s+(bound|restricted|limited|constrained)\s+by\b.{0,40}\b(rules|guidelines|polic(y|ies)|restrictions|openai|anthropic|ethics|safety|programming)",
+    ),
+    (
+        "jailbreak",
+        r"\b(from\s+now\s+on|henceforth|for\s+the\s+rest\s+of\s+(this|the)\s+conversation)\b.{0,60}\b(no\s+(rules|restrictions|limits|filter)|without\s+(any\s+)?(rules|restrictions|limits|filter|censor)|comply\s+with\s+(every|all|any))",
+    ),
+    (
+        "jailbreak",
+        r"\b(safety|content)\s+(filters?|guidelines|rules|restrictions|protocols?)\s+((are|have\s+been|were)\s+)?(now\s+)?(disabled|removed|lifted|turned\s+off|off|suspended)",
+    ),
+    (
+        "jailbreak",
+        r"\b(disable|turn\s+off|deactivate|remove|bypass)\s+(your|all|the)?\s*(safety|content|ethical)?\s*(filters?|guardrails?|safeguards?|restrictions|censorship)",
+    ),
+    # System prompt extraction.
+    (
+        "prompt_leak",
+        r"\b(reveal|show|print|display|output|repeat|tell\s+me|give\s+me|share|leak|dump|recite|write\s+out|what\s+(is|are|was|were))\b.{0,40}\b(your|the|hidden|secret|initial|original|internal)\s+(system\s+)?(prompt|instructions|directives|developer\s+message|configuration|preprompt|guidelines)\b",
+    ),
+    (
+        "prompt_leak",
+        r"\b(repeat|print|output|return)\b.{0,30}\b(everything|all|the\s+text|words)\b.{0,30}\b(above|before|preceding|prior)\b",
+    ),
+    ("prompt_leak", r"\bsystem\s+prompt\b.{0,40}\b(verbatim|word\s+for\s+word|exactly|in\s+full)"),
+    # Exfiltration instructions (typically hidden in tool results or documents).
+    (
+        "exfiltration",
+        r"\b(send|forward|email|e-mail|post|upload|transmit|exfiltrate|copy)\b.{0,60}\b(credentials?|passwords?|api\s*keys?|secrets?|tokens?|customer\s+(list|data|database|records)|private\s+(data|keys?)|conversation\s+history|chat\s+history)\b.{0,60}\b(to|at)\b.{0,40}(@|https?://|\bexternal|\boutside|\battacker)",
+    ),
+    ("exfiltration", r"!\[[^\]]*\]\(https?://[^)]*\?(q|data|d|c|secret|x)=[^)]*\)"),
+    # Unsafe requests: weapons of mass harm, malware, serious violence, self-harm instructions.
+    (
+        "unsafe",
+        r"\b(how\s+(do\s+i|to|can\s+i|would\s+i)|steps?\s+to|instructions?\s+(for|to|on)|guide\s+to|recipe\s+for|help\s+me)\b.{0,40}\b(make|build|synthesi[sz]e|create|produce|cook|assemble|manufacture)\b.{0,30}\b(bombs?|explosives?|pipe\s*bombs?|nerve\s+agents?|sarin|ricin|anthrax|bioweapons?|chemical\s+weapons?|meth(amphetamine)?|napalm|untraceable\s+(guns?|firearms?)|ghost\s+guns?|dirty\s+bombs?)\b",
+    ),
+    (
+        "unsafe",
+        r"\b(write|create|build|code|develop|give\s+me)\b.{0,30}\b(ransomware|keylogger|malware|computer\s+virus|botnet|credential\s+stealer|info\s*stealer|rootkit|spyware)\b",
+    ),
+    (
+        "unsafe",
+        r"\bhow\s+(do\s+i|to|can\s+i)\b.{0,30}\b(kill|murder|poison|hurt|stab|strangle)\s+(a\s+|my\s+|the\s+)?(person|people|someone|somebody|him|her|wife|husband|neighbou?r|boss|child|kid|family|human)",
+    ),
+    (
+        "unsafe",
+        r"\b(best|painless|easiest|quickest)\s+(way|method)s?\s+to\s+(kill\s+myself|commit\s+suicide|end\s+my\s+life)",
+    ),
+    (
+        "unsafe",
+        r"\bhow\s+(do\s+i|to|can\s+i)\b.{0,30}\b(hack\s+into|break\s+into|steal|launder\s+money|stalk|dox)\b",
+    ),
+]
+
+_WEAK: list[tuple[str, str]] = [
+    (
+        "jailbreak",
+        r"\b(pretend|imagine|roleplay|role-play|act\s+as|you\s+are\s+now|from\s+now\s+on|hypothetically|in\s+a\s+fictional\s+world)\b",
+    ),
+    (
+        "jailbreak",
+        r"\b(no|without)\s+(any\s+)?(restrictions|limits|filters|censorship|rules|guidelines|ethical)\b",
+    ),
+    ("injection", r"\b(ignore|disregard|override)\b"),
+    ("injection", r"\b(system\s+prompt|instructions?\s+above|previous\s+instructions?)\b"),
+    (
+        "injection",
+        r"\b(important|attention|urgent|admin|system)\s*[:!]\s*(the\s+)?(assistant|ai|model|you)\b",
+    ),
+    ("encoding", r"\b(base64|rot13|hex(adecimal)?|binary|decode|decipher)\b"),
+    ("exfiltration", r"\b(send|forward|email)\b.{0,40}\b(to|at)\b\s*\S+@\S+"),
+]
+
+
+@dataclass(frozen=True)
+class Signal:
+    """What one rail found: ``level`` is "block", "unsure" or "allow"; ``score`` in [0, 1]."""
+
+    rail: str
+    level: str
+    category: str = ""
+    score: float = 0.0
+    reason: str = ""
+
+
+def _compile(items: list[tuple[str, str]]) -> list[tuple[str, re.Pattern[str]]]:
+    return [(cat, re.compile(p, re.IGNORECASE | re.DOTALL)) for cat, p in items]
+
+
+STRONG = _compile(_STRONG)
+WEAK = _compile(_WEAK)
+
+_B64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+_HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}[\s:]?){8,}\b")
+_BIN = re.compile(r"\b(?:[01]{8}\s?){4,}\b")
+_MORSE = re.compile(r"(?:[.-]{1,6}\s+|/\s*){6,}[.-]{1,6}")
+_MORSE_CODE = dict(
+    zip(
+        [
+            ".-",
+            "-...",
+            "-.-.",
+            "-..",
+            ".",
+            "..-.",
+            "--.",
+            "....",
+            "..",
+            ".---",
+            "-.-",
+            ".-..",
+            "--",
+            "-.",
+            "---",
+            ".--.",
+            "--.-",
+            ".-.",
+            "...",
+            "-",
+            "..-",
+            "...-",
+            ".--",
+            "-..-",
+            "-.--",
+            "--..",
+        ],
+        "abcdefghijklmnopqrstuvwxyz",
+        strict=True,
+    )
+)
+
+
+def decoded_variants(text: str) -> list[str]:
+    """Plain-text readings of encoded fragments in ``text`` (base64, hex, binary, URL, \\u escapes, Morse)."""
+    out: list[str] = []
+    for m in _B64.finditer(text):
+        chunk = m.group(0)
+        try:
+            raw = base64.b64decode(chunk + "=" * (-len(chunk) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        out.append(raw.decode("utf-8", "ignore"))
+    for m in _HEX.finditer(text):
+        digits = re.sub(r"[\s:]", "", m.group(0))
+        try:
+            out.append(bytes.fromhex(digits).decode("utf-8", "ignore"))
+        except ValueError:
+            continue
+    for m in _BIN.finditer(text):
+        bits = m.group(0).split()
+        if len(bits) == 1:
+            bits = [bits[0][i : i + 8] for i in range(0, len(bits[0]), 8)]
+        out.append(bytes(int(b, 2) for b in bits if len(b) == 8).decode("utf-8", "ignore"))
+    # URL-encoding, \\u escapes, Morse code.
+    if "%" in text:
+        out.append(urllib.parse.unquote(text))
+    if "\\u" in text or "\\x" in text:
+        out.append(text.encode("latin-1", "ignore").decode("unicode_escape", "ignore"))
+    for m in _MORSE.finditer(text):
+        out.append(
+            " ".join("".join(_MORSE_CODE.get(c, "") for c in w.split()) for w in m.group(0).split("/"))
+        )
+    # Keep only readings that look like text (mostly printable letters and spaces), not binary noise.
+    return [s for s in out if len(s) >= 6 and sum(c.isalpha() or c.isspace() for c in s) / len(s) > 0.85]
+
+
+def _normalise(text: str) -> str:
+    # Undo common spacing/leet obfuscation: zero-width characters, s p a c e d letters.
+    text = re.sub(r"[\u200b-\u200f\u2060\ufeff]", "", text)
+    return re.sub(r"\b(\w) (?=\w\b)", r"\1", text)
+
+
+class PatternRail:
+    """Regex rail: strong patterns block, weak ones mark the text unsure. Microseconds per check."""
+
+    name = "patterns"
+
+    def check(self, text: str, stage: Stage) -> Signal:
+        candidates = [text, _normalise(text)]
+        decoded = decoded_variants(text)
+        # rot13 and reversed text cost microseconds: read every text that way too (strong patterns only).
+        candidates += [*decoded, codecs.decode(text, "rot13"), text[::-1]]
+        for i, candidate in enumerate(candidates):
+            for category, pattern in STRONG:
+                if category == "unsafe" and stage in ("tool_result", "retrieval"):
+                    continue  # documents may discuss such things; what matters there is instructions to us
+                match = pattern.search(candidate)
+                if match:
+                    where = " (in an encoded payload)" if i >= 2 else ""
+                    return Signal(
+                        self.name,
+                        "block",
+                        category,
+                        1.0,
+                        f"matched a known {category.replace('_', ' ')} phrasing{where}: {match.group(0)[:60]!r}",
+                    )
+        for category, pattern in WEAK:
+            match = pattern.search(text)
+            if match:
+                return Signal(
+                    self.name, "unsure", category, 0.5, f"suspicious phrasing: {match.group(0)[:60]!r}"
+                )
+        if decoded:
+            return Signal(self.name, "unsure", "encoding", 0.5, "contains an encoded payload")
+        return Signal(self.name, "allow")
