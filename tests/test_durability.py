@@ -1,0 +1,203 @@
+"""Durability: kill -9 mid-turn and resume, side effects exactly once; thread list/delete; retention."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from sensorium.agents import AgentSpec, Assistant, Team
+from sensorium.agents.approval import Decision
+from sensorium.agents.backends.scripted import ScriptedChatModel
+from sensorium.agents.threads import checkpoint_count, open_checkpointer
+
+HELPER = textwrap.dedent(
+    '''
+    """Tools with visible side effects (lines in effects.log) and a scripted turn, run as a separate process."""
+    import os, sys, time
+    from pathlib import Path
+
+    from sensorium.agents import AgentSpec, Assistant, Team
+    from sensorium.agents.backends.scripted import ScriptedChatModel
+    from sensorium.tools.base import tool
+
+    ROOT = Path(os.environ["DURABLE_DIR"])
+
+
+    def effect(line):
+        with open(ROOT / "effects.log", "a") as fh:
+            fh.write(line + "\\n")
+
+
+    @tool
+    def quick(name: str) -> str:
+        """Record a quick side effect.
+
+        Args:
+            name: what to record
+        """
+        effect("quick " + name)
+        return "quick done"
+
+
+    @tool(needs_approval=True)
+    def slow(name: str) -> str:
+        """Record a side effect after a long wait.
+
+        Args:
+            name: what to record
+        """
+        (ROOT / "slow.started").touch()
+        if os.environ.get("DURABLE_SLEEP"):
+            time.sleep(120)  # the test kills the process here
+        effect("slow " + name)
+        return "slow done"
+
+
+    def assistant(steps):
+        team = Team([AgentSpec(name="assistant", tools=("quick", "slow"))], model=ScriptedChatModel(steps))
+        return Assistant(team, home=ROOT / "home", memory=False, perceiver=False, rails=False, tools=[quick, slow])
+
+
+    CALLS = {"tool_calls": [{"name": "quick", "arguments": {"name": "q"}},
+                            {"name": "slow", "arguments": {"name": "s"}}]}
+
+    if __name__ == "__main__":
+        a = assistant([CALLS])
+        if sys.argv[1] == "ask":
+            for ev in a.run("t", "do both"):
+                pass
+        else:  # decide and run the tools: the test kills this process inside `slow`
+            [req] = a.pending("t")
+            for ev in a.resume("t", {req.id: {"action": "approve"}}):
+                pass
+    '''
+)
+
+
+def _helper(tmp_path: Path):
+    path = tmp_path / "durable_helper.py"
+    path.write_text(HELPER)
+    spec = importlib.util.spec_from_file_location("durable_helper", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return path, module
+
+
+def test_kill_9_mid_tool_then_resume_runs_each_side_effect_once(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DURABLE_DIR", str(tmp_path))
+    path, helper = _helper(tmp_path)
+    env = {**os.environ, "DURABLE_DIR": str(tmp_path)}
+    # process 1: the turn asks for approval and exits
+    subprocess.run([sys.executable, str(path), "ask"], env=env, check=True, timeout=120)
+    # process 2: approves; `quick` finishes, `slow` is killed with SIGKILL in the middle
+    proc = subprocess.Popen([sys.executable, str(path), "decide"], env={**env, "DURABLE_SLEEP": "1"})
+    deadline = time.time() + 120
+    while not (tmp_path / "slow.started").exists():
+        assert proc.poll() is None, "the helper process ended before reaching the slow tool"
+        assert time.time() < deadline
+        time.sleep(0.05)
+    effects = tmp_path / "effects.log"
+    while not (effects.exists() and effects.read_text().strip()):
+        assert time.time() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)  # let the quick call's result reach the checkpoint (written as soon as its task ends)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert (tmp_path / "effects.log").read_text().splitlines() == ["quick q"]
+
+    # this process: the thread is unfinished, with no approval pending; resume finishes the turn
+    assistant = helper.assistant(["Both done."])
+    assert assistant.pending("t") == [] and assistant.unfinished("t")
+    events = list(assistant.resume("t"))
+    assert events[-1].data["final"] == "Both done."
+    assert sorted((tmp_path / "effects.log").read_text().splitlines()) == ["quick q", "slow s"]
+    # the checkpointed approval decision and the quick call's result were kept, not redone
+    assert [e.data["name"] for e in events if e.type == "tool_result"] == ["slow"]
+    assert not assistant.unfinished("t")
+
+
+def make(steps, **kwargs) -> tuple[Assistant, ScriptedChatModel]:
+    model = ScriptedChatModel(steps)
+    team = Team([AgentSpec(name="assistant", tools=("calculate",))], model=model)
+    return Assistant(team, memory=False, perceiver=False, rails=False, **kwargs), model
+
+
+def test_threads_are_listed_and_deleted() -> None:
+    assistant, _ = make(["a", "b"])
+    list(assistant.run("first", "hello there"))
+    list(assistant.run("second", "another  thread"))
+    infos = assistant.threads()
+    assert [t.id for t in infos] == ["second", "first"]
+    assert infos[0].title == "another thread" and infos[0].pending == 0 and infos[0].updated_at is not None
+    assert assistant.events.path("first").exists()
+    assistant.delete("first")
+    assert [t.id for t in assistant.threads()] == ["second"]
+    assert assistant.state("first") == {}
+    assert not assistant.events.path("first").exists()
+
+
+def test_retention_keeps_last_n_but_never_a_pending_interrupt(tmp_path) -> None:
+    from sensorium.tools.base import tool
+
+    done: list[str] = []
+
+    @tool(needs_approval=True)
+    def launch(target: str) -> str:
+        """Launch something.
+
+        Args:
+            target: what to launch
+        """
+        done.append(target)
+        return "launched"
+
+    model = ScriptedChatModel(
+        ["one", "two", {"tool_calls": [{"name": "launch", "arguments": {"target": "x"}}]}]
+    )
+    team = Team([AgentSpec(name="assistant", tools=("launch",))], model=model)
+    assistant = Assistant(team, memory=False, perceiver=False, rails=False, tools=[launch])
+    list(assistant.run("t", "1"))
+    list(assistant.run("t", "2"))
+    list(assistant.run("t", "3"))
+    before = checkpoint_count(assistant.checkpointer, "t")
+    assert before > 10
+    deleted = assistant.prune("t", keep_last=1)
+    assert deleted == before - 1 and checkpoint_count(assistant.checkpointer, "t") == 1
+    [req] = assistant.pending("t")  # the interrupt survived
+    model.steps.append({"text": "launched it"})
+    events = list(assistant.resume("t", {req.id: Decision(action="approve")}))
+    assert done == ["x"] and events[-1].data["final"] == "launched it"
+    assert [m.type for m in assistant.state("t")["messages"]][:4] == ["human", "ai", "human", "ai"]
+
+
+def test_keep_checkpoints_prunes_after_every_turn() -> None:
+    assistant, _ = make(["a", "b", "c"], keep_checkpoints=3)
+    for text in ("x", "y", "z"):
+        list(assistant.run("t", text))
+    assert checkpoint_count(assistant.checkpointer, "t") == 3
+    assert len(assistant.state("t")["messages"]) == 6
+
+
+def test_sqlite_checkpointer_uses_wal(tmp_path) -> None:
+    saver = open_checkpointer(tmp_path / "threads.sqlite")
+    assert saver.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.skipif(
+    not os.environ.get("SENSORIUM_TEST_POSTGRES_DSN"), reason="set SENSORIUM_TEST_POSTGRES_DSN"
+)
+def test_postgres_threads_roundtrip() -> None:
+    dsn = os.environ["SENSORIUM_TEST_POSTGRES_DSN"]
+    assistant, _ = make(["hello from postgres"], postgres_dsn=dsn)
+    tid = f"pg-{time.time_ns()}"
+    events = list(assistant.run(tid, "hi"))
+    assert events[-1].data["final"] == "hello from postgres"
+    assert tid in [t.id for t in assistant.threads()]
+    assistant.delete(tid)
