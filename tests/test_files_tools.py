@@ -1,0 +1,85 @@
+"""File tools stay inside the workspace; permissions and size limits."""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+import pytest
+
+from sensorium.config import Paths
+from sensorium.tools.files import WorkspaceError, confine, list_files, read_file, write_file
+from sensorium.tools.permissions import LimitError, Limits, allowed, denied_message
+
+
+@pytest.fixture
+def ws():
+    root = Paths.default().workspace
+    root.mkdir(parents=True, exist_ok=True)
+    return root.resolve()
+
+
+def test_write_read_list_round_trip(ws):
+    out = write_file.invoke({"path": "notes/a.txt", "content": "hello"})
+    assert not out.is_error, out.content
+    assert (ws / "notes" / "a.txt").read_text() == "hello"
+    assert read_file.invoke({"path": "notes/a.txt"}).content == "hello"
+    listing = list_files.invoke({"path": "notes"}).content
+    assert "notes/a.txt (5 bytes)" in listing
+    again = write_file.invoke({"path": "notes/a.txt", "content": "x"})
+    assert again.is_error and "already exists" in again.content
+    assert not write_file.invoke({"path": "notes/a.txt", "content": "x", "overwrite": True}).is_error
+
+
+def test_write_file_needs_approval():
+    assert write_file.requires_approval({"path": "a", "content": "b"})
+    assert not read_file.requires_approval({"path": "a"})
+
+
+@pytest.mark.parametrize("path", ["../secret.txt", "a/../../secret.txt", "/etc/passwd", "~/x"])
+def test_escapes_are_refused(ws, path):
+    with pytest.raises(WorkspaceError, match="outside the workspace"):
+        confine(path)
+    res = read_file.invoke({"path": path})
+    assert res.is_error and "outside the workspace" in res.content
+
+
+def test_symlink_escape_is_refused(ws, tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("private")
+    os.symlink(outside, ws / "link.txt")
+    os.symlink(tmp_path, ws / "linkdir")
+    assert "outside the workspace" in read_file.invoke({"path": "link.txt"}).content
+    assert write_file.invoke({"path": "linkdir/new.txt", "content": "x"}).is_error
+    assert not (tmp_path / "new.txt").exists()
+    assert "link.txt" not in list_files.invoke({}).content
+    assert outside.read_text() == "private"
+
+
+def test_symlink_inside_workspace_is_fine(ws):
+    (ws / "real.txt").write_text("ok")
+    os.symlink(ws / "real.txt", ws / "alias.txt")
+    assert read_file.invoke({"path": "alias.txt"}).content == "ok"
+
+
+def test_size_limits_name_path_and_limit(ws, monkeypatch):
+    monkeypatch.setenv("SENSORIUM_MAX_FILE_BYTES", "10")
+    (ws / "big.txt").write_text("x" * 11)
+    res = read_file.invoke({"path": "big.txt"})
+    assert res.is_error and "big.txt" in res.content and "10 bytes" in res.content
+    assert "SENSORIUM_MAX_FILE_BYTES" in write_file.invoke({"path": "b", "content": "y" * 11}).content
+    limits = Limits(audio_seconds=60, image_pixels=100)
+    with pytest.raises(LimitError, match="61 s of audio"):
+        limits.check_audio("memo.wav", 61)
+    with pytest.raises(LimitError, match="11x10"):
+        limits.check_image("cat.png", 11, 10)
+    limits.check_image("cat.png", 10, 10)
+
+
+def test_allow_lists():
+    spec = SimpleNamespace(name="writer", tools=["read_file", "write_file"])
+    assert allowed(spec, "read_file")
+    assert not allowed(spec, "generate_image")
+    assert not allowed(SimpleNamespace(tools=None), "read_file")
+    assert allowed({"tools": ["calculate"]}, "calculate")
+    assert "writer" in denied_message("writer", "generate_image")
