@@ -62,11 +62,15 @@ def load_audio(
 ) -> Audio:
     """Decode and validate ``audio`` (a path, or an array at ``sample_rate``) into 16 kHz mono."""
     if isinstance(audio, np.ndarray):
-        data, rate, source = audio, sample_rate, "<array>"
+        source, rate = "<array>", sample_rate
+        # A caller's (channels, frames) array is recognised by its short first axis; files give (frames, channels).
+        data = audio.T if audio.ndim == 2 and audio.shape[0] <= 8 < audio.shape[1] else audio
         _check_length(source, data.shape[0] / max(rate, 1), options)
     else:
         source = str(audio)
         data, rate = _decode_file(Path(audio), options)
+    if np.size(data) == 0:
+        raise AudioError(f"{source}: the audio is empty (0 samples). Record or pick a file with sound in it.")
     samples = _to_mono_float(data, source)
     if samples.size == 0:
         raise AudioError(f"{source}: the audio is empty (0 samples). Record or pick a file with sound in it.")
@@ -120,8 +124,8 @@ def _decode_with_av(path: Path, first: Exception, options: AudioOptions) -> tupl
                         chunks.append(out.to_ndarray().reshape(-1))
                 for out in resampler.resample(None):
                     chunks.append(out.to_ndarray().reshape(-1))
-            data = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-            return data[:, None], SAMPLE_RATE
+            if chunks:  # nothing decoded from a non-empty file: not audio (reported below)
+                return np.concatenate(chunks)[:, None], SAMPLE_RATE
         except AudioError:
             raise
         except Exception:
@@ -140,10 +144,7 @@ def _to_mono_float(data: Any, source: str) -> np.ndarray:
     if arr.dtype.kind in "iu":  # integer PCM -> [-1, 1]
         info = np.iinfo(arr.dtype)
         arr = (arr.astype(np.float32) - (info.max + info.min + 1) / 2) / ((info.max - info.min + 1) / 2)
-    if arr.ndim == 2:
-        # (frames, channels) from soundfile; a caller's (channels, frames) is recognised by its short first axis.
-        if arr.shape[0] < arr.shape[1] and arr.shape[0] <= 8:
-            arr = arr.T
+    if arr.ndim == 2:  # (frames, channels)
         arr = arr.mean(axis=1)
     elif arr.ndim != 1:
         raise AudioError(
@@ -187,3 +188,22 @@ def _check_not_silent(source: str, samples: np.ndarray, options: AudioOptions) -
             f"{source}: the audio is silent ({shown}, below {options.silence_dbfs:.0f} dBFS), so there is no "
             f"speech to transcribe. Check the microphone or the file."
         )
+
+
+def speak(
+    text: str, path: str | os.PathLike[str], *, voice: str = "en-us", words_per_minute: int = 150
+) -> Path:
+    """Speak ``text`` into a WAV file with espeak-ng (for tests and benchmarks: real speech of known words).
+
+    Raises :class:`FileNotFoundError` when espeak-ng is not installed (Debian: ``apt-get install espeak-ng``).
+    """
+    import shutil
+    import subprocess
+
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise FileNotFoundError(
+            "espeak-ng is not installed (Debian: apt-get install espeak-ng; or make sysdeps)"
+        )
+    subprocess.run([exe, "-v", voice, "-s", str(words_per_minute), "-w", str(path), text], check=True)
+    return Path(path)
