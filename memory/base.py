@@ -16,6 +16,7 @@ class Hit(BaseModel):
     score: float
     text: str
     metadata: dict[str, Any] = Field(default_factory=dict)
+    namespace: str = "default"
 
 
 @runtime_checkable

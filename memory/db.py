@@ -138,11 +138,20 @@ class CollectionDB:
         return n
 
     # --- reads ----------------------------------------------------------------------------------------------
-    def rows(self, where: str = "1", params: Iterable[Any] = (), *, order: str = "key") -> list[Row]:
+    def rows(
+        self,
+        where: str = "1",
+        params: Iterable[Any] = (),
+        *,
+        order: str = "key",
+        limit: int = -1,
+        offset: int = 0,
+    ) -> list[Row]:
         out = []
         for r in self.read(
-            f"SELECT key, namespace, id, text, metadata, created_at, updated_at FROM docs WHERE {where} ORDER BY {order}",
-            params,
+            "SELECT key, namespace, id, text, metadata, created_at, updated_at FROM docs "
+            f"WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*params, limit, offset],
         ):
             row = Row(dict(r))
             row["metadata"] = json.loads(row["metadata"])

@@ -197,10 +197,12 @@ class Memory:
         filter: dict[str, Any] | None = None,
         limit: int = 100,
         offset: int = 0,
+        prefix: bool = False,
     ) -> list[Hit]:
-        """Documents in insertion order (no query)."""
-        where, params = where_clause(namespace, filter)
-        return [_hit(r, 1.0) for r in self.db.rows(f"{where} LIMIT ? OFFSET ?", [*params, limit, offset])]
+        """Documents without a query, most recently updated first."""
+        where, params = where_clause(namespace, filter, prefix=prefix)
+        rows = self.db.rows(where, params, order="updated_at DESC, key DESC", limit=limit, offset=offset)
+        return [_hit(r, 1.0) for r in rows]
 
     def count(self, namespace: str | None = None) -> int:
         if namespace is None:
@@ -349,9 +351,13 @@ def _mask(keys: np.ndarray, allowed: np.ndarray) -> np.ndarray | None:
 
 
 def _hit(row: Row, score: float) -> Hit:
-    meta = dict(row["metadata"])
-    meta.setdefault("namespace", row["namespace"])
-    return Hit(id=row["id"], score=float(score), text=row["text"], metadata=meta)
+    return Hit(
+        id=row["id"],
+        score=float(score),
+        text=row["text"],
+        metadata=row["metadata"],
+        namespace=row["namespace"],
+    )
 
 
 def cite(hits: list[Hit], *, max_chars: int = 600) -> str:
