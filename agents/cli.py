@@ -19,6 +19,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
             thread=args.thread,
             stream=not args.no_stream,
             verbose=args.verbose,
+            memory=not args.no_memory,
+            tools=tuple(args.tool or ()),
         )
     )
 
@@ -99,6 +101,13 @@ def register(sub: Any, groups: dict[str, Any]) -> None:
         "--thread", metavar="ID", help="resume this thread (its pending approvals are offered first)"
     )
     p.add_argument("--no-stream", action="store_true", help="print whole replies instead of streaming tokens")
+    p.add_argument("--no-memory", action="store_true", help="no recall and no remembering in this session")
+    p.add_argument(
+        "--tool",
+        action="append",
+        metavar="MODULE:ATTR",
+        help="add your own tool (a sensorium Tool or a typed function with a docstring); list it in the team's tools",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="also show each model call's tokens and time")
     p.set_defaults(func=cmd_chat)
 

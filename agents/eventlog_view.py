@@ -133,13 +133,23 @@ class LogRenderer:
             self.turn += 1
             self.turn_start = ev.ts
             self.tokens = 0
-            self.console.rule(f"[bold]turn {self.turn}[/] · {_clock(ev.ts)}", align="left")
+            label = "resume" if "resume" in d else "turn"
+            self.console.rule(f"[bold]{label} {self.turn}[/] · {_clock(ev.ts)}", align="left")
             atts = d.get("attachments") or []
             extra = ""
             if atts:
                 names = [a.get("path", "?") if isinstance(a, dict) else str(a) for a in atts]
                 extra = f"  [+ {', '.join(names)}]"
-            self.console.print(Text("you: ", style="bold green") + Text(str(d.get("input", "")) + extra))
+            if "resume" in d and "input" not in d:
+                resume = d["resume"]
+                what = (
+                    ", ".join(f"{k}: {v.get('action')}" for k, v in resume.items() if isinstance(v, dict))
+                    if isinstance(resume, dict)
+                    else str(resume)
+                )
+                self.console.print(Text("resumed: ", style="bold yellow") + Text(what))
+            else:
+                self.console.print(Text("you: ", style="bold green") + Text(str(d.get("input", "")) + extra))
         elif t == "token":
             self.tokens += 1
         elif t in ("node_started", "node_finished"):

@@ -27,6 +27,7 @@ from sensorium.errors import InputError, SensoriumError
 from ..events import Event
 from . import commands
 from .approvals import ask_decision
+from .cancel import CancellableModel, CancelSwitch
 from .render import TurnRenderer
 
 
@@ -40,6 +41,8 @@ class ChatOptions:
     stream: bool = True
     verbose: bool = False
     home: Path | None = None
+    memory: bool = True  # False: no recall and no remembering (faster start; nothing stored)
+    tools: tuple[str, ...] = ()  # extra tools as "module:attr" (a Tool, or a typed function with a docstring)
 
 
 def new_thread_id() -> str:
@@ -101,21 +104,53 @@ def _team_and_models(opts: ChatOptions) -> tuple[Any, list[str]]:
     return team, unique
 
 
-def preload(specs: Iterable[str], console: Console) -> None:
-    """Load each model once behind a spinner, so the first turn does not sit silent while weights load.
-
-    ``load_chat_model`` caches weights per process, so the assistant's own load afterwards is instant.
-    """
+def load_models(specs: Iterable[str], console: Console, switch: CancelSwitch) -> dict[str, CancellableModel]:
+    """Load each model once behind a spinner (the first turn then starts at once), wrapped so Ctrl-C stops it."""
     from ..models import load_chat_model
 
+    loaded = {}
     for spec in specs:
-        if spec.startswith("scripted:"):
-            load_chat_model(spec)  # validates the file now; the assistant builds its own fresh instance
-            continue
         start = time.perf_counter()
         with console.status(f"loading model {spec} …", spinner="dots"):
-            load_chat_model(spec)
-        console.print(Text(f"model {spec} ready in {time.perf_counter() - start:.1f}s", style="dim"))
+            model = load_chat_model(spec)
+        if not spec.startswith("scripted:"):
+            console.print(Text(f"model {spec} ready in {time.perf_counter() - start:.1f}s", style="dim"))
+        loaded[spec] = CancellableModel(model, switch)
+    return loaded
+
+
+def with_models(team: Any, models: dict[str, CancellableModel]) -> Any:
+    """The team with every spec string replaced by its loaded (cancellable) model."""
+
+    def swap(spec: Any) -> Any:
+        return models.get(spec, spec) if isinstance(spec, str) else spec
+
+    agents = [a.model_copy(update={"model": swap(a.model)}) for a in team.agents]
+    return team.model_copy(
+        update={"agents": agents, "model": swap(team.model), "supervisor_model": swap(team.supervisor_model)}
+    )
+
+
+def load_tool(target: str) -> Any:
+    """A tool from ``module:attr``: a :class:`Tool`, or a typed function with a Google docstring."""
+    import importlib
+
+    from sensorium.tools.base import Tool, function_tool
+
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise InputError(f"--tool {target!r}: give MODULE:ATTR, e.g. --tool mytools:send_email")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise InputError(
+            f"--tool {target!r}: cannot import it ({exc}); is the module on PYTHONPATH?"
+        ) from exc
+    if isinstance(obj, Tool):
+        return obj
+    if callable(obj):
+        return function_tool(obj)
+    raise InputError(f"--tool {target!r} is a {type(obj).__name__}, not a Tool or a function")
 
 
 class ChatApp:
@@ -131,8 +166,10 @@ class ChatApp:
         stream: bool = True,
         verbose: bool = False,
         on_event: Callable[[Event], None] | None = None,
+        switch: CancelSwitch | None = None,
     ) -> None:
         self.assistant = assistant
+        self.switch = switch or CancelSwitch()
         self.console = console
         self.reader = reader
         self.thread_id = thread_id or new_thread_id()
@@ -150,20 +187,52 @@ class ChatApp:
                 if self.on_event is not None:
                     self.on_event(ev)
         except KeyboardInterrupt:
+            self.switch.set()  # the worker thread's model stops at its next token
             close = getattr(events, "close", None)
-            if close is not None:
-                try:
+            try:
+                if close is not None:
                     close()
-                except Exception:  # the graph is being torn down; the checkpoint is what matters
-                    pass
-            self.renderer.note(
-                "stopped. The thread keeps its last checkpoint; your next message continues it.",
-                "bold yellow",
-            )
+                self.switch.wait_idle(timeout=60)
+            except Exception:  # the graph is being torn down; the checkpoint is what matters
+                pass
+            finally:
+                self.switch.clear()
+            self.renderer.finish()
+            self._after_stop()
             return False
         finally:
             self.renderer.finish()
         return True
+
+    def _after_stop(self) -> None:
+        """Close a turn stopped by Ctrl-C so the thread can go on.
+
+        Stopped while the agent was replying: what it had said so far becomes its reply, marked as stopped, and
+        the rest of the turn runs (output check, memory). Stopped elsewhere: the turn stays cut off at its last
+        checkpoint and ``/retry`` finishes it.
+        """
+        config = {"configurable": {"thread_id": self.thread_id}}
+        graph = getattr(self.assistant, "graph", None)
+        agent, partial = self.renderer.partial()
+        try:
+            snapshot = graph.get_state(config) if graph is not None else None
+        except Exception:
+            snapshot = None
+        if snapshot is None or "agent" not in (snapshot.next or ()) or agent is None:
+            self.renderer.note(
+                "stopped. The thread keeps its last checkpoint; /retry finishes the turn.", "bold yellow"
+            )
+            return
+        from langchain_core.messages import AIMessage
+
+        text = (partial.strip() + " [stopped by the user]").strip()
+        graph.update_state(config, {"messages": [AIMessage(content=text, name=agent)]}, as_node="agent")
+        for ev in self.assistant.resume(self.thread_id):
+            if self.on_event is not None:
+                self.on_event(ev)
+            if ev.type in ("error", "rail"):
+                self.renderer.event(ev)
+        self.renderer.note("stopped. The partial reply is kept in the thread; go on typing.", "bold yellow")
 
     def send(self, text: str, attachments: list[Attachment]) -> None:
         events = self.assistant.run(self.thread_id, text, attachments=attachments)
@@ -244,7 +313,15 @@ class ChatApp:
             who = "you" if m.type == "human" else (getattr(m, "name", None) or "assistant")
             style = "bold green" if m.type == "human" else "bold magenta"
             self.console.print(Text(f"{who}: ", style=style) + Text(str(m.content)))
-        self.handle_approvals()
+        if self.assistant.pending(thread_id):
+            self.handle_approvals()
+        elif self.assistant.unfinished(thread_id):
+            self.console.print(
+                Text(
+                    "its last turn was cut off before its end; /retry finishes it from its last checkpoint",
+                    style="yellow",
+                )
+            )
 
     def show_log(self, arg: str) -> None:
         from ..eventlog_view import LogRenderer
@@ -273,6 +350,13 @@ class ChatApp:
             self.show_threads()
         elif cmd.name == "resume":
             self.open_thread(self._find_thread(cmd.arg))
+        elif cmd.name == "retry":
+            if self.assistant.pending(self.thread_id):
+                self.handle_approvals()
+            elif not self.assistant.unfinished(self.thread_id):
+                raise InputError("/retry: the current thread has no unfinished turn")
+            elif self._play(iter(self.assistant.resume(self.thread_id))):
+                self.handle_approvals()
         elif cmd.name == "log":
             self.show_log(cmd.arg)
         elif cmd.name in ("image", "audio"):
@@ -325,10 +409,13 @@ def run_chat(opts: ChatOptions, *, console: Console | None = None, reader: LineI
 
     console = console or Console(highlight=False)
     paths = Paths(opts.home) if opts.home else Paths.default()
+    tools = [load_tool(t) for t in opts.tools]
     team, specs = _team_and_models(opts)
-    preload(specs, console)
+    switch = CancelSwitch()
+    team = with_models(team, load_models(specs, console, switch))
     tracer = EventTracer.from_env()
-    assistant = Assistant(team, home=paths.home)
+    with console.status("opening threads, memory and tools …", spinner="dots"):
+        assistant = Assistant(team, home=paths, memory=None if opts.memory else False, tools=tools)
     reader = reader or LineInput(paths.history)
     app = ChatApp(
         assistant,
@@ -338,6 +425,7 @@ def run_chat(opts: ChatOptions, *, console: Console | None = None, reader: LineI
         stream=opts.stream,
         verbose=opts.verbose,
         on_event=tracer.on_event if tracer else None,
+        switch=switch,
     )
     agents = ", ".join(team.names)
     console.print(

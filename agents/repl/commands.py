@@ -19,6 +19,7 @@ Type a message and press Enter. Commands:
   /threads             list threads (id, last update, pending approvals, title)
   /resume ID           switch to a thread (an id, a unique prefix, or a number from /threads)
   /new                 start a new thread
+  /retry               finish a turn that was cut off (Ctrl-C outside a reply, or a crash)
   /thread              show the current thread id
   /log [--full]        show this thread's event log (exact prompts and replies with --full)
   /help                this help
@@ -26,7 +27,7 @@ Type a message and press Enter. Commands:
 Pasting the path of an image or audio file into a message attaches it.
 """
 
-COMMANDS = ("help", "new", "threads", "resume", "image", "audio", "thread", "log", "exit", "quit")
+COMMANDS = ("help", "new", "threads", "resume", "retry", "image", "audio", "thread", "log", "exit", "quit")
 
 
 @dataclass(frozen=True)

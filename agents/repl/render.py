@@ -19,6 +19,7 @@ class TurnRenderer:
         self.verbose = verbose
         self._open: str | None = None  # the agent whose tokens are on the current line
         self._streamed: dict[str, str] = {}
+        self._held: set[str] = set()  # agents whose stream looks like a tool call, not shown as text
         self.artifacts: list[str] = []
         self.interrupted = False
         self.tokens = 0
@@ -41,26 +42,41 @@ class TurnRenderer:
         t = ev.type
         if t == "turn_started":
             self._streamed.clear()
+            self._held.clear()
             self.artifacts.clear()
             self.interrupted = False
             self.tokens = 0
         elif t == "token":
             self.tokens += 1
-            if not self.stream:
+            # Only the agent's own reply is worth watching; router and planner stream JSON.
+            if not self.stream or ev.node not in (None, "agent"):
                 return
             agent = ev.agent or "assistant"
+            piece = str(d.get("text", ""))
+            so_far = self._streamed.get(agent, "") + piece
+            self._streamed[agent] = so_far
+            if agent in self._held:
+                return
             if self._open != agent:
+                start = so_far.lstrip()
+                if not start:
+                    return
+                if start[0] in "{[<":  # tool calls look like this: hold them; the tool_call event shows them
+                    self._held.add(agent)
+                    return
                 self._close_stream()
                 self.console.print(self._label(agent), end="")
                 self._open = agent
-            piece = str(d.get("text", ""))
-            self._streamed[agent] = self._streamed.get(agent, "") + piece
+                piece = start
             self.console.file.write(piece)
             self.console.file.flush()
         elif t == "message":
             agent = ev.agent or "assistant"
             content = str(d.get("content", ""))
             streamed = self._streamed.pop(agent, None)
+            if agent in self._held:
+                self._held.discard(agent)
+                streamed = None
             self._close_stream()
             if streamed is not None and " ".join(streamed.split()) == " ".join(content.split()):
                 return
@@ -91,6 +107,7 @@ class TurnRenderer:
                 self.note(f"recalled {len(hits)} memory item(s)", "blue")
         elif t == "tool_call":
             self._streamed.pop(ev.agent or "assistant", None)  # what streamed was the call, not a reply
+            self._held.discard(ev.agent or "assistant")
             self.note(
                 f"⚙ {ev.agent or ''} calls {d.get('name')}({compact(d.get('arguments') or {}, 400)})",
                 "yellow",
@@ -135,6 +152,13 @@ class TurnRenderer:
             )
             tail = f", {tokens} tokens generated" if tokens else ""
             self.note(f"({float(d.get('elapsed_s') or 0):.1f}s{tail})")
+
+    def partial(self) -> tuple[str | None, str]:
+        """The agent whose reply was streaming and what it had said (for a turn stopped mid-reply)."""
+        agent = self._open or next(iter(self._streamed), None)
+        if agent is None or agent in self._held:  # a tool call half-written is not a reply
+            return agent, ""
+        return agent, self._streamed.get(agent, "")
 
     def finish(self) -> None:
         self._close_stream()
