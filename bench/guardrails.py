@@ -27,10 +27,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from tqdm import tqdm
-
 from sensorium.agents.guardrails import Cascade, CascadeOptions
 from sensorium.agents.guardrails.patterns import PatternRail
+from tqdm import tqdm
 
 DATA = Path(__file__).parent / "data"
 STAGE = {"user_input": "input", "tool_output": "tool_result", "memory": "retrieval"}
@@ -113,8 +112,10 @@ def main() -> int:
         ),
     ]
     print(f"split={args.split}: {results[0]['n_attack']} attacks, {results[0]['n_benign']} benign")
-    print(f"{'rails':28} {'detected':>9} {'goal':>6} {'ratio':>6} {'false pos':>10} {'goal':>6} "
-          f"{'p50 ms':>8} {'p95 ms':>8} {'goal':>6} {'ratio':>6}")
+    print(
+        f"{'rails':28} {'detected':>9} {'goal':>6} {'ratio':>6} {'false pos':>10} {'goal':>6} "
+        f"{'p50 ms':>8} {'p95 ms':>8} {'goal':>6} {'ratio':>6}"
+    )
     for r in results:
         print(
             f"{r['name']:28} {r['detect']:9.1%} {'90%':>6} {r['detect'] / 0.9:6.2f} {r['fpr']:10.1%} {'5%':>6} "
