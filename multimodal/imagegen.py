@@ -12,6 +12,7 @@ import json
 import os
 import random
 import time
+import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -129,9 +130,12 @@ class DiffusersImageGenerator:
             location = resolve_path("imagegen")
         self.location = str(location)
         self.model = Path(self.location).name or self.location
-        self.pipe = diffusers.AutoPipelineForText2Image.from_pretrained(
-            self.location, torch_dtype=self.choice.dtype
-        ).to(self.choice.device)
+        with warnings.catch_warnings():  # newer diffusers renamed torch_dtype to dtype; older lack dtype
+            warnings.simplefilter("ignore", FutureWarning)
+            pipe = diffusers.AutoPipelineForText2Image.from_pretrained(
+                self.location, torch_dtype=self.choice.dtype
+            )
+        self.pipe = pipe.to(self.choice.device)
         self.pipe.set_progress_bar_config(disable=not progress)
 
     def generate(self, request: GenerationRequest) -> GeneratedImage:

@@ -16,10 +16,7 @@ from ..errors import ModelNotAvailableError, SensoriumError
 from .base import Attachment, Percept
 from .clip import DEFAULT_LABELS
 
-_NO_WEIGHTS = (
-    "{what} weights are not configured ({why}); set {env}=/path/to/weights or allow downloads with "
-    "SENSORIUM_ALLOW_NETWORK=1."
-)
+_NO_WEIGHTS = "{what} skipped, its weights are not configured: {why}"
 
 
 @functools.cache
@@ -84,7 +81,7 @@ def describe_image_file(
             ImageIndex().add([path], clip)
             report["remembered"] = True
     except ModelNotAvailableError as exc:
-        report["notes"].append(_NO_WEIGHTS.format(what="CLIP", why=exc, env="SENSORIUM_MODEL_CLIP"))
+        report["notes"].append(_NO_WEIGHTS.format(what="CLIP labels", why=exc))
     if caption or question:
         try:
             vlm = get_vlm(device)
@@ -93,7 +90,7 @@ def describe_image_file(
             if question:
                 report["answer"] = vlm.ask(image, question)
         except ModelNotAvailableError as exc:
-            report["notes"].append(_NO_WEIGHTS.format(what="VLM", why=exc, env="SENSORIUM_MODEL_VLM"))
+            report["notes"].append(_NO_WEIGHTS.format(what="VLM caption", why=exc))
     return report
 
 
@@ -158,7 +155,7 @@ class DefaultPerceiver:
                 return Percept(
                     kind="speech", source=attachment.path, error=f"speech recognition is not available: {exc}"
                 )
-            kwargs: dict[str, Any] = {"device": self.device or "cpu"}
+            kwargs: dict[str, Any] = {"device": self.device or "auto"}
             if self.speech_backend:
                 kwargs["backend"] = self.speech_backend
             self._stt = speech.load_speech_to_text(**kwargs)
