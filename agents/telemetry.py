@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -71,7 +72,7 @@ class EventTracer:
         self._trace = require("opentelemetry.trace", "otel", purpose="OpenTelemetry export")
         if span_exporter is None:
             if exporter == "console":
-                span_exporter = export.ConsoleSpanExporter()
+                span_exporter = export.ConsoleSpanExporter(out=sys.stdout)  # the stdout of now, not of import
             elif exporter == "otlp":
                 otlp = require(
                     "opentelemetry.exporter.otlp.proto.http.trace_exporter", "otel", purpose="OTLP export"
@@ -179,8 +180,14 @@ class EventTracer:
             if span is None:  # the call was made in an earlier process (approval then resume)
                 span = self._start(
                     f"execute_tool {d.get('name')}",
-                    ev.ts,
-                    attributes={"gen_ai.tool.name": str(d.get("name"))},
+                    ev.ts - float(d.get("elapsed_s") or 0.0),
+                    attributes={
+                        "gen_ai.operation.name": "execute_tool",
+                        "gen_ai.tool.name": str(d.get("name")),
+                        "gen_ai.tool.call.id": str(d.get("id")),
+                        "gen_ai.agent.name": ev.agent,
+                        "sensorium.tool.arguments": _text(d.get("arguments") or {}),
+                    },
                 )
             span.set_attribute("sensorium.tool.result", _text(d.get("content", "")))
             if d.get("artifacts"):
