@@ -146,7 +146,8 @@ class LangChainCache(BaseCache):
         from langchain_core.load import loads
 
         hit = self.cache.get(prompt, llm_string)
-        return None if hit is None else [loads(g) for g in hit.value]
+        # "core": generations and messages only; the cache file is ours, but never revive arbitrary classes.
+        return None if hit is None else [loads(g, allowed_objects="core") for g in hit.value]
 
     def update(self, prompt: str, llm_string: str, return_val: Any) -> None:
         from langchain_core.load import dumps
