@@ -31,6 +31,7 @@ from .approval import ApprovalRequest, Decision
 from .events import Event, EventLog
 from .graph import Services, build_graph
 from .rails import AllowAll
+from .state import merge_usage
 from .team import Team
 from .threads import ThreadInfo
 
@@ -136,12 +137,13 @@ class Assistant:
         attachments: Sequence[Attachment | Mapping[str, Any]] = (),
     ) -> Iterator[Event]:
         """Run one user turn on ``thread_id``, yielding events as they happen."""
-        if self.pending(thread_id):
+        snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
+        if snapshot.interrupts:
             raise InputError(
                 f"thread {thread_id!r} is waiting for approval of {len(self.pending(thread_id))} tool call(s); "
                 "decide them with resume() (or `sensorium approve`) before sending a new message"
             )
-        if self.unfinished(thread_id):
+        if snapshot.next:
             raise InputError(
                 f"thread {thread_id!r} has a turn that was cut off before its end (a crash?); finish it first "
                 "with resume(thread_id), or delete the thread"
@@ -212,18 +214,23 @@ class Assistant:
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 25 + 6 * self.team.max_steps}
         start = time.perf_counter()
         yield self._log(start_event)
-        interrupted = False
+        interrupted, usage, final = False, {}, ""
         try:
             for mode, chunk in self.graph.stream(
                 graph_input, config, stream_mode=["custom", "updates"], durability="sync"
             ):
                 if mode == "custom":
                     yield self._log(Event(thread_id=thread_id, **chunk))
-                elif mode == "updates" and "__interrupt__" in chunk:
+                elif "__interrupt__" in chunk:
                     interrupted = True
                     for intr in chunk["__interrupt__"]:
                         for req in intr.value:
                             yield self._log(Event(type="approval_requested", thread_id=thread_id, data=req))
+                else:  # node updates: keep this run's usage and final reply without re-reading the checkpoint
+                    for update in chunk.values():
+                        if isinstance(update, dict):
+                            usage = merge_usage(usage, update.get("usage"))
+                            final = update.get("final", final)
         except Exception as exc:
             yield self._log(
                 Event(
@@ -231,7 +238,6 @@ class Assistant:
                 )
             )
             raise
-        values = self.graph.get_state(config).values
         if self.keep_checkpoints:
             threads_mod.prune(self.checkpointer, thread_id, self.keep_checkpoints)
         yield self._log(
@@ -240,9 +246,9 @@ class Assistant:
                 thread_id=thread_id,
                 data={
                     "elapsed_s": round(time.perf_counter() - start, 6),
-                    "usage": values.get("usage", {}),
+                    "usage": usage,  # of this run only; the thread's totals are in state()["usage"]
                     "interrupted": interrupted,
-                    "final": "" if interrupted else values.get("final", ""),
+                    "final": "" if interrupted else final,
                 },
             )
         )
