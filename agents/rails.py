@@ -10,7 +10,11 @@ Stage = Literal["input", "output", "tool_result", "retrieval"]
 
 
 class RailDecision(BaseModel):
-    """``allow`` passes the text on; ``mask`` passes ``text`` (redacted); ``block`` stops it with ``reason``."""
+    """``allow`` passes the text on; ``mask`` passes ``text`` (redacted); ``block`` stops it with ``reason``.
+
+    On ``block``, sensorium's guardrails put the refusal to show (or to give the model instead of a tool result)
+    in ``text``, and the technical why in ``reason``.
+    """
 
     action: Literal["allow", "mask", "block"]
     text: str

@@ -113,13 +113,16 @@ class Cascade:
                     verdict = Signal("cascade", "block", verdict.category, verdict.score, verdict.reason)
         if verdict is not None and verdict.level == "block":
             what = _WHAT.get(verdict.category, "it failed a safety check")
-            return RailDecision(
+            decision = RailDecision(
                 action="block",
                 text=text,
                 reason=f"Blocked because {what}. ({verdict.rail}: {verdict.reason})",
                 rail=verdict.rail,
                 details={"stage": stage, "trace": trace},
             )
+            # A blocked text is never passed on: its replacement is the refusal the user (or the model) sees.
+            decision.text = refusal(decision)
+            return decision
         if stage in o.mask_pii_stages:
             t0 = time.perf_counter()
             pii = mask_pii(text)

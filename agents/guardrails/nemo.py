@@ -24,7 +24,7 @@ from pydantic import ConfigDict
 from ...extras import require
 from ..chat import ChatModel, GenerationOptions
 from ..rails import RailDecision, Stage
-from .cascade import Cascade, CascadeOptions
+from .cascade import Cascade, CascadeOptions, refusal
 
 
 class SensoriumLangChainChat(BaseChatModel):
@@ -115,13 +115,15 @@ class NemoRails:
         if result.status == RailStatus.BLOCKED:
             if cheap is not None and cheap.action == "block":
                 return cheap.model_copy(update={"details": details})
-            return RailDecision(
+            decision = RailDecision(
                 action="block",
                 text=text,
                 reason=f"Blocked because the safety self-check judged it unsafe. (nemo: {result.rail})",
                 rail=f"nemo:{result.rail}",
                 details=details,
             )
+            decision.text = refusal(decision)
+            return decision
         if cheap is not None and cheap.action == "mask":
             return cheap.model_copy(update={"details": details})
         return RailDecision(action="allow", text=text, rail="nemo", details=details)
