@@ -8,7 +8,10 @@ message continues it. Ctrl-C at the prompt clears the line; Ctrl-D or /exit quit
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -27,7 +30,7 @@ from sensorium.errors import InputError, SensoriumError
 from ..events import Event
 from . import commands
 from .approvals import ask_decision
-from .cancel import CancellableModel, CancelSwitch
+from .cancel import CancellableModel, CancelSwitch, GenerationCancelled
 from .render import TurnRenderer
 
 
@@ -180,29 +183,53 @@ class ChatApp:
 
     # -- turns ---------------------------------------------------------------------------------------------
     def _play(self, events: Iterator[Event]) -> bool:
-        """Render a stream of events; False when the user stopped it with Ctrl-C."""
-        try:
-            for ev in events:
-                self.renderer.event(ev)
-                if self.on_event is not None:
-                    self.on_event(ev)
-        except KeyboardInterrupt:
-            self.switch.set()  # the worker thread's model stops at its next token
-            close = getattr(events, "close", None)
+        """Render a stream of events; False when the user stopped it with Ctrl-C.
+
+        The first Ctrl-C sets the cancel switch: the model raises at its next token inside the graph's worker
+        thread, so the graph unwinds on its own and the thread stays at its last checkpoint. A second Ctrl-C
+        (a tool that runs long, a backend that does not stream) interrupts the main thread at once.
+        """
+        stopped = False
+        with self._sigint_stops_generation():
             try:
-                if close is not None:
-                    close()
-                self.switch.wait_idle(timeout=60)
-            except Exception:  # the graph is being torn down; the checkpoint is what matters
-                pass
+                for ev in events:
+                    self.renderer.event(ev)
+                    if self.on_event is not None:
+                        self.on_event(ev)
+            except (GenerationCancelled, KeyboardInterrupt):
+                stopped = True
+                self.switch.set()
+                close = getattr(events, "close", None)
+                try:
+                    if close is not None:
+                        close()
+                    self.switch.wait_idle(timeout=60)
+                except Exception:  # the graph is being torn down; the checkpoint is what matters
+                    pass
             finally:
                 self.switch.clear()
-            self.renderer.finish()
+                self.renderer.finish()
+        if stopped:
             self._after_stop()
-            return False
+        return not stopped
+
+    @contextlib.contextmanager
+    def _sigint_stops_generation(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals reach only the main thread; an embedding app handles them itself
+            return
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            if self.switch.is_set:
+                raise KeyboardInterrupt
+            self.switch.set()
+            self.renderer.note("stopping… (Ctrl-C again to interrupt at once)", "yellow")
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            yield
         finally:
-            self.renderer.finish()
-        return True
+            signal.signal(signal.SIGINT, previous)
 
     def _after_stop(self) -> None:
         """Close a turn stopped by Ctrl-C so the thread can go on.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shlex
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -76,19 +76,31 @@ def _as_path(token: str) -> Path | None:
         return None
 
 
+_QUOTED = re.compile(r"""(?:^|(?<=\s))(['"])(.+?)\1""")
+
+
+def _candidates(text: str) -> list[str]:
+    """Quoted strings and bare words of ``text``, bare words also without trailing punctuation."""
+    out = [m.group(2) for m in _QUOTED.finditer(text)]
+    for word in _QUOTED.sub(" ", text).split():
+        out.append(word)
+        trimmed = word.rstrip(".,;:!?)]}'\"")
+        if trimmed != word:
+            out.append(trimmed)
+    return out
+
+
 def pasted_attachments(text: str) -> list[Attachment]:
     """Existing image/audio files named in ``text`` (a drag-and-drop into the terminal pastes the path)."""
-    try:
-        tokens = shlex.split(text)
-    except ValueError:  # an apostrophe in prose ("don't") leaves a quote open
-        tokens = text.split()
     found: list[Attachment] = []
-    for token in tokens:
+    seen: set[str] = set()
+    for token in _candidates(text):
         kind = kind_of(token.removeprefix("file://"))
         if kind is None:
             continue
         path = _as_path(token)
-        if path is not None:
+        if path is not None and str(path.resolve()) not in seen:
+            seen.add(str(path.resolve()))
             found.append(Attachment(path=str(path.resolve()), kind=kind))  # type: ignore[arg-type]
     return found
 
@@ -123,7 +135,8 @@ def parse(line: str) -> Command | Message | Invalid | None:
     text = line.strip()
     if not text:
         return None
-    if text.startswith("/") and not _as_path(text.split()[0]):
+    first = text.split()[0]
+    if first.startswith("/") and "/" not in first[1:] and not _as_path(first):  # "/tmp/x.png" is a path
         name, _, arg = text[1:].partition(" ")
         name = name.lower()
         if name not in COMMANDS:

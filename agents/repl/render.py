@@ -133,6 +133,8 @@ class TurnRenderer:
                     f"guardrail {d.get('rail')} ({d.get('stage')}): {d.get('action')} {d.get('reason', '')}",
                     "bold red",
                 )
+        elif t == "error" and d.get("kind") == "GenerationCancelled":
+            return  # the user's own Ctrl-C: the REPL says so itself
         elif t == "error":
             self.note(f"error ({d.get('kind', '')}): {d.get('message', '')}", "bold red")
         elif t == "model_call" and self.verbose:
