@@ -119,9 +119,9 @@ def run_conversation(
     on_turn: Callable[[TurnRecord], None] | None = None,
 ) -> ConversationRecord:
     """Play every turn of ``scenario`` on ``thread_id``; never raises for agent trouble (it is recorded)."""
-    record = ConversationRecord(
-        scenario=scenario.name, thread_id=thread_id, home=str(getattr(assistant, "home", ""))
-    )
+    paths = getattr(assistant, "paths", None)
+    home = str(getattr(paths, "home", "") or getattr(assistant, "home", "") or "")
+    record = ConversationRecord(scenario=scenario.name, thread_id=thread_id, home=home)
     record.model = _model_name(assistant)
     start = time.monotonic()
     deadline = start + timeout_s if timeout_s else None

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..config import Paths
+from ..config import Paths, allow_network
 from ..errors import InputError
 from ..multimodal.base import Attachment
 from .schema import AttachmentSpec
@@ -87,9 +87,17 @@ def materialize(spec: AttachmentSpec, base_dir: Path) -> Attachment:
 
 
 def missing_requirements(requires: list[str]) -> list[str]:
-    """Programs (found on PATH) or Python modules (importable) that are absent."""
+    """Programs (found on PATH), Python modules (importable) or ``model:ROLE`` weights that are absent."""
 
     def present(name: str) -> bool:
+        if name.startswith("model:"):
+            from ..errors import SensoriumError
+            from ..models import resolve
+
+            try:  # resolving never downloads: a hub source counts only when the network is allowed
+                return resolve(name.split(":", 1)[1]).path is not None or allow_network()
+            except SensoriumError:
+                return False
         if shutil.which(name):
             return True
         try:

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..config import use_home
 from ..errors import InputError
 from .judge import Judge
 from .media import MediaUnavailable, missing_requirements
@@ -184,6 +185,7 @@ class Runner:
         self._write_lock = threading.Lock()
         self._shared_model: Any = None
         self._judge_model: Any = None
+        self._rails: Any = None
 
     # Models: loaded once per run and shared (calls serialised) --------------------------------------------------
 
@@ -200,6 +202,15 @@ class Runner:
             self._judge_model = load_chat_model(judge_spec)
         elif self._shared_model is not None:
             self._judge_model = self._shared_model
+        # One guardrail cascade for the whole run (its embedder and exemplars load once); its LLM self-check
+        # uses the model under test when there is one.
+        if "rails" not in self.options.assistant_kwargs:
+            try:
+                from ..agents.guardrails import default_rails
+
+                self._rails = default_rails(self._shared_model) if self._shared_model else default_rails()
+            except ImportError:
+                self._rails = None
 
     def _judge_for(self, scenario: Scenario) -> Judge | None:
         if self._judge_model is not None:
@@ -213,17 +224,25 @@ class Runner:
     # One sample -------------------------------------------------------------------------------------------------
 
     def run_sample(self, scenario: Scenario, epoch: int) -> SampleResult:
-        from .driver import assistant_memory, build_assistant, run_conversation, script_leftover
-
         base = {"scenario": scenario.name, "category": scenario.category, "epoch": epoch}
         missing = missing_requirements(scenario.requires)
         if missing:
             return SampleResult(**base, status="skipped", reason=f"missing: {', '.join(missing)}")
-        home = self.out / "homes" / f"{scenario.name}-e{epoch}"
+        home = (self.out / "homes" / f"{scenario.name}-e{epoch}").resolve()
         home.mkdir(parents=True, exist_ok=True)
+        # Tools that resolve Paths.default() (memory, files, image outputs) follow this run's home.
+        with use_home(home):
+            return self._run_in_home(scenario, epoch, home, base)
+
+    def _run_in_home(self, scenario: Scenario, epoch: int, home: Path, base: dict[str, Any]) -> SampleResult:
+        from .driver import assistant_memory, build_assistant, run_conversation, script_leftover
+
         t0 = time.monotonic()
+        kwargs = dict(self.options.assistant_kwargs)
+        if self._rails is not None:
+            kwargs.setdefault("rails", self._rails)
         try:
-            assistant = build_assistant(scenario, home, self._shared_model, **self.options.assistant_kwargs)
+            assistant = build_assistant(scenario, home, self._shared_model, **kwargs)
             record = run_conversation(
                 assistant, scenario, f"{scenario.name}-e{epoch}", timeout_s=self.options.timeout_s
             )

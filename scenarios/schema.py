@@ -170,6 +170,7 @@ STATE_KINDS = (
     "rail_blocked",
     "percept",
     "not_called",
+    "executed",
 )
 
 
@@ -180,7 +181,8 @@ class StateCheck(_Strict):
     file of this kind (image, audio, ...) that exists. ``file_exists``: a glob under $SENSORIUM_HOME matches.
     ``tool_result_contains``: some tool result contains the text. ``no_tool_errors``: no tool returned an error.
     ``rail_blocked``: a guardrail blocked something (stage optional). ``percept``: perception produced a
-    percept of this kind (speech, image), optionally containing ``text``.
+    percept of this kind (speech, image), optionally containing ``text``. ``not_called``: the tool never ran.
+    ``executed``: the tool ran with these arguments (an approval edit changes them).
     """
 
     memory_contains: str | None = None
@@ -192,6 +194,9 @@ class StateCheck(_Strict):
     percept: str | None = None
     text: str | None = Field(default=None, description="for percept: text the percept must contain")
     not_called: str | None = Field(default=None, description="this tool must never have run")
+    executed: ExpectedCall | None = Field(
+        default=None, description="this tool ran with these arguments (after an edit: the edited ones)"
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> StateCheck:
@@ -226,7 +231,7 @@ class Expect(_Strict):
 class Budgets(_Strict):
     """Limits a passing run stays within. steps = model calls; tokens = prompt + completion, all agents."""
 
-    max_steps: int | None = Field(default=None, gt=0)
+    max_steps: int | None = Field(default=None, ge=0)
     max_tokens: int | None = Field(default=None, gt=0)
     max_seconds: float | None = Field(default=None, gt=0)
 
@@ -251,7 +256,8 @@ class Scenario(_Strict):
     expect: Expect = Field(default_factory=Expect)
     budgets: Budgets = Field(default_factory=Budgets)
     requires: list[str] = Field(
-        default_factory=list, description="external programs or Python modules needed (skip when missing)"
+        default_factory=list,
+        description="programs, Python modules or model:ROLE weights it needs (the run is skipped without them)",
     )
     source: str | None = Field(
         default=None, description="the file this scenario came from (set by the loader)"

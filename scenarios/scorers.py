@@ -254,8 +254,18 @@ def score_state(check: StateCheck, record: ConversationRecord, memory: Retriever
         texts = [str(p.get("text", "")) for p in percepts]
         ok = bool(percepts) and (check.text is None or any(_loose(check.text) in _loose(t) for t in texts))
         return Check(name=name, passed=ok, detail=f"{check.percept} percepts: {[t[:80] for t in texts]}")
-    # not_called: the tool never ran (a rejected call did not run)
     rejected = record.rejected_ids
+    if kind == "executed":
+        want = check.executed
+        assert want is not None
+        ran = [
+            {"name": r.get("name"), "arguments": r.get("arguments") or {}}
+            for r in record.tool_results
+            if str(r.get("id")) not in rejected
+        ]
+        ok = any(call_matches(want, r) for r in ran)
+        return Check(name=name, passed=ok, detail=f"{want.name}({want.arguments}) among ran {ran}")
+    # not_called: the tool never ran (a rejected call did not run)
     ran = [
         r
         for r in record.tool_results

@@ -9,6 +9,9 @@ retries before failing.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +31,27 @@ def apply_offline_default() -> None:
         os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
+# A home set for the current context (thread/task) wins over $SENSORIUM_HOME: the scenario runner gives each
+# concurrent run its own threads, memory and workspace, and tools that resolve Paths.default() follow it.
+_HOME_OVERRIDE: ContextVar[Path | None] = ContextVar("sensorium_home", default=None)
+
+
+@contextmanager
+def use_home(home: str | os.PathLike[str]) -> Iterator[Path]:
+    """Within this block (this thread and the tasks it starts), ``Paths.default().home`` is ``home``.
+
+    Model weights keep resolving where they did before: ``SENSORIUM_MODELS`` is pinned to the current models
+    directory first (the same value, so other threads see no change).
+    """
+    os.environ.setdefault("SENSORIUM_MODELS", str(Paths.default().models))
+    path = Path(home).expanduser()
+    token = _HOME_OVERRIDE.set(path)
+    try:
+        yield path
+    finally:
+        _HOME_OVERRIDE.reset(token)
+
+
 @dataclass(frozen=True)
 class Paths:
     """The directories sensorium writes to; all derived from one home directory."""
@@ -36,6 +60,9 @@ class Paths:
 
     @classmethod
     def default(cls) -> Paths:
+        override = _HOME_OVERRIDE.get()
+        if override is not None:
+            return cls(override)
         env = os.environ.get("SENSORIUM_HOME")
         if env:
             return cls(Path(env).expanduser())
