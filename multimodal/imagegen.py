@@ -138,6 +138,18 @@ class DiffusersImageGenerator:
         self.pipe = pipe.to(self.choice.device)
         self.pipe.set_progress_bar_config(disable=not progress)
 
+    @classmethod
+    def from_pipeline(
+        cls, pipe: Any, *, model: str, device: str | None = None, dtype: str | None = None
+    ) -> DiffusersImageGenerator:
+        """Wrap a diffusers pipeline built elsewhere (moved to the chosen device and dtype)."""
+        self = cls.__new__(cls)
+        self._torch = require("torch", "imagegen", purpose="image generation")
+        self.choice = choose(device, dtype, extra="imagegen")
+        self.location = self.model = model
+        self.pipe = pipe.to(self.choice.device, self.choice.dtype)
+        return self
+
     def generate(self, request: GenerationRequest) -> GeneratedImage:
         """Run the pipeline for a checked request."""
         request = request.checked()
