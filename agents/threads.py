@@ -78,6 +78,12 @@ def thread_ids(saver: BaseCheckpointSaver) -> list[str]:
                 "GROUP BY thread_id ORDER BY last DESC"
             ).fetchall()
         return [r[0] for r in rows]
+    if type(saver).__module__.startswith("langgraph.checkpoint.postgres"):
+        with saver.lock, saver.conn.cursor() as cur:  # type: ignore[attr-defined]
+            cur.execute(
+                "SELECT thread_id, MAX(checkpoint_id) AS last FROM checkpoints GROUP BY thread_id ORDER BY last DESC"
+            )
+            return [r["thread_id"] if isinstance(r, dict) else r[0] for r in cur.fetchall()]
     latest: dict[str, str] = {}
     for tup in saver.list(None):
         cfg = tup.config["configurable"]
@@ -156,9 +162,40 @@ def _pending_interrupt_checkpoints(
 
 
 def _prune_generic(saver: BaseCheckpointSaver, thread_id: str, keep_last: int) -> int:
-    """Backends without a SQL handle we know (Postgres keeps blobs shared between checkpoints): not pruned."""
-    del saver, thread_id, keep_last
-    return 0
+    """Postgres: the same rule; channel blobs are shared between checkpoints, so only unreferenced ones go."""
+    conn = getattr(saver, "conn", None)
+    if conn is None or not type(saver).__module__.startswith("langgraph.checkpoint.postgres"):
+        return 0  # a checkpointer we do not know the storage of: nothing is deleted
+    with saver.lock, conn.cursor() as cur:  # type: ignore[attr-defined]
+        cur.execute(
+            "SELECT checkpoint_ns, checkpoint_id FROM checkpoints WHERE thread_id = %s "
+            "ORDER BY checkpoint_ns, checkpoint_id DESC",
+            (thread_id,),
+        )
+        by_ns: dict[str, list[str]] = {}
+        for row in cur.fetchall():
+            ns, cid = (row["checkpoint_ns"], row["checkpoint_id"]) if isinstance(row, dict) else row
+            by_ns.setdefault(ns, []).append(cid)
+        deleted = 0
+        for ns, ids in by_ns.items():
+            drop = ids[
+                keep_last:
+            ]  # the newest (which holds any pending interrupt) is always within keep_last
+            if not drop:
+                continue
+            for table in ("checkpoint_writes", "checkpoints"):
+                cur.execute(
+                    f"DELETE FROM {table} WHERE thread_id = %s AND checkpoint_ns = %s AND checkpoint_id = ANY(%s)",
+                    (thread_id, ns, drop),
+                )
+            cur.execute(
+                "DELETE FROM checkpoint_blobs b WHERE b.thread_id = %s AND b.checkpoint_ns = %s AND NOT EXISTS ("
+                "SELECT 1 FROM checkpoints c WHERE c.thread_id = b.thread_id AND c.checkpoint_ns = b.checkpoint_ns "
+                "AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)",
+                (thread_id, ns),
+            )
+            deleted += len(drop)
+    return deleted
 
 
 def describe(saver: BaseCheckpointSaver, thread_id: str, snapshot: Any) -> ThreadInfo:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -190,14 +192,83 @@ def test_sqlite_checkpointer_uses_wal(tmp_path) -> None:
     assert saver.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-@pytest.mark.skipif(
-    not os.environ.get("SENSORIUM_TEST_POSTGRES_DSN"), reason="set SENSORIUM_TEST_POSTGRES_DSN"
-)
-def test_postgres_threads_roundtrip() -> None:
-    dsn = os.environ["SENSORIUM_TEST_POSTGRES_DSN"]
-    assistant, _ = make(["hello from postgres"], postgres_dsn=dsn)
+@pytest.fixture(scope="module")
+def postgres_dsn():
+    """A DSN: $SENSORIUM_TEST_POSTGRES_DSN, or a throwaway local server (Debian's postgresql) on a Unix socket."""
+    if os.environ.get("SENSORIUM_TEST_POSTGRES_DSN"):
+        yield os.environ["SENSORIUM_TEST_POSTGRES_DSN"]
+        return
+    pytest.importorskip("langgraph.checkpoint.postgres")
+    pytest.importorskip("psycopg")
+    bindir = next((d for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
+    if bindir is None or not (bindir / "initdb").exists():
+        pytest.skip(
+            "no PostgreSQL server installed (apt install postgresql) and no SENSORIUM_TEST_POSTGRES_DSN"
+        )
+    root = Path(tempfile.mkdtemp(prefix="sensorium-pg-"))  # not under pytest's root-only tmp dir
+    data, sock = root / "data", root
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        import pwd
+
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root without a 'postgres' user")
+        shutil.chown(root, "postgres")
+        os.chmod(root, 0o700)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    port = str(20000 + os.getpid() % 20000)
+    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+                   check=True, capture_output=True, timeout=120)  # fmt: skip
+    opts = f"-k {sock} -p {port} -c listen_addresses='' -c fsync=off"
+    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-w", "-l", str(root / "log"),
+                    "start"], check=True, capture_output=True, timeout=120)  # fmt: skip
+    try:
+        yield f"host={sock} port={port} user=postgres dbname=postgres"
+    finally:
+        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True, timeout=60)  # fmt: skip
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_postgres_threads_roundtrip_and_retention(postgres_dsn) -> None:
+    from sensorium.tools.base import tool
+
+    done: list[str] = []
+
+    @tool(needs_approval=True)
+    def launch(target: str) -> str:
+        """Launch something.
+
+        Args:
+            target: what to launch
+        """
+        done.append(target)
+        return "launched"
+
+    def assistant_with(steps):
+        team = Team([AgentSpec(name="assistant", tools=("launch",))], model=ScriptedChatModel(steps))
+        return Assistant(
+            team, memory=False, perceiver=False, rails=False, tools=[launch], postgres_dsn=postgres_dsn
+        )
+
+    assistant = assistant_with(
+        ["hello from postgres", {"tool_calls": [{"name": "launch", "arguments": {"target": "y"}}]}]
+    )
+    assert type(assistant.checkpointer).__name__ == "PostgresSaver"
     tid = f"pg-{time.time_ns()}"
     events = list(assistant.run(tid, "hi"))
     assert events[-1].data["final"] == "hello from postgres"
+    list(assistant.run(tid, "launch y"))
     assert tid in [t.id for t in assistant.threads()]
-    assistant.delete(tid)
+    before = checkpoint_count(assistant.checkpointer, tid)
+    assert assistant.prune(tid, keep_last=1) == before - 1
+    # a second Assistant (another process would do the same) decides the pending call
+    later = assistant_with(["done"])
+    [req] = later.pending(tid)
+    events = list(later.resume(tid, {req.id: Decision(action="approve")}))
+    assert done == ["y"] and events[-1].data["final"] == "done"
+    assert len(later.state(tid)["messages"]) == 6
+    later.delete(tid)
+    assert tid not in [t.id for t in later.threads()]
