@@ -80,8 +80,41 @@ def cmd_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_bfcl(args: argparse.Namespace) -> int:
+    from .bfcl import cmd_eval_bfcl as run
+
+    return run(args)
+
+
+def register_eval_bfcl(groups: dict[str, Any]) -> None:
+    """``sensorium eval bfcl``: Berkeley Function Calling Leaderboard items through the brain."""
+    p = groups["eval"].add_parser(
+        "bfcl",
+        help="run BFCL tool-calling items through the brain; score with answers (AST checker)",
+        description=(
+            "Runs each BFCL item (one JSON object per line) through the model with its functions offered as tools "
+            "and writes one JSON line per item: id, calls, valid, latency_s, correct, reason, reply. With --answers "
+            "it prints accuracy (BFCL's AST checking) and the share of schema-valid outputs."
+        ),
+    )
+    p.add_argument("questions", metavar="QUESTIONS.json", help="BFCL questions file (JSON lines)")
+    p.add_argument("--answers", metavar="ANSWERS.json", help="BFCL possible_answer file with the same ids")
+    p.add_argument(
+        "--model", metavar="SPEC", default="llamacpp:chat", help="model spec (default llamacpp:chat)"
+    )
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N items")
+    p.add_argument("--out", metavar="results.jsonl", help="write the JSON lines here (default: stdout)")
+    p.add_argument("--max-tokens", type=int, default=256, help="generation limit per item (default 256)")
+    p.add_argument(
+        "--no-constrain", action="store_true", help="no constrained decoding: parse the model's native format"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_eval_bfcl)
+
+
 def register(sub: Any, groups: dict[str, Any]) -> None:
-    """Add ``chat`` and ``log`` to the top-level subcommands."""
+    """Add ``chat`` and ``log`` to the top-level subcommands, and ``eval bfcl``."""
+    register_eval_bfcl(groups)
     p = sub.add_parser(
         "chat",
         help="chat with the assistant in the terminal (streaming, tools, approvals, threads)",

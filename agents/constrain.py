@@ -2,16 +2,15 @@
 
 When tools are offered, the reply must be exactly one of:
 
-- a final answer: free text that does not begin like a call (``{``, ``[``, ``<tool_call>``, a ```` ```json ```` fence),
+- a final answer: free text that does not begin like a call (``{``, ``[``, ``<tool_call>``, a ```` ``` ```` fence),
   so a small model cannot print a half-call as prose;
 - one or more calls (parallel calls on separate lines), each a JSON object ``{"name": ..., "arguments": {...}}``
   whose name is one of the offered tools and whose arguments follow that tool's schema (types, enums, required
-  parameters, no unknown parameters), either bare or wrapped in Qwen/Hermes ``<tool_call>`` tags: the model writes
-  whichever it was trained on.
+  parameters, no unknown parameters), bare, wrapped in Qwen/Hermes ``<tool_call>`` tags, or in a code fence: the
+  model writes whichever it prefers (Qwen2.5-Coder-0.5B likes fenced, pretty-printed JSON).
 
 The grammar is written in llguidance's Lark dialect, which llama.cpp (``%llguidance`` grammars), transformers
 (through llguidance's logits masks) and vLLM (guidance backend) all accept, so every backend enforces the same thing.
-The JSON uses ``", "`` and ``": "`` separators, as the models' chat templates render tool calls.
 """
 
 from __future__ import annotations
@@ -25,8 +24,9 @@ from typing import Any
 from ..errors import SensoriumError
 
 MAX_PARALLEL_CALLS = 8
-# Qwen/Hermes chat templates render arguments with Python's json.dumps defaults.
-JSON_STYLE = {"item_separator": ", ", "key_separator": ": ", "whitespace_flexible": False}
+# Models write calls compact (as their templates render them) or pretty-printed inside a code fence; allow both,
+# but bound the whitespace so a model cannot pad forever.
+JSON_STYLE = {"whitespace_flexible": True, "whitespace_pattern": "[ \\n]{0,24}"}
 # Types some tool specs (BFCL's function docs, Python-minded authors) use that JSON schema spells differently.
 TYPE_ALIASES = {
     "dict": "object",
@@ -38,7 +38,7 @@ TYPE_ALIASES = {
     "str": "string",
     "bool": "boolean",
 }
-ANSWER_RE = r"/(?s:.+)/ & ~/(?s:[ \t\r\n]*(\{|\[|<tool_call>|```json|```tool).*)/"
+ANSWER_RE = r"/(?s:.+)/ & ~/(?s:[ \t\r\n]*(\{|\[|<tool_call>|```).*)/"
 
 
 class GrammarError(SensoriumError):
@@ -108,7 +108,8 @@ def tools_grammar(
         "%llguidance {}",
         "start: calls" + (" | ANSWER" if allow_answer else ""),
         f"calls: call {more}".rstrip(),
-        'call: "<tool_call>\\n" body "\\n</tool_call>" | body',
+        'call: "<tool_call>\\n" body "\\n</tool_call>" | FENCE body "\\n```" | body',
+        "FENCE: /```[a-z_]{0,12}\\n/",
         "body: %json " + json.dumps(call_schema(tools), ensure_ascii=False),
     ]
     if allow_answer:

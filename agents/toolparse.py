@@ -23,7 +23,7 @@ from typing import Any
 from langchain_core.messages import AIMessage
 
 TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
-FENCED = re.compile(r"```(?:json|tool_call|tool_code)?\s*\n(.*?)\n?```", re.DOTALL)
+FENCED = re.compile(r"```[a-zA-Z_]*\s*\n(.*?)\n?```", re.DOTALL)
 
 
 @dataclass
