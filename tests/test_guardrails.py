@@ -139,9 +139,11 @@ def test_unsure_policy_and_failing_self_check():
 def test_default_rails_loads_no_model_until_needed(monkeypatch):
     calls = []
     monkeypatch.setattr("sensorium.agents.models.load_chat_model", lambda spec: calls.append(spec))
-    rails = default_rails(options=CascadeOptions(similarity=False))
+    rails = default_rails("llamacpp:chat", options=CascadeOptions(similarity=False))
     assert rails.check("Hello there", "input").action == "allow"
     assert calls == []
+    assert rails.self_check is not None
+    assert default_rails(options=CascadeOptions(similarity=False, self_check=False)).self_check is None
 
 
 @pytest.mark.models

@@ -8,6 +8,7 @@ Heavy libraries (sentence-transformers, nemoguardrails) are imported only when a
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..chat import ChatModel
 from .cascade import Cascade, CascadeOptions, refusal
@@ -23,25 +24,25 @@ def default_rails(
 ) -> Cascade:
     """The default cascade.
 
-    ``chat_model`` is used by the LLM self-check when the cheap rails are unsure: a ChatModel, a factory, a spec
-    string (loaded on first use), or None for ``DEFAULT_CHAT_MODEL`` loaded on first use. The similarity rail is on
-    when the packaged embedder is present; otherwise it is switched off (the check records that in its trace).
+    ``chat_model`` turns on the LLM self-check for texts the cheap rails are unsure about: a ChatModel, a factory,
+    or a spec string (loaded on first use). Without one the self-check is off: the packaged default brain
+    (Qwen2.5-Coder-0.5B) answered "no" to every attack in bench/guardrails.py and took seconds per check, so it
+    only adds latency; give a larger model (``default_rails("hf:...")``) to use it. The similarity rail is on when
+    the packaged embedder is present; otherwise it is switched off.
     """
     from ...errors import ModelNotAvailableError
     from ...models import resolve_path
-    from ..models import DEFAULT_CHAT_MODEL, load_chat_model
+    from ..models import load_chat_model
 
-    opts = options or CascadeOptions()
+    opts = options or CascadeOptions(self_check=chat_model is not None)
     if opts.similarity:
         try:
             resolve_path("embed")
         except ModelNotAvailableError:
-            from dataclasses import replace
-
             opts = replace(opts, similarity=False)
-    model: ChatModel | Callable[[], ChatModel]
-    if chat_model is None or isinstance(chat_model, str):
-        spec = chat_model or DEFAULT_CHAT_MODEL
+    model: ChatModel | Callable[[], ChatModel] | None
+    if isinstance(chat_model, str):
+        spec = chat_model
         model = lambda: load_chat_model(spec)  # noqa: E731  (loaded only if a self-check is ever needed)
     else:
         model = chat_model

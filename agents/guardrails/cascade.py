@@ -43,6 +43,8 @@ class CascadeOptions:
     similarity: bool = True
     similarity_block_at: float = 0.62
     similarity_unsure_at: float = 0.45
+    # Whether a weak pattern and an "unsure" similarity agreeing count as sure (block without the LLM).
+    both_unsure_blocks: bool = False  # measured: +5 points detection for +9 points false positives
     self_check: bool = True
     on_unsure: Literal["allow", "block"] = "allow"
     max_chars: int = 20_000  # longer texts are checked on their first and last max_chars/2 characters
@@ -99,12 +101,12 @@ class Cascade:
             # Similarity runs on whatever the patterns did not block (outputs are not compared with attacks).
             if verdict.level != "block" and self.similarity is not None and stage != "output":
                 sim = run(self.similarity)
-                if sim.level != "allow" or sim.category != "near_benign":
-                    verdict = sim if sim.level != "allow" or verdict.level == "allow" else verdict
-                else:
-                    verdict = (
-                        sim  # nearer to a benign look-alike than to any attack: clears a pattern's doubt
-                    )
+                if verdict.level == "unsure" and sim.level == "unsure" and o.both_unsure_blocks:
+                    why = f"{verdict.reason}; {sim.reason}"
+                    verdict = Signal("patterns+similarity", "block", verdict.category, sim.score, why)
+                elif sim.level != "allow" or verdict.level == "allow" or sim.category == "near_benign":
+                    # A text nearer to a benign look-alike than to any attack clears a weak pattern's doubt.
+                    verdict = sim
             if verdict.level == "unsure" and self.self_check is not None:
                 verdict = run(self.self_check)
             if verdict.level == "unsure":
