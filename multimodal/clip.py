@@ -150,7 +150,7 @@ class ClipModel:
 
     @property
     def dim(self) -> int:
-        return int(self.model.text_projection.shape[-1]) if hasattr(self.model, "text_projection") else 0
+        return int(self.model.visual.output_dim)
 
     def classify(
         self, image: Any, labels: Sequence[str] = DEFAULT_LABELS, *, template: str = PROMPT_TEMPLATE

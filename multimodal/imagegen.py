@@ -142,12 +142,13 @@ class DiffusersImageGenerator:
     def from_pipeline(
         cls, pipe: Any, *, model: str, device: str | None = None, dtype: str | None = None
     ) -> DiffusersImageGenerator:
-        """Wrap a diffusers pipeline built elsewhere (moved to the chosen device and dtype)."""
+        """Wrap a diffusers pipeline built elsewhere: moved to ``device``; cast only when ``dtype`` is given."""
         self = cls.__new__(cls)
         self._torch = require("torch", "imagegen", purpose="image generation")
-        self.choice = choose(device, dtype, extra="imagegen")
+        choice = choose(device, dtype, extra="imagegen")
+        self.choice = choice if dtype is not None else DeviceChoice(choice.device, pipe.dtype)
         self.location = self.model = model
-        self.pipe = pipe.to(self.choice.device, self.choice.dtype)
+        self.pipe = pipe.to(choice.device) if dtype is None else pipe.to(choice.device, choice.dtype)
         return self
 
     def generate(self, request: GenerationRequest) -> GeneratedImage:

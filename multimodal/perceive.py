@@ -70,10 +70,11 @@ def describe_image_file(
     info = inspect_image(path)
     image = load_image(path)  # decoded once, upright; a truncated file fails here
     report: dict[str, Any] = {"image": info.model_dump(), "labels": [], "caption": "", "notes": []}
+    top = len(labels) if labels else 5  # every label the caller asked about; the default set's best five
     try:
         clip = get_clip(device)
         report["labels"] = [
-            label.model_dump() for label in clip.classify(image, labels or DEFAULT_LABELS)[:5]
+            label.model_dump() for label in clip.classify(image, labels or DEFAULT_LABELS)[:top]
         ]
         if remember:
             from .image_index import ImageIndex
@@ -144,6 +145,7 @@ class DefaultPerceiver:
         report = describe_image_file(
             attachment.path, labels=self.labels, device=self.device, remember=self.remember_images
         )
+        report["labels"] = report["labels"][:5]
         data = {k: report[k] for k in ("image", "labels", "caption", "notes")}
         return Percept(kind="image", source=attachment.path, text=_image_text(report), data=data)
 

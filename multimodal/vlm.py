@@ -37,6 +37,10 @@ def _location(location: str | os.PathLike[str] | None) -> str:
     return str(Path(location).expanduser()) if Path(location).expanduser().exists() else str(location)
 
 
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(".")[:2] if x.isdigit())
+
+
 class LlavaModel:
     """A LLaVA-family model and its processor, on one device."""
 
@@ -54,8 +58,10 @@ class LlavaModel:
         self.location = _location(location)
         self.max_new_tokens = max_new_tokens
         self.processor = transformers.AutoProcessor.from_pretrained(self.location)
+        # transformers 4.56 renamed torch_dtype to dtype
+        key = "dtype" if _version(transformers.__version__) >= (4, 56) else "torch_dtype"
         self.model = transformers.LlavaForConditionalGeneration.from_pretrained(
-            self.location, dtype=self.choice.dtype
+            self.location, **{key: self.choice.dtype}
         ).to(self.choice.device)
         self.model.eval()
 
