@@ -109,6 +109,9 @@ class Assistant:
             self.paths.threads_db, dsn=postgres_dsn
         )
         self.keep_checkpoints = keep_checkpoints
+        self._settled: dict[
+            str, str | None
+        ] = {}  # thread -> newest checkpoint id when our last run ended cleanly
         extra = dict(tools) if isinstance(tools, Mapping) else {t.name: t for t in tools}
 
         def resolve_tool(name: str) -> Tool:
@@ -137,17 +140,7 @@ class Assistant:
         attachments: Sequence[Attachment | Mapping[str, Any]] = (),
     ) -> Iterator[Event]:
         """Run one user turn on ``thread_id``, yielding events as they happen."""
-        snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
-        if snapshot.interrupts:
-            raise InputError(
-                f"thread {thread_id!r} is waiting for approval of {len(self.pending(thread_id))} tool call(s); "
-                "decide them with resume() (or `sensorium approve`) before sending a new message"
-            )
-        if snapshot.next:
-            raise InputError(
-                f"thread {thread_id!r} has a turn that was cut off before its end (a crash?); finish it first "
-                "with resume(thread_id), or delete the thread"
-            )
+        self._check_ready(thread_id)
         atts = [a if isinstance(a, Attachment) else Attachment.model_validate(a) for a in attachments]
         for att in atts:
             if not Path(att.path).exists():
@@ -175,6 +168,27 @@ class Assistant:
             data={"input": text, "attachments": state["attachments"]},
         )
         yield from self._stream(thread_id, state, start_event)
+
+    def _check_ready(self, thread_id: str) -> None:
+        """Refuse a new message on a thread that waits for approval or was cut off mid-turn.
+
+        Reading the state deserializes the whole thread, so a thread this Assistant left settled (its newest
+        checkpoint is the one our last run ended on) is not read again.
+        """
+        latest = threads_mod.latest_checkpoint_id(self.checkpointer, thread_id)
+        if latest is not None and self._settled.get(thread_id) == latest:
+            return
+        snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
+        if snapshot.interrupts:
+            raise InputError(
+                f"thread {thread_id!r} is waiting for approval of {len(snapshot.interrupts[0].value)} tool call(s); "
+                "decide them with resume() (or `sensorium approve`) before sending a new message"
+            )
+        if snapshot.next:
+            raise InputError(
+                f"thread {thread_id!r} has a turn that was cut off before its end (a crash?); finish it first "
+                "with resume(thread_id), or delete the thread"
+            )
 
     def resume(
         self, thread_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None = None
@@ -238,6 +252,10 @@ class Assistant:
                 )
             )
             raise
+        if interrupted:
+            self._settled.pop(thread_id, None)
+        else:
+            self._settled[thread_id] = threads_mod.latest_checkpoint_id(self.checkpointer, thread_id)
         if self.keep_checkpoints:
             threads_mod.prune(self.checkpointer, thread_id, self.keep_checkpoints)
         yield self._log(

@@ -93,6 +93,19 @@ def thread_ids(saver: BaseCheckpointSaver) -> list[str]:
     return sorted(latest, key=latest.__getitem__, reverse=True)
 
 
+def latest_checkpoint_id(saver: BaseCheckpointSaver, thread_id: str) -> str | None:
+    """The id of the thread's newest checkpoint, read without deserializing it (None: unknown storage or none)."""
+    conn = _sqlite_conn(saver)
+    if conn is not None:
+        with saver.lock:  # type: ignore[attr-defined]
+            row = conn.execute(
+                "SELECT MAX(checkpoint_id) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ''",
+                (thread_id,),
+            ).fetchone()
+        return row[0] if row else None
+    return None
+
+
 def delete_thread(saver: BaseCheckpointSaver, thread_id: str) -> None:
     saver.delete_thread(thread_id)
 
