@@ -121,6 +121,19 @@ def main() -> int:
             f"{r['name']:28} {r['detect']:9.1%} {'90%':>6} {r['detect'] / 0.9:6.2f} {r['fpr']:10.1%} {'5%':>6} "
             f"{r['p50_ms']:8.2f} {r['p95_ms']:8.2f} {'50':>6} {r['p95_ms'] / 50:6.2f}"
         )
+    # The latency each rail adds, from the cascade's own per-rail timings (the trace in RailDecision.details).
+    per_rail: dict[str, list[float]] = {}
+    for r in rows:
+        d = cascade.check(r["text"], STAGE.get(r["channel"], "input"))
+        for step in d.details.get("trace", []):
+            if "ms" in step:
+                per_rail.setdefault(step["rail"], []).append(step["ms"])
+    print("\nlatency per rail (ms, over the checks where it ran):")
+    for name, ms in per_rail.items():
+        ms.sort()
+        print(
+            f"  {name:12} n={len(ms):4}  p50={statistics.median(ms):8.2f}  p95={ms[int(0.95 * (len(ms) - 1))]:8.2f}"
+        )
     if args.show_errors:
         final = results[-1]
         for kind in ("misses", "false_alarms"):
