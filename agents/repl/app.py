@@ -116,10 +116,20 @@ def load_models(specs: Iterable[str], console: Console, switch: CancelSwitch) ->
         start = time.perf_counter()
         with console.status(f"loading model {spec} …", spinner="dots"):
             model = load_chat_model(spec)
+            warm_up(model)
         if not spec.startswith("scripted:"):
             console.print(Text(f"model {spec} ready in {time.perf_counter() - start:.1f}s", style="dim"))
         loaded[spec] = CancellableModel(model, switch)
     return loaded
+
+
+def warm_up(model: Any) -> None:
+    """Load a backend's weights now if it loads them lazily (``load()``, or an ``engine`` property)."""
+    load = getattr(model, "load", None)
+    if callable(load):
+        load()
+    elif isinstance(getattr(type(model), "engine", None), property):
+        _ = model.engine
 
 
 def with_models(team: Any, models: dict[str, CancellableModel]) -> Any:
@@ -441,8 +451,14 @@ def run_chat(opts: ChatOptions, *, console: Console | None = None, reader: LineI
     switch = CancelSwitch()
     team = with_models(team, load_models(specs, console, switch))
     tracer = EventTracer.from_env()
-    with console.status("opening threads, memory and tools …", spinner="dots"):
+    with console.status("opening threads, memory, tools and guardrails …", spinner="dots"):
         assistant = Assistant(team, home=paths, memory=None if opts.memory else False, tools=tools)
+        rails = getattr(getattr(assistant, "services", None), "rails", None)
+        try:  # rails load their classifiers on first use: do it now, not on the first message
+            if rails is not None:
+                rails.check("hello", "input")
+        except Exception:  # a real problem shows up, with its message, on the first turn
+            pass
     reader = reader or LineInput(paths.history)
     app = ChatApp(
         assistant,
