@@ -20,7 +20,7 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 from pydantic import BaseModel, Field
 
-from ..errors import InputError
+from ..errors import InputError, ModelNotAvailableError
 from .audio import Audio, AudioOptions
 
 Backend = Literal["faster-whisper", "openai-whisper"]
@@ -90,7 +90,14 @@ def resolve_model(model: str | None) -> tuple[Path | str, str]:
     path = Path(name).expanduser()
     if path.exists():
         return path, str(path)
-    return name, name  # e.g. "tiny.en" or "Systran/faster-whisper-small": the library downloads it if allowed
+    from ..config import allow_network
+
+    if not allow_network():
+        raise ModelNotAvailableError(
+            f"speech model {name!r} is neither a model role (asr, asr-multilingual) nor an existing path, and "
+            f"downloading it needs SENSORIUM_ALLOW_NETWORK=1. Use --model asr, or a local model directory."
+        )
+    return name, name  # e.g. "tiny.en" or "Systran/faster-whisper-small": the library downloads it
 
 
 def load_speech_to_text(

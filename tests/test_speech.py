@@ -21,7 +21,7 @@ from sensorium.multimodal.speech import (
 )
 from sensorium.multimodal.wer import wer
 
-from sensorium.errors import InputError
+from sensorium.errors import InputError, ModelNotAvailableError
 
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="espeak-ng not installed (make sysdeps)"
@@ -126,6 +126,8 @@ def test_misuse_is_refused_with_the_choices() -> None:
         load_speech_to_text("faster-whisper", device="tpu")
     with pytest.raises(InputError, match="not a Whisper model"):
         load_speech_to_text("faster-whisper", model="chat")
+    with pytest.raises(ModelNotAvailableError, match="SENSORIUM_ALLOW_NETWORK=1"):
+        load_speech_to_text("openai-whisper", model="large-v3")
 
 
 class FakeSpeech:
