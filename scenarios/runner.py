@@ -17,6 +17,7 @@ real model overlaps only the non-model work (perception, tools, scoring).
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import threading
 import time
@@ -229,6 +230,8 @@ class Runner:
         if missing:
             return SampleResult(**base, status="skipped", reason=f"missing: {', '.join(missing)}")
         home = (self.out / "homes" / f"{scenario.name}-e{epoch}").resolve()
+        if home.exists():  # left by an interrupted run: start this sample afresh
+            shutil.rmtree(home)
         home.mkdir(parents=True, exist_ok=True)
         # Tools that resolve Paths.default() (memory, files, image outputs) follow this run's home.
         with use_home(home):
@@ -316,6 +319,9 @@ class Runner:
             raise InputError(
                 f"{self.out} already holds results; pass --resume to continue that run or choose another --out"
             )
+        if results_path.exists() and not results_path.read_bytes().endswith(b"\n"):
+            with results_path.open("a", encoding="utf-8") as fh:  # a line torn by a crash stays on its own
+                fh.write("\n")
         todo = self.pending_samples()
         meta = {
             "model": self.options.model or "(each scenario's own: scripted steps or its model)",

@@ -54,7 +54,7 @@ def value_matches(expected: Any, actual: Any) -> bool:
     ):
         return re.search(expected[1:-1], str(actual), re.I) is not None
     if isinstance(expected, bool) or isinstance(actual, bool):
-        return expected == actual
+        return type(expected) is type(actual) and expected == actual
     if isinstance(expected, int | float) and isinstance(actual, int | float):
         return abs(float(expected) - float(actual)) <= 1e-6
     if isinstance(expected, int | float) and isinstance(actual, str):
