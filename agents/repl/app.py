@@ -344,6 +344,8 @@ class ChatApp:
             self.console.print(Text(f"(could not read the thread's state: {exc})", style="yellow"))
         messages = list(state.get("messages") or [])
         shown = [m for m in messages if getattr(m, "type", "") in ("human", "ai") and str(m.content).strip()]
+        if not messages:
+            self.console.print(Text("(no messages yet: a new thread starts under this id)", style="dim"))
         if len(shown) > 6:
             self.console.print(Text(f"… {len(shown) - 6} earlier message(s)", style="dim"))
         for m in shown[-6:]:

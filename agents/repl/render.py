@@ -18,7 +18,7 @@ class TurnRenderer:
         self.stream = stream
         self.verbose = verbose
         self._open: str | None = None  # the agent whose tokens are on the current line
-        self._streamed: dict[str, str] = {}
+        self._streamed: dict[str, list[str]] = {}  # pieces, joined when needed (no quadratic concatenation)
         self._held: set[str] = set()  # agents whose stream looks like a tool call, not shown as text
         self.artifacts: list[str] = []
         self.interrupted = False
@@ -53,12 +53,12 @@ class TurnRenderer:
                 return
             agent = ev.agent or "assistant"
             piece = str(d.get("text", ""))
-            so_far = self._streamed.get(agent, "") + piece
-            self._streamed[agent] = so_far
+            pieces = self._streamed.setdefault(agent, [])
+            pieces.append(piece)
             if agent in self._held:
                 return
             if self._open != agent:
-                start = so_far.lstrip()
+                start = "".join(pieces).lstrip()
                 if not start:
                     return
                 if start[0] in "{[<":  # tool calls look like this: hold them; the tool_call event shows them
@@ -73,7 +73,8 @@ class TurnRenderer:
         elif t == "message":
             agent = ev.agent or "assistant"
             content = str(d.get("content", ""))
-            streamed = self._streamed.pop(agent, None)
+            parts = self._streamed.pop(agent, None)
+            streamed = "".join(parts) if parts is not None else None
             if agent in self._held:
                 self._held.discard(agent)
                 streamed = None
@@ -160,7 +161,7 @@ class TurnRenderer:
         agent = self._open or next(iter(self._streamed), None)
         if agent is None or agent in self._held:  # a tool call half-written is not a reply
             return agent, ""
-        return agent, self._streamed.get(agent, "")
+        return agent, "".join(self._streamed.get(agent, []))
 
     def finish(self) -> None:
         self._close_stream()
