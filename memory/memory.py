@@ -316,18 +316,33 @@ class Memory:
             )
             index: ExactIndex | HNSWIndex
             if use_hnsw and len(keys):
-                path = self.path / "index" / f"{space}.hnsw"
-                fingerprint = f"v{version}"
-                loaded = HNSWIndex.load(path, matrix.shape[1], fingerprint, self.options.hnsw)
-                if loaded is None:
-                    loaded = HNSWIndex.build(keys, matrix, self.options.hnsw)
-                    if self.options.persist_indexes and self.db.version == version:
-                        loaded.save(path, fingerprint)
-                index = loaded
+                index = self._hnsw(space, cached[1] if cached else None, keys, matrix, f"v{version}")
             else:
                 index = ExactIndex(keys, matrix)
             self._vectors[space] = (version, index)
             return index
+
+    def _hnsw(
+        self, space: str, previous: object, keys: np.ndarray, matrix: np.ndarray, fingerprint: str
+    ) -> HNSWIndex:
+        """The HNSW index for the current collection: the one in memory or on disk brought up to date in place
+        (new, changed and deleted vectors), or a fresh build when there is none or tombstones exceed 20%."""
+        path = self.path / "index" / f"{space}.hnsw"
+        index = previous if isinstance(previous, HNSWIndex) else None
+        if index is None:
+            index = HNSWIndex.load(path, matrix.shape[1], self.options.hnsw)
+        if index is not None and len(index.deleted) > 0.2 * max(1, len(keys)):
+            index = None
+        if index is None:
+            index = HNSWIndex.build(keys, matrix, self.options.hnsw)
+        elif index.fingerprint != fingerprint:
+            index.sync(keys, matrix)
+        else:
+            return index
+        index.fingerprint = fingerprint
+        if self.options.persist_indexes and self.db.version == int(fingerprint[1:]):
+            index.save(path, fingerprint)
+        return index
 
     def _vector_search(
         self, space: str, qvec: np.ndarray, n: int, allowed: np.ndarray

@@ -12,7 +12,7 @@ import numpy as np
 class HashEmbedder:
     """Texts sharing words get similar vectors; no model needed. Not a stand-in for quality, only for plumbing."""
 
-    def __init__(self, dim: int = 64, name: str = "fake-hash") -> None:
+    def __init__(self, dim: int = 256, name: str = "fake-hash") -> None:
         self._dim = dim
         self.name = name
         self.calls: list[int] = []
@@ -27,6 +27,6 @@ class HashEmbedder:
         for i, text in enumerate(texts):
             for word in re.findall(r"[a-z0-9]+", text.lower()):
                 h = int(hashlib.md5(word.encode()).hexdigest(), 16)
-                out[i, h % self._dim] += 1.0 if (h >> 64) % 2 else -1.0
+                out[i, h % self._dim] += 1.0  # unsigned: shared words always raise similarity
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1, norms)

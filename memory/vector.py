@@ -55,10 +55,19 @@ class ExactIndex:
 class HNSWIndex:
     """An hnswlib graph whose labels are the collection's document keys."""
 
-    def __init__(self, index: object, options: HNSWOptions, size: int) -> None:
+    def __init__(
+        self,
+        index: object,
+        options: HNSWOptions,
+        size: int,
+        deleted: set[int] | None = None,
+        fingerprint: str = "",
+    ) -> None:
         self._index = index
         self.options = options
-        self.size = size
+        self.size = size  # live elements
+        self.deleted = deleted or set()  # labels marked deleted (tombstones still in the graph)
+        self.fingerprint = fingerprint
 
     def __len__(self) -> int:
         return self.size
@@ -72,6 +81,31 @@ class HNSWIndex:
             index.add_items(np.ascontiguousarray(matrix, dtype=np.float32), keys, num_threads=options.threads)
         index.set_ef(options.ef_search)
         return cls(index, options, len(keys))
+
+    def sync(self, keys: np.ndarray, matrix: np.ndarray) -> int:
+        """Bring the graph up to date with (keys, matrix) in place: add new keys, re-insert changed vectors,
+        mark removed keys deleted. Returns the number of changes. Keys are never reused (SQLite AUTOINCREMENT)."""
+        idx = self._index
+        labels = np.array(idx.get_ids_list(), dtype=np.int64)  # type: ignore[attr-defined]
+        live = np.setdiff1d(labels, np.fromiter(self.deleted, dtype=np.int64, count=len(self.deleted)))
+        gone = np.setdiff1d(live, keys)
+        for label in gone.tolist():
+            idx.mark_deleted(label)  # type: ignore[attr-defined]
+            self.deleted.add(label)
+        new_mask = ~np.isin(keys, labels)
+        kept = np.flatnonzero(np.isin(keys, live))
+        changed = np.zeros(len(keys), dtype=bool)
+        if len(kept):
+            current = np.asarray(idx.get_items(keys[kept].tolist()), dtype=np.float32)  # type: ignore[attr-defined]
+            changed[kept] = np.abs(current - matrix[kept]).max(axis=1) > 1e-6
+        todo = np.flatnonzero(new_mask | changed)
+        if len(todo):
+            need = len(labels) + int(new_mask.sum())
+            if need > idx.get_max_elements():  # type: ignore[attr-defined]
+                idx.resize_index(max(need, int(idx.get_max_elements() * 1.5)))  # type: ignore[attr-defined]
+            idx.add_items(matrix[todo], keys[todo], num_threads=self.options.threads)  # type: ignore[attr-defined]
+        self.size = len(keys)
+        return int(len(gone) + len(todo))
 
     def search(
         self, query: np.ndarray, k: int, allowed_keys: set[int] | None = None
@@ -107,7 +141,12 @@ class HNSWIndex:
         os.close(fd)
         try:
             self._index.save_index(tmp)
-            meta = {"fingerprint": fingerprint, "size": self.size, "options": asdict(self.options)}
+            meta = {
+                "fingerprint": fingerprint,
+                "size": self.size,
+                "deleted": sorted(self.deleted),
+                "options": asdict(self.options),
+            }
             meta_tmp = tmp + ".json"
             Path(meta_tmp).write_text(json.dumps(meta))
             os.replace(tmp, path)
@@ -118,20 +157,19 @@ class HNSWIndex:
                     os.unlink(leftover)
 
     @classmethod
-    def load(cls, path: Path, dim: int, fingerprint: str, options: HNSWOptions) -> HNSWIndex | None:
-        """The saved index when its fingerprint and build options match; None when missing or stale."""
+    def load(cls, path: Path, dim: int, options: HNSWOptions) -> HNSWIndex | None:
+        """The saved index (its ``fingerprint`` says which collection version it reflects; the caller syncs a
+        stale one); None when missing, unreadable or built with other graph options."""
         try:
             meta = json.loads(Path(str(path) + ".json").read_text())
             saved = HNSWOptions(**meta["options"])
-            if meta["fingerprint"] != fingerprint or (saved.M, saved.ef_construction) != (
-                options.M,
-                options.ef_construction,
-            ):
+            if (saved.M, saved.ef_construction) != (options.M, options.ef_construction):
                 return None
             hnswlib = require("hnswlib", "memory", purpose="HNSW vector search")
             index = hnswlib.Index(space="ip", dim=dim)
-            index.load_index(str(path), max_elements=max(1, meta["size"]))
+            deleted = set(meta.get("deleted", []))
+            index.load_index(str(path), max_elements=max(1, meta["size"] + len(deleted)))
             index.set_ef(options.ef_search)
-            return cls(index, options, int(meta["size"]))
+            return cls(index, options, int(meta["size"]), deleted, meta["fingerprint"])
         except (OSError, ValueError, KeyError, RuntimeError, TypeError):
             return None

@@ -170,7 +170,7 @@ from sensorium.memory.db import CollectionDB
 db = CollectionDB(__import__('pathlib').Path(sys.argv[1]))
 with db.write() as conn:
     for i in range(50):
-        db.upsert(conn, "default", f"half{i}", "half written", {}, {"text": np.zeros(64, np.float32)})
+        db.upsert(conn, "default", f"half{i}", "half written", {}, {"text": np.zeros(256, np.float32)})
     db.delete(conn, "default", ["cat"])
     os._exit(1)  # crash mid-transaction
 """
@@ -227,3 +227,24 @@ def test_default_path_is_under_home(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("SENSORIUM_HOME", str(tmp_path / "h"))
     m = Memory(embedder=HashEmbedder())
     assert m.path == tmp_path / "h" / "memory" and (m.path / "memory.sqlite").exists()
+
+
+def test_hnsw_index_is_updated_in_place(tmp_path: Path) -> None:
+    opts = MemoryOptions(vector_index="hnsw")
+    m = Memory(tmp_path / "h", embedder=HashEmbedder(), options=opts)
+    m.add([t for _, t, _ in DOCS], ids=[i for i, _, _ in DOCS])
+    first = m.vector_index()
+    assert m.search("quantum computers", k=1, mode="vector")[0].id == "qubit"
+    m.add(["Zebras have black and white stripes."], ids=["zebra"])
+    m.add(["Rome is the capital of Italy."], ids=["paris"])  # changed vector, same id
+    m.delete(["cat"])
+    assert m.vector_index() is first  # synced, not rebuilt
+    assert m.search("zebras stripes", k=1, mode="vector")[0].id == "zebra"
+    assert m.search("Rome Italy", k=1, mode="vector")[0].id == "paris"
+    assert "cat" not in {h.id for h in m.search("cat on the warm mat", k=5, mode="vector")}
+    # Another process (here: another Memory) loads the saved graph, tombstones included, and agrees.
+    other = Memory(tmp_path / "h", embedder=HashEmbedder(), options=opts)
+    assert len(other.vector_index().deleted) == 1
+    assert [h.id for h in other.search("Rome Italy", k=3, mode="vector")] == [
+        h.id for h in m.search("Rome Italy", k=3, mode="vector")
+    ]
