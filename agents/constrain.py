@@ -119,7 +119,10 @@ def tools_grammar(
 
 def json_grammar(schema: dict[str, Any]) -> str:
     """Lark grammar for structured output: exactly one JSON value matching ``schema``."""
-    return "%llguidance {}\nstart: %json " + json.dumps(normalize_schema(schema), ensure_ascii=False) + "\n"
+    schema = normalize_schema(schema)
+    if isinstance(schema, dict):
+        schema = {**schema, "x-guidance": schema.get("x-guidance", JSON_STYLE)}
+    return "%llguidance {}\nstart: %json " + json.dumps(schema, ensure_ascii=False) + "\n"
 
 
 def grammar_for(
