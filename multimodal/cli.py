@@ -16,7 +16,12 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
     labels = [s.strip() for s in args.labels.split(",") if s.strip()] if args.labels else None
     report = describe_image_file(
-        args.image, labels=labels, question=args.question, device=args.device, caption=not args.no_caption
+        args.image,
+        labels=labels,
+        question=args.question,
+        device=args.device,
+        caption=not args.no_caption,
+        remember=args.remember,
     )
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
@@ -68,6 +73,11 @@ def _register_vision(sub: Any) -> None:
     p.add_argument("--question", "-q", help="ask the vision-language model a question about the image")
     p.add_argument("--no-caption", action="store_true", help="skip the VLM caption")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p.add_argument(
+        "--remember",
+        action="store_true",
+        help="add the image to the CLIP image index that find_images searches",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
     p.set_defaults(func=cmd_describe)
 

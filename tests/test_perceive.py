@@ -105,8 +105,10 @@ def test_real_speech_from_espeak(tmp_path: Path) -> None:
 
 
 def test_describe_cli_json(cat: Path, with_weights: None, capsys) -> None:
-    assert main(["describe", str(cat), "--labels", "cat, dog", "--json", "-q", "What is it?"]) == 0
+    args = ["describe", str(cat), "--labels", "cat, dog", "--json", "-q", "What is it?", "--remember"]
+    assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
+    assert [e.path for e in ImageIndex().entries] == [str(cat.resolve())]
     assert report["image"]["format"] == "JPEG"
     assert {x["label"] for x in report["labels"]} == {"cat", "dog"}
     assert report["caption"] and report["answer"] and report["notes"] == []
