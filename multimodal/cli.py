@@ -40,6 +40,7 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 
 def cmd_imagine(args: argparse.Namespace) -> int:
+    from ..errors import InputError
     from .imagegen import GenerationRequest, load_image_generator
 
     request = GenerationRequest(
@@ -51,6 +52,8 @@ def cmd_imagine(args: argparse.Namespace) -> int:
         width=args.width,
         height=args.height,
     ).checked()
+    if not args.out.lower().endswith(".png"):  # before the model loads, not after the work
+        raise InputError(f"--out {args.out!r}: generated images are saved as PNG; use a .png file name.")
     generator = load_image_generator(device=args.device)
     result = generator.generate(request)
     path = result.save(args.out)

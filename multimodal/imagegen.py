@@ -124,12 +124,15 @@ class DiffusersImageGenerator:
         self._torch = require("torch", "imagegen", purpose="image generation")
         diffusers = require("diffusers", "imagegen", purpose="image generation")
         self.choice: DeviceChoice = choose(device, dtype, extra="imagegen")
+        label = None
         if location is None:
-            from ..models import resolve_path
+            from ..models import resolve, resolve_path
 
+            found = resolve("imagegen")
+            label = found.hub_id  # a hub download lands in a snapshot dir: record the id, not the hash
             location = resolve_path("imagegen")
         self.location = str(location)
-        self.model = Path(self.location).name or self.location
+        self.model = label or Path(self.location).name or self.location
         with warnings.catch_warnings():  # newer diffusers renamed torch_dtype to dtype; older lack dtype
             warnings.simplefilter("ignore", FutureWarning)
             pipe = diffusers.AutoPipelineForText2Image.from_pretrained(

@@ -79,8 +79,11 @@ def describe_image_file(
         if remember:
             from .image_index import ImageIndex
 
-            ImageIndex().add([path], clip)
-            report["remembered"] = True
+            try:
+                ImageIndex().add([path], clip)
+                report["remembered"] = True
+            except SensoriumError as exc:  # e.g. an index built with another CLIP model
+                report["notes"].append(f"not remembered: {exc}")
     except ModelNotAvailableError as exc:
         report["notes"].append(_NO_WEIGHTS.format(what="CLIP labels", why=exc))
     if caption or question:

@@ -130,3 +130,5 @@ def test_imagine_cli(pipe_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_imagine_without_weights_says_what_to_set(tmp_path: Path, capsys) -> None:
     assert main(["imagine", "a fox", "--out", str(tmp_path / "x.png")]) == 2
     assert "SENSORIUM_MODEL_IMAGEGEN" in capsys.readouterr().err
+    assert main(["imagine", "a fox", "--out", str(tmp_path / "x.jpg")]) == 2  # refused before any model work
+    assert "use a .png file name" in " ".join(capsys.readouterr().err.split())
