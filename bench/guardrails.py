@@ -6,6 +6,9 @@ Data (bench/data/):
   indirect injection, jailbreak personas, obfuscation, exfiltration, five languages) and 63 tricky benign ones. It is
   split by a hash of the id into "dev" (the half the rails' patterns and thresholds were tuned on) and "test"
   (held out: the figures that count). None of it is in the similarity rail's exemplars.
+- jailbreak_corpus_mini.json: the 15 attacks of the PyPI package ``jailbreak-corpus-mini-py`` 0.1.0 (MIT,
+  Mukunda Rao Katta, https://github.com/MukundaKatta/jailbreak-corpus-mini-py; licence in
+  jailbreak_corpus_mini_LICENSE); "indirect_injection" items are checked as tool results. Held out.
 - sensorium_guardrails.jsonl: 40 texts written for sensorium (unsafe requests, system-prompt extraction, injected
   tool output, and tricky benign requests such as "how do I kill a Python process"); also held out.
 
@@ -49,6 +52,19 @@ def load(split: str) -> list[dict]:
         r = json.loads(line)
         r["source"], r["split"] = "sensorium", "test"
         rows.append(r)
+    for item in json.loads((DATA / "jailbreak_corpus_mini.json").read_text("utf-8")):
+        channel = "tool_output" if item["category"] == "indirect_injection" else "user_input"
+        rows.append(
+            {
+                "id": f"jcm-{item['id']}",
+                "label": "malicious",
+                "category": item["category"],
+                "channel": channel,
+                "text": item["prompt"],
+                "source": "jailbreak-corpus-mini",
+                "split": "test",
+            }
+        )
     return [r for r in rows if split == "all" or r["split"] == split]
 
 
@@ -112,6 +128,14 @@ def main() -> int:
         ),
     ]
     print(f"split={args.split}: {results[0]['n_attack']} attacks, {results[0]['n_benign']} benign")
+    by_source: dict[str, list[int]] = {}
+    for r in rows:
+        blocked = cascade.check(r["text"], STAGE.get(r["channel"], "input")).action == "block"
+        hit = by_source.setdefault(f"{r['source']} {r['label']}", [0, 0])
+        hit[0], hit[1] = hit[0] + blocked, hit[1] + 1
+    print(
+        "cascade blocked, per source: " + ", ".join(f"{k} {b}/{n}" for k, (b, n) in sorted(by_source.items()))
+    )
     print(
         f"{'rails':28} {'detected':>9} {'goal':>6} {'ratio':>6} {'false pos':>10} {'goal':>6} "
         f"{'p50 ms':>8} {'p95 ms':>8} {'goal':>6} {'ratio':>6}"
