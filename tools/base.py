@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, ValidationError, create_model
 
 ApprovalRule = bool | Callable[[dict[str, Any]], bool]
 
@@ -205,7 +205,12 @@ def function_tool(
         raise ToolDefinitionError(
             f"tool {tool_name!r}: the function has no docstring; write a one-line description."
         )
-    hints = get_type_hints(fn)
+    try:
+        hints = get_type_hints(fn)
+    except NameError as exc:  # a string annotation naming something not importable where the function lives
+        raise ToolDefinitionError(
+            f"tool {tool_name!r}: a type hint cannot be resolved ({exc}); define or import that type at module level."
+        ) from exc
     fields: dict[str, Any] = {}
     for pname, param in inspect.signature(fn).parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -223,10 +228,16 @@ def function_tool(
         raise ToolDefinitionError(
             f"tool {tool_name!r}: docstring describes unknown parameters {sorted(unknown)}."
         )
-    model = create_model(  # type: ignore[call-overload]
-        f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields
-    )
-    return Tool(fn, name=tool_name, description=description, args_model=model, needs_approval=needs_approval)
+    try:
+        model = create_model(  # type: ignore[call-overload]
+            f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields
+        )
+        return Tool(fn, name=tool_name, description=description, args_model=model, needs_approval=needs_approval)
+    except PydanticUserError as exc:  # e.g. a parameter type with no JSON schema
+        raise ToolDefinitionError(
+            f"tool {tool_name!r}: a parameter type cannot be described as JSON schema ({exc}); "
+            "use JSON-friendly types (str, int, float, bool, list, dict, Literal, Enum, pydantic models)."
+        ) from exc
 
 
 def model_tool(

@@ -1,0 +1,244 @@
+"""Typed tools (tools/base.py): schemas from type hints and Google docstrings, definition-time errors, validation,
+results as text, JSON or artifacts, approval rules."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+import pytest
+from pydantic import BaseModel, Field
+from sensorium.tools.base import (
+    Artifact,
+    Tool,
+    ToolDefinitionError,
+    ToolResult,
+    model_tool,
+    parse_google_docstring,
+    to_result,
+    tool,
+)
+
+
+class Unit(StrEnum):
+    C = "celsius"
+    F = "fahrenheit"
+
+
+@tool
+def get_weather(city: str, unit: Unit = Unit.C, days: int = 1) -> str:
+    """Get the weather forecast for a city.
+
+    Args:
+        city: Name of the city,
+            for example "Paris".
+        unit: Temperature unit.
+        days: How many days to forecast.
+
+    Returns:
+        A short forecast.
+    """
+    return f"{city}: sunny for {days} day(s) in {unit.value}"
+
+
+def test_schema_from_hints_and_docstring() -> None:
+    assert isinstance(get_weather, Tool) and get_weather.name == "get_weather"
+    assert get_weather.description == "Get the weather forecast for a city."
+    params = get_weather.parameters
+    assert params["required"] == ["city"] and params["additionalProperties"] is False
+    props = params["properties"]
+    assert props["city"] == {"type": "string", "description": 'Name of the city, for example "Paris".'}
+    assert props["days"]["type"] == "integer" and props["days"]["default"] == 1
+    assert "title" not in props["city"]  # pydantic's auto titles are dropped
+    assert get_weather.schema == {
+        "name": "get_weather",
+        "description": params and get_weather.description,
+        "parameters": params,
+    }
+
+
+def test_enum_and_literal_types_become_enums() -> None:
+    @tool
+    def paint(color: Literal["red", "blue"], size: int) -> str:
+        """Paint.
+
+        Args:
+            color: Which colour.
+            size: Brush size.
+        """
+        return color
+
+    assert paint.parameters["properties"]["color"]["enum"] == ["red", "blue"]
+    assert "celsius" in str(get_weather.parameters)
+
+
+def test_invoke_validates_and_coerces_nothing_silently() -> None:
+    ok = get_weather.invoke({"city": "Oslo", "unit": "fahrenheit", "days": 2})
+    assert ok == ToolResult(content="Oslo: sunny for 2 day(s) in fahrenheit")
+    bad = get_weather.invoke({"city": "Oslo", "days": "many", "color": 1})
+    assert bad.is_error
+    assert "invalid arguments for get_weather" in bad.content
+    assert "days" in bad.content and "color" in bad.content and "Fix the arguments" in bad.content
+    missing = get_weather.invoke({})
+    assert missing.is_error and "city" in missing.content
+    assert get_weather.invoke(["Oslo"]).is_error  # type: ignore[arg-type]
+
+
+def test_tool_failures_come_back_as_text() -> None:
+    @tool
+    def divide(a: float, b: float) -> float:
+        """Divide a by b.
+
+        Args:
+            a: Numerator.
+            b: Denominator.
+        """
+        return a / b
+
+    res = divide.invoke({"a": 1, "b": 0})
+    assert res.is_error and "ZeroDivisionError" in res.content
+    good = divide.invoke({"a": 1, "b": 4})
+    assert good.content == "0.25" and good.data == 0.25
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("def f(x: int):\n    pass", "no docstring"),
+        ('def f(x):\n    """Do.\n\n    Args:\n        x: a thing.\n    """', "no type hint"),
+        ('def f(x: int):\n    """Do it."""', "has no description"),
+        (
+            'def f(x: int, y: int):\n    """Do.\n\n    Args:\n        x: a thing.\n    """',
+            "'y' has no description",
+        ),
+        (
+            'def f(*args: int):\n    """Do.\n\n    Args:\n        args: things.\n    """',
+            "cannot be described",
+        ),
+        (
+            'def f(x: int):\n    """Do.\n\n    Args:\n        x: a.\n        z: b.\n    """',
+            "unknown parameters",
+        ),
+    ],
+)
+def test_definition_errors_name_the_function_and_the_fix(source: str, message: str) -> None:
+    scope: dict[str, object] = {}
+    exec(source, scope)
+    with pytest.raises(ToolDefinitionError, match=message) as info:
+        tool(scope["f"])
+    assert "'f'" in str(info.value)
+
+
+class Opaque:
+    pass
+
+
+def test_parameter_type_without_json_schema_is_a_definition_error() -> None:
+    def f(x: Opaque) -> str:
+        """Do.
+
+        Args:
+            x: a thing.
+        """
+        return ""
+
+    with pytest.raises(ToolDefinitionError, match="cannot be described as JSON schema"):
+        tool(f)
+
+    class Local:
+        pass
+
+    def g(x: Local) -> str:
+        """Do.
+
+        Args:
+            x: a thing.
+        """
+        return ""
+
+    with pytest.raises(ToolDefinitionError, match="cannot be resolved"):
+        tool(g)
+
+
+def test_results_text_json_and_artifacts(tmp_path) -> None:
+    assert to_result("hi") == ToolResult(content="hi")
+    data = to_result({"n": 1, "ok": True})
+    assert data.content == '{"n": 1, "ok": true}' and data.data == {"n": 1, "ok": True}
+    png = tmp_path / "a.png"
+    art = to_result(Artifact(path=str(png), mime="image/png"))
+    assert art.artifacts[0].path == str(png) and "image/png" in art.content
+
+    class Point(BaseModel):
+        x: int
+
+    assert to_result(Point(x=2)).data == {"x": 2}
+
+    @tool
+    def draw(name: str) -> Artifact:
+        """Draw.
+
+        Args:
+            name: File name.
+        """
+        return Artifact(path=str(tmp_path / name), mime="image/png", description="drawing")
+
+    out = draw.invoke({"name": "c.png"})
+    assert not out.is_error and out.artifacts[0].description == "drawing"
+
+
+def test_model_tool_uses_the_pydantic_model() -> None:
+    class Search(BaseModel):
+        """Search the notes."""
+
+        query: str = Field(description="what to look for")
+        k: int = Field(3, ge=1, le=10, description="how many hits")
+
+    def run(args: Search) -> list[str]:
+        return [args.query] * args.k
+
+    t = model_tool(Search, run, name="search")
+    assert t.description == "Search the notes." and t.parameters["properties"]["k"]["maximum"] == 10
+    assert t.invoke({"query": "x", "k": 2}).data == ["x", "x"]
+    assert t.invoke({"query": "x", "k": 50}).is_error
+
+    class NoDesc(BaseModel):
+        """Doc."""
+
+        q: str
+
+    with pytest.raises(ToolDefinitionError, match="'q' has no description"):
+        model_tool(NoDesc, run)
+
+
+def test_approval_rules_fail_safe() -> None:
+    @tool(needs_approval=lambda a: a["amount"] > 100)
+    def pay(amount: int) -> str:
+        """Pay.
+
+        Args:
+            amount: Euros.
+        """
+        return "paid"
+
+    assert not pay.requires_approval({"amount": 5}) and pay.requires_approval({"amount": 500})
+    assert pay.requires_approval({})  # the predicate raised: ask a human
+    assert tool(needs_approval=True)(get_weather.fn).requires_approval({})
+    assert not get_weather.requires_approval({"city": "x"})
+
+
+def test_google_docstring_parsing_edge_cases() -> None:
+    desc, params = parse_google_docstring(
+        """Summary line.
+
+        More detail.
+
+        Args:
+            a (int): First, with a type in parentheses.
+            **kw: Keyword things.
+
+        Raises:
+            ValueError: never described as a parameter.
+        """
+    )
+    assert desc == "Summary line.\n\nMore detail."
+    assert params == {"a": "First, with a type in parentheses.", "kw": "Keyword things."}
