@@ -232,7 +232,9 @@ def function_tool(
         model = create_model(  # type: ignore[call-overload]
             f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields
         )
-        return Tool(fn, name=tool_name, description=description, args_model=model, needs_approval=needs_approval)
+        return Tool(
+            fn, name=tool_name, description=description, args_model=model, needs_approval=needs_approval
+        )
     except PydanticUserError as exc:  # e.g. a parameter type with no JSON schema
         raise ToolDefinitionError(
             f"tool {tool_name!r}: a parameter type cannot be described as JSON schema ({exc}); "
