@@ -42,16 +42,20 @@ def main() -> None:
         questions = read_jsonl(args.data / f"BFCL_v4_{cat}.json")[: args.limit]
         answers = {a["id"]: a for a in read_jsonl(args.data / "possible_answer" / f"BFCL_v4_{cat}.json")}
         results: dict[str, list] = {name: [] for name in configs}
-        for item in tqdm(questions, desc=cat, unit="item"):
-            for name, opts in configs.items():
-                results[name].append(run_item(model, item, answers.get(item["id"]), opts))
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
-            for name, res in results.items():
-                tag = "constrained" if "constrained)" in name else "unconstrained"
-                with open(args.out / f"{cat}.{tag}.jsonl", "w", encoding="utf-8") as fh:
-                    for r in res:
-                        fh.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
+        bar = tqdm(questions, desc=cat, unit="item")
+        for item in bar:
+            for name, opts in configs.items():
+                res = run_item(model, item, answers.get(item["id"]), opts)
+                results[name].append(res)
+                if args.out:  # one line per item as it finishes, so a cut-short run still leaves its data
+                    tag = "constrained" if "constrained)" in name else "unconstrained"
+                    with open(args.out / f"{cat}.{tag}.jsonl", "a", encoding="utf-8") as fh:
+                        fh.write(json.dumps(res.to_json(), ensure_ascii=False) + "\n")
+            bar.set_postfix(
+                {n[:10]: f"{sum(bool(r.correct) for r in rs)}/{len(rs)}" for n, rs in results.items()}
+            )
         summary = {name: summarize(res) for name, res in results.items()}
         rows.append((cat, summary))
     print(

@@ -1,0 +1,70 @@
+"""Tokens per second: sensorium's llama.cpp backend vs the bare runtime, same GGUF, prompt and settings, one run.
+
+The bare runtime is xllamacpp's llama.cpp server engine called directly with the same rendered prompt, greedy
+sampling and token limit (non-streaming, no grammar, no parsing). Ours is ``LlamaCppChatModel.chat`` (template
+rendering, streaming callback, parsing, usage). The two alternate request by request on the same loaded model, so
+machine load hits both alike; tokens/s is completion tokens over wall time, end to end.
+
+    .venv/bin/python bench/brain_llamacpp_speed.py --repeats 5 --max-tokens 128
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+from langchain_core.messages import HumanMessage
+from sensorium.agents.backends.llamacpp import LlamaCppChatModel, resolve_gguf
+from sensorium.agents.chat import GenerationOptions
+
+PROMPT = "Write a Python function that checks whether a string is a palindrome, and explain it step by step."
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="chat", help="registry role or .gguf path (default: chat)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--max-tokens", type=int, default=128)
+    args = ap.parse_args()
+    model = LlamaCppChatModel(resolve_gguf(args.model))
+    messages = [HumanMessage(PROMPT)]
+    prompt = model.render(messages)
+    opts = GenerationOptions(max_tokens=args.max_tokens)
+    bare_body = {"prompt": prompt, "n_predict": args.max_tokens, "temperature": 0.0, "top_p": 1.0, "seed": 0}
+    ours_tps, bare_tps = [], []
+    model.chat(messages, options=GenerationOptions(max_tokens=4))  # load and warm the prompt cache for both
+    for i in range(args.repeats):
+        start = time.perf_counter()
+        with model.engine.lock:
+            raw = model.engine.server.handle_completions(dict(bare_body))
+        bare_s = time.perf_counter() - start
+        bare_tokens = int((raw.get("usage") or {}).get("completion_tokens", 0))
+        result = model.chat(messages, options=opts)
+        ours = result.usage.completion_tokens / result.usage.total_s
+        bare = bare_tokens / bare_s
+        ours_tps.append(ours)
+        bare_tps.append(bare)
+        print(
+            json.dumps(
+                {
+                    "repeat": i,
+                    "ours_tok_s": round(ours, 2),
+                    "bare_tok_s": round(bare, 2),
+                    "ours_tokens": result.usage.completion_tokens,
+                    "bare_tokens": bare_tokens,
+                }
+            )
+        )
+    o, b = statistics.median(ours_tps), statistics.median(bare_tps)
+    print(
+        f"\nllama.cpp generation, {model.path.name}, {args.max_tokens} tokens max, median of {args.repeats}"
+    )
+    print(f"sensorium LlamaCppChatModel: {o:7.2f} tok/s")
+    print(f"bare xllamacpp runtime:      {b:7.2f} tok/s")
+    print(f"ratio (ours / bare):         {o / b:7.3f}x")
+
+
+if __name__ == "__main__":
+    main()
