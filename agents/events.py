@@ -60,6 +60,7 @@ class EventLog:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
         self._lock = threading.Lock()
+        self._open: dict[Path, Any] = {}  # kept open: a turn writes dozens of lines; each is flushed at once
 
     def path(self, thread_id: str) -> Path:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in thread_id)
@@ -69,10 +70,14 @@ class EventLog:
         line = event.model_dump_json() + "\n"
         path = self.path(event.thread_id)
         with self._lock:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as fh:
-                fh.write(line)
-                fh.flush()
+            fh = self._open.get(path)
+            if fh is None:
+                if len(self._open) >= 8:  # bound the open files of a process serving many threads
+                    self._open.pop(next(iter(self._open))).close()
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fh = self._open[path] = path.open("a", encoding="utf-8")
+            fh.write(line)
+            fh.flush()
 
     def read(self, thread_id: str) -> Iterator[Event]:
         path = self.path(thread_id)
@@ -85,5 +90,16 @@ class EventLog:
                 except (json.JSONDecodeError, ValueError):
                     continue  # a line torn by a crash
 
+    def close(self) -> None:
+        with self._lock:
+            for fh in self._open.values():
+                fh.close()
+            self._open.clear()
+
     def delete(self, thread_id: str) -> None:
-        self.path(thread_id).unlink(missing_ok=True)
+        path = self.path(thread_id)
+        with self._lock:
+            fh = self._open.pop(path, None)
+            if fh is not None:
+                fh.close()
+        path.unlink(missing_ok=True)
