@@ -187,6 +187,10 @@ def main() -> None:
         f"goal: hybrid nDCG@10 >= better single ({best_single:.4f}): {'MET' if hybrid >= best_single else 'NOT MET'} "
         f"(ratio {hybrid / best_single:.3f})"
     )
+    print(
+        "note: our latencies include the query embedding (vector, hybrid) and reading the hits' texts and metadata "
+        "from SQLite; the bm25s reference returns bare indices."
+    )
     if reranker is None:
         print(
             "hybrid+rerank: skipped - no cross-encoder weights given (--rerank MODEL_DIR). No reranker weights are "
