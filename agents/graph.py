@@ -304,15 +304,39 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         _emit("plan", node="plan", steps=new["steps"])
         return {"plan": new, "usage": _usage_update("planner", result)}
 
+    def routed(agent: str, reason: str, usage: dict[str, Any] | None = None) -> dict[str, Any]:
+        get_stream_writer()(
+            {
+                "type": "route",
+                "node": "route",
+                "agent": "supervisor",
+                "data": {"agent": agent, "reason": reason},
+            }
+        )
+        return {"active_agent": agent, "route_reason": reason, "usage": usage or {}}
+
     def route(state: AssistantState) -> dict[str, Any]:
-        if len(team.agents) == 1:
-            return {"active_agent": team.agents[0].name}
         names = team.names
-        listing = "\n".join(f"- {a.name}: {a.description or a.role[:80]}" for a in team.agents)
+        if len(names) == 1:
+            return {"active_agent": names[0]}
+        if team.routing == "first":
+            return routed(names[0], "the team routes every request to its first agent")
+        candidates = names
+        if team.routing == "auto" and any(a.keywords for a in team.agents):
+            # A 0.5B supervisor routes worse than keywords do (it copies descriptions): ask it only for ties.
+            top, matched = team.keyword_route(state.get("input", ""))
+            if not top:
+                return routed(names[0], "no specialist's keywords matched; the first agent may hand off")
+            if len(top) == 1:
+                return routed(top[0], f"keywords: {matched}")
+            candidates = top
+        listing = "\n".join(
+            f"- {a.name}: {a.description or a.role[:80]}" for a in team.agents if a.name in candidates
+        )
         schema = {
             "type": "object",
             "properties": {
-                "agent": {"type": "string", "enum": names},
+                "agent": {"type": "string", "enum": candidates},
                 "reason": {"type": "string", "maxLength": 200},
             },
             "required": ["agent"],
@@ -331,19 +355,11 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             usage = _usage_update("supervisor", result)
             data = json.loads(str(result.message.content))
             agent, reason = data["agent"], str(data.get("reason", ""))
-            if agent not in names:
+            if agent not in candidates:
                 raise ValueError(f"unknown agent {agent!r}")
         except Exception as exc:
-            agent, reason = names[0], f"routing failed ({exc}); using the default agent"
-        get_stream_writer()(
-            {
-                "type": "route",
-                "node": "route",
-                "agent": "supervisor",
-                "data": {"agent": agent, "reason": reason},
-            }
-        )
-        return {"active_agent": agent, "route_reason": reason, "usage": usage}
+            agent, reason = candidates[0], f"routing failed ({exc}); using {candidates[0]}"
+        return routed(agent, reason, usage)
 
     # -- the agent and its tools --------------------------------------------------------------------------
     def tool_specs(agent: AgentSpec) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -35,6 +35,9 @@ class AgentSpec(BaseModel):
     model: Any = Field(default=None, description="a model spec string, a ChatModel object, or None")
     handoffs: tuple[str, ...] = ()
     description: str = Field(default="", description="what it is good at; the supervisor reads this")
+    keywords: tuple[str, ...] = Field(
+        default=(), description="phrases that route a request here without a model call (routing='auto')"
+    )
 
 
 class Team(BaseModel):
@@ -46,6 +49,11 @@ class Team(BaseModel):
     model: Any = Field(default=DEFAULT_MODEL, description="default model spec (or ChatModel) of the agents")
     supervisor_model: Any = Field(default=None, description="model of the router and planner (None = team's)")
     plan: bool = Field(default=True, description="plan multi-step requests")
+    routing: Literal["auto", "model", "first"] = Field(
+        default="auto",
+        description="auto: keywords, then the model supervisor only for ties (or when no agent has keywords); "
+        "model: always ask the supervisor; first: always the first agent (which may hand off)",
+    )
     max_steps: int = Field(default=8, ge=1, description="agent steps per turn before the turn is stopped")
 
     def __init__(self, agents: Iterable[AgentSpec] | None = None, /, **data: Any) -> None:
@@ -79,6 +87,20 @@ class Team(BaseModel):
 
     def model_for(self, agent: AgentSpec) -> Any:
         return agent.model if agent.model is not None else self.model
+
+    def keyword_route(self, text: str) -> tuple[list[str], str]:
+        """Agents whose keywords the request mentions most (empty: none matched), and the matched phrases."""
+        lowered = " " + " ".join(text.lower().split()) + " "
+        scores: dict[str, list[str]] = {}
+        for agent in self.agents:
+            hits = [k for k in agent.keywords if k.lower() in lowered]
+            if hits:
+                scores[agent.name] = hits
+        if not scores:
+            return [], ""
+        best = max(len(h) for h in scores.values())
+        top = [name for name, hits in scores.items() if len(hits) == best]
+        return top, ", ".join(h for name in top for h in scores[name])
 
     @property
     def router_model(self) -> Any:

@@ -141,14 +141,35 @@ def test_agent_cannot_use_tools_outside_its_allow_list() -> None:
     assert result.data["is_error"] and "may not use the tool 'calculate'" in result.data["content"]
 
 
-def test_default_team_routes_with_the_shipped_yaml() -> None:
-    model = ScriptedChatModel([{"json": {"agent": "assistant", "reason": "chat"}}, "Hi there."])
+def test_default_team_routes_by_keywords_without_a_model_call() -> None:
+    model = ScriptedChatModel(["Hi there.", "I'll draw it."])
     assistant = Assistant(default_team(model=model), memory=False, perceiver=False, rails=False)
     events = list(assistant.run("t", "hello"))
-    model.assert_done()
+    assert next(e for e in events if e.type == "route").data["agent"] == "assistant"
     assert events[-1].data["final"] == "Hi there."
-    offered = {t["name"] for t in model.calls[1]["tools"]}
+    offered = {t["name"] for t in model.calls[0]["tools"]}
     assert {"calculate", "current_time", "handoff_to_artist"} <= offered
+    events = list(assistant.run("t2", "Please draw a fox in the snow"))
+    route = next(e for e in events if e.type == "route").data
+    assert route == {"agent": "artist", "reason": "keywords: draw"}
+    model.assert_done()  # two turns, two model calls: no supervisor call
+
+
+def test_keyword_ties_go_to_the_model_supervisor_over_the_tied_agents_only() -> None:
+    model = ScriptedChatModel([{"json": {"agent": "perceiver", "reason": "about the image"}}, "A cat."])
+    assistant = Assistant(default_team(model=model), memory=False, perceiver=False, rails=False)
+    events = list(assistant.run("t", "What is in this image? Could you draw it"))
+    model.assert_done()
+    assert model.calls[0]["response_format"]["properties"]["agent"]["enum"] == ["artist", "perceiver"]
+    assert next(e for e in events if e.type == "route").data["agent"] == "perceiver"
+
+
+def test_routing_first_never_asks_the_supervisor() -> None:
+    model = ScriptedChatModel(["ok"])
+    team = Team([AgentSpec(name="a"), AgentSpec(name="b")], model=model, routing="first")
+    events = list(Assistant(team, memory=False, perceiver=False, rails=False).run("t", "anything"))
+    model.assert_done()
+    assert next(e for e in events if e.type == "route").data["agent"] == "a"
 
 
 def test_multistep_request_is_planned_and_executed_step_by_step() -> None:
