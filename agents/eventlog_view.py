@@ -44,7 +44,8 @@ def _prompt_messages(prompt: Any) -> list[tuple[str, str]]:
     """The exact prompt as (role, content) pairs, whatever shape the backend logged it in."""
     if isinstance(prompt, str):
         return [("prompt", prompt)]
-    if isinstance(prompt, dict) and isinstance(prompt.get("prompt"), str):  # rendered chat template (llama.cpp)
+    # A rendered chat template (llama.cpp) is shown as the text it is.
+    if isinstance(prompt, dict) and isinstance(prompt.get("prompt"), str):
         return [("prompt", prompt["prompt"])]
     if isinstance(prompt, dict) and isinstance(prompt.get("messages"), list):  # request JSON (OpenAI-style)
         prompt = prompt["messages"]

@@ -89,7 +89,10 @@ def test_commands_and_pasted_paths(tmp_path: Path) -> None:
     msg = commands.parse(f"what's in '{img}' and {wav}?")
     assert isinstance(msg, commands.Message)
     # The apostrophe of "what's" must not hide the quoted path; the "?" after a path is punctuation.
-    assert [(a.kind, Path(a.path).name) for a in msg.attachments] == [("image", "my cat.png"), ("audio", "note.wav")]
+    assert [(a.kind, Path(a.path).name) for a in msg.attachments] == [
+        ("image", "my cat.png"),
+        ("audio", "note.wav"),
+    ]
     assert commands.parse(f"{tmp_path}/missing.png please").attachments == []
     msg = commands.parse(f"file://{wav}")
     assert [(a.kind, Path(a.path).name) for a in msg.attachments] == [("audio", "note.wav")]
