@@ -11,11 +11,13 @@ import pytest
 from PIL import Image
 from sensorium.multimodal.base import Attachment, Perceiver
 from sensorium.multimodal.image_index import ImageIndex
+from sensorium.multimodal.imagegen import read_png_parameters
 from sensorium.multimodal.perceive import DefaultPerceiver
 from sensorium.multimodal.testing import build_tiny_clip, build_tiny_vlm
 from skimage import data
 
 from sensorium.cli import main
+from sensorium.config import Paths
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +124,50 @@ def test_describe_cli_plain_and_errors(cat: Path, tmp_path: Path, capsys) -> Non
     fake.write_text("no")
     assert main(["describe", str(fake)]) == 2
     assert "is not an image" in " ".join(capsys.readouterr().err.split())  # rich wraps lines
+
+
+def test_assistant_turns_see_remember_find_and_generate(
+    cat: Path, models: dict[str, Path], with_weights: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end through the graph: an attached photo is perceived and remembered, find_images finds it, and
+    generate_image waits for approval, then writes a PNG artifact."""
+    from sensorium.agents import AgentSpec, Assistant, Team
+    from sensorium.agents.approval import Decision
+    from sensorium.agents.backends.scripted import ScriptedChatModel
+    from sensorium.multimodal.testing import build_tiny_imagegen
+    from sensorium.tools import imagegen
+
+    monkeypatch.setenv("SENSORIUM_MODEL_IMAGEGEN", str(build_tiny_imagegen(tmp_path / "sd")))
+    imagegen._generator.cache_clear()
+    model = ScriptedChatModel(
+        [
+            {"tool_calls": [{"name": "find_images", "arguments": {"query": "a cat", "k": 1}}]},
+            {"text": "It is the photo you sent.", "expect": str(cat.resolve())},
+            {
+                "tool_calls": [
+                    {
+                        "name": "generate_image",
+                        "arguments": {"prompt": "a cat", "seed": 3, "width": 64, "height": 64},
+                    }
+                ]
+            },
+            {"text": "Here it is.", "expect": "Saved a 64x64 image"},
+        ]
+    )
+    team = Team([AgentSpec(name="assistant", tools=("find_images", "generate_image"))], model=model)
+    assistant = Assistant(
+        team, memory=False, rails=False, perceiver=DefaultPerceiver(labels=["a cat", "a dog"])
+    )
+    events = list(assistant.run("t", "what is this?", attachments=[Attachment(path=str(cat), kind="image")]))
+    [percept] = [e.data for e in events if e.type == "percept"]
+    assert percept.get("error") is None and "JPEG, 451x300 pixels" in percept["text"]
+    assert "Caption:" in percept["text"] and "Likely shows: a" in percept["text"]
+    events = list(assistant.run("t", "draw a cat"))
+    assert events[-1].data.get("interrupted") is True
+    [request] = assistant.pending("t")
+    assert request.name == "generate_image"
+    events = list(assistant.resume("t", {request.id: Decision(action="approve")}))
+    model.assert_done()
+    outputs = list(Paths.default().outputs.glob("*.png"))
+    assert len(outputs) == 1 and read_png_parameters(outputs[0])["seed"] == 3
+    imagegen._generator.cache_clear()
