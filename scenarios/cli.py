@@ -38,7 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = _console()
     scenario = load_scenario(args.file)
     home = Path(args.home).expanduser() if args.home else Paths.default().home
-    assistant = build_assistant(scenario, home, args.model)
+    assistant = build_assistant(scenario, home, args.model, team=args.team)
     thread = args.thread or f"run-{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     out.print(f"[bold]{scenario.name}[/] ({scenario.category}) on thread {thread}, home {home}")
 
@@ -115,6 +115,7 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         model=args.model,
         judge_model=args.judge_model,
+        team=args.team,
         timeout_s=args.timeout,
         resume=args.resume,
         progress=not args.no_progress,
@@ -179,6 +180,7 @@ def register(sub: Any, groups: dict[str, Any]) -> None:
     p.add_argument(
         "--model", help="chat-model spec (e.g. llamacpp:chat); overrides the file's model and script"
     )
+    p.add_argument("--team", help="team YAML, or `default` for the shipped team (overrides the file's team)")
     p.add_argument("--thread", help="thread id (default run-NAME-TIMESTAMP)")
     p.add_argument("--home", help="where threads, events and memory go (default $SENSORIUM_HOME)")
     p.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
@@ -208,6 +210,9 @@ def register(sub: Any, groups: dict[str, Any]) -> None:
         "--model", help="chat-model spec for every scenario (their scripted steps are then ignored)"
     )
     p.add_argument("--judge-model", help="model spec of the LLM judge (default: the --model under test)")
+    p.add_argument(
+        "--team", help="team YAML for every scenario, or `default` for the shipped team (use with --model)"
+    )
     p.add_argument("--out", help="run directory (default $SENSORIUM_HOME/evals/TIMESTAMP)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished runs")
     p.add_argument(

@@ -58,10 +58,15 @@ def build_model(scenario: Scenario, override: Any = None) -> Any:
     return load_chat_model(DEFAULT_CHAT_MODEL)
 
 
-def build_team(scenario: Scenario, model: Any) -> Any:
+def build_team(scenario: Scenario, model: Any, override: str | None = None) -> Any:
+    """The scenario's team, or ``override`` (a team YAML path, or ``default`` for the shipped default team)."""
     from ..agents import team as team_mod
 
     source = scenario.source or scenario.name
+    if override == "default":
+        return team_mod.default_team(model=model)
+    if override:
+        return team_mod.Team.from_yaml(override, model=model)
     if scenario.team is None:
         return team_mod.default_team(model=model)
     if isinstance(scenario.team, str):
@@ -70,11 +75,13 @@ def build_team(scenario: Scenario, model: Any) -> Any:
     return team_mod.Team.from_dict(data, source=f"{source}: team", model=model)
 
 
-def build_assistant(scenario: Scenario, home: Path, model: Any = None, **kwargs: Any) -> Any:
-    """An Assistant for one run of ``scenario``: its team, the chosen model, everything under ``home``."""
+def build_assistant(
+    scenario: Scenario, home: Path, model: Any = None, *, team: str | None = None, **kwargs: Any
+) -> Any:
+    """An Assistant for one run of ``scenario``: its team (or ``team``), the chosen model, all under ``home``."""
     from ..agents import Assistant
 
-    team = build_team(scenario, build_model(scenario, model))
+    team = build_team(scenario, build_model(scenario, model), team)
     return Assistant(team, home=home, **kwargs)
 
 

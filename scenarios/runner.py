@@ -50,6 +50,7 @@ class RunOptions:
     concurrency: int = 1
     model: str | None = None  # overrides every scenario's model; scripted steps are then ignored
     judge_model: str | None = None  # default: the scenario's judge_script, else the --model under test
+    team: str | None = None  # a team YAML for every scenario, or "default" (the shipped team)
     timeout_s: float = 300.0
     resume: bool = False
     progress: bool = True
@@ -245,7 +246,7 @@ class Runner:
         if self._rails is not None:
             kwargs.setdefault("rails", self._rails)
         try:
-            assistant = build_assistant(scenario, home, self._shared_model, **kwargs)
+            assistant = build_assistant(scenario, home, self._shared_model, team=self.options.team, **kwargs)
             record = run_conversation(
                 assistant, scenario, f"{scenario.name}-e{epoch}", timeout_s=self.options.timeout_s
             )
@@ -326,6 +327,7 @@ class Runner:
         meta = {
             "model": self.options.model or "(each scenario's own: scripted steps or its model)",
             "judge_model": self.options.judge_model or "",
+            "team": self.options.team or "(each scenario's own)",
             "epochs": self.options.epochs,
             "concurrency": self.options.concurrency,
             "timeout_s": self.options.timeout_s,

@@ -209,7 +209,11 @@ def test_sensorium_run_prints_the_transcript(
     from sensorium.scenarios import driver
 
     real = driver.build_assistant
-    monkeypatch.setattr(driver, "build_assistant", lambda s, home, model=None: real(s, home, model, **FAST))
+    monkeypatch.setattr(
+        driver,
+        "build_assistant",
+        lambda s, home, model=None, team=None: real(s, home, model, team=team, **FAST),
+    )
     spec = calc_scenario("cli")
     path = write_all(tmp_path / "sc", spec) / "cli.yaml"
     assert main(["run", str(path), "--strict", "--json", str(tmp_path / "rec.json")]) == 0
