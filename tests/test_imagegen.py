@@ -10,6 +10,7 @@ from PIL import Image
 from sensorium.multimodal.imagegen import (
     DiffusersImageGenerator,
     GenerationRequest,
+    ImageGenerator,
     read_png_parameters,
 )
 from sensorium.multimodal.testing import build_tiny_imagegen
@@ -55,6 +56,7 @@ def test_missing_seed_is_chosen_and_recorded() -> None:
 
 
 def test_same_seed_same_image(generator: DiffusersImageGenerator) -> None:
+    assert isinstance(generator, ImageGenerator)
     req = GenerationRequest("a red fox in snow", seed=3, width=64, height=96, steps=1)
     first = generator.generate(req)
     again = generator.generate(req)

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from sensorium.multimodal.clip import ClipModel
+from sensorium.multimodal.clip import ClipModel, ImageEncoder
 from sensorium.multimodal.image_index import ImageIndex
 from sensorium.multimodal.testing import build_tiny_clip, build_tiny_vlm
-from sensorium.multimodal.vlm import LlavaModel
+from sensorium.multimodal.vlm import LlavaModel, VisionLanguage
 from sensorium.tools.registry import get_tool
 from skimage import data
 
@@ -50,6 +50,7 @@ def test_tiny_clip_is_in_open_clip_hub_format(clip_dir: Path) -> None:
 
 
 def test_embeddings_are_unit_vectors_and_differ_per_image(clip: ClipModel, photos: dict[str, Path]) -> None:
+    assert isinstance(clip, ImageEncoder)
     images = clip.embed_images([photos["chelsea"], photos["coffee"], Image.open(photos["chelsea"])])
     texts = clip.embed_texts(["a cat", "a cup of coffee"])
     assert images.shape == (3, 32) and texts.shape == (2, 32) and images.dtype == np.float32
@@ -117,6 +118,7 @@ def test_image_index_refuses_another_model(clip: ClipModel, photos: dict[str, Pa
 
 def test_vlm_answers_deterministically(vlm_dir: Path, photos: dict[str, Path]) -> None:
     vlm = LlavaModel(vlm_dir, device="cpu", max_new_tokens=6)
+    assert isinstance(vlm, VisionLanguage)
     prompt = vlm.prompt("What animal is this?")
     assert "<image>" in prompt and "What animal is this?" in prompt and prompt.endswith("assistant\n")
     first = vlm.caption(photos["chelsea"])
