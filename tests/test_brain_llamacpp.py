@@ -1,0 +1,71 @@
+"""The embedded default brain (Qwen2.5-Coder-0.5B GGUF through llama.cpp): a few short, real generations."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from langchain_core.messages import HumanMessage, SystemMessage
+from sensorium.agents.chat import GenerationOptions
+
+from sensorium.errors import SensoriumError
+
+pytestmark = pytest.mark.models
+
+WEATHER = {
+    "name": "get_weather",
+    "description": "Get the current weather in a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string", "description": "the city"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "description": "unit"},
+        },
+        "required": ["city"],
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def brain():
+    pytest.importorskip("xllamacpp")
+    from sensorium.agents.models import DEFAULT_CHAT_MODEL, load_chat_model
+
+    try:
+        return load_chat_model(DEFAULT_CHAT_MODEL)
+    except SensoriumError as exc:
+        pytest.skip(f"default chat model not prepared: {exc}")
+
+
+def test_constrained_tool_call_is_valid(brain) -> None:
+    tokens: list[str] = []
+    result = brain.chat(
+        [SystemMessage("You call tools to answer."), HumanMessage("What is the weather in Paris?")],
+        tools=[WEATHER],
+        options=GenerationOptions(max_tokens=64),
+        on_token=tokens.append,
+    )
+    msg = result.message
+    assert msg.response_metadata["valid"] is True and not msg.invalid_tool_calls
+    assert msg.tool_calls and msg.tool_calls[0]["name"] == "get_weather"
+    assert "paris" in msg.tool_calls[0]["args"]["city"].lower()
+    assert "".join(tokens) == result.reply
+    assert "<tools>" in result.prompt["prompt"] and "%json" in result.prompt["grammar"]
+    u = result.usage
+    assert u.prompt_tokens > 50 and 0 < u.completion_tokens <= 64 and 0 < u.ttft_s <= u.total_s
+
+
+def test_structured_output_follows_the_schema(brain) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+        "required": ["name", "age"],
+    }
+    result = brain.chat(
+        [HumanMessage("Bob is 7 years old. Give his name and age.")],
+        response_format=schema,
+        options=GenerationOptions(max_tokens=40),
+    )
+    data = json.loads(result.message.content)
+    assert isinstance(data["age"], int) and data["name"]
+    assert result.message.response_metadata["valid"] is True
