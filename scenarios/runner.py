@@ -345,7 +345,17 @@ class Runner:
         with ThreadPoolExecutor(max_workers=max(1, self.options.concurrency)) as pool:
             futures = {pool.submit(self.run_sample, s, e): (s, e) for s, e in todo}
             for fut in as_completed(futures):
-                result = fut.result()
+                try:
+                    result = fut.result()
+                except Exception as exc:  # harness trouble (e.g. a home that cannot be made): recorded too
+                    s, e = futures[fut]
+                    result = SampleResult(
+                        scenario=s.name,
+                        category=s.category,
+                        epoch=e,
+                        status="error",
+                        reason=f"{type(exc).__name__}: {exc}",
+                    )
                 self._append(result)
                 if on_result:
                     on_result(result)
