@@ -96,6 +96,16 @@ class Terminal:
                 raise AssertionError(f"{pattern!r} did not appear within {timeout:.0f}s; the screen:\n{text}")
             time.sleep(0.25)
 
+    def wait_dead(self, timeout: float = 180.0) -> None:
+        """Wait until the pane's process has exited (interpreter exit unloads torch: slow on a busy machine)."""
+        deadline = time.monotonic() + timeout
+        while self.tmux("display-message", "-p", "-t", self.session, "#{pane_dead}").strip() != "1":
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"the process did not exit within {timeout:.0f}s; the screen:\n{self.screen()}"
+                )
+            time.sleep(0.25)
+
     def type(self, text: str, enter: bool = True) -> None:
         self.tmux("send-keys", "-t", self.session, "-l", text)
         if enter:
@@ -147,8 +157,8 @@ def test_approval_survives_kill_and_resumes_in_a_new_process(terminal: Terminal,
     assert "calls send_note" in screen and "Approval needed: send_note by clerk" in screen
     assert '"body": "see you at noon"' in screen
 
-    os.kill(pid, signal.SIGKILL)  # the process dies while the approval question is on screen
-    terminal.wait_for(r"Pane is dead", timeout=180)  # exit unloads torch: slow on a busy machine
+    os.killpg(os.getpgid(pid), signal.SIGKILL)  # the process dies while the approval question is on screen
+    terminal.wait_dead()
     assert not (tmp_path / "sent.txt").exists(), "nothing may run before it is approved"
 
     terminal.start("chat", "--model", f"scripted:{second}", "--thread", thread, *common)
@@ -160,7 +170,7 @@ def test_approval_survives_kill_and_resumes_in_a_new_process(terminal: Terminal,
     assert "approve" in screen and "send_note: note sent to bob" in screen
     assert (tmp_path / "sent.txt").read_text() == "bob: see you at noon\n"
     terminal.type("/exit")
-    terminal.wait_for(r"Pane is dead", timeout=180)  # exit unloads torch: slow on a busy machine
+    terminal.wait_dead()
 
     # A third session: what was typed at the prompt in earlier sessions is in the history (Up arrow), newest
     # first; answers to approval questions are not.
@@ -173,7 +183,7 @@ def test_approval_survives_kill_and_resumes_in_a_new_process(terminal: Terminal,
     terminal.keys("Up")
     terminal.wait_for(r"you> please send bob a note about noon")
     terminal.keys("C-u", "C-d")
-    terminal.wait_for(r"Pane is dead", timeout=180)  # exit unloads torch: slow on a busy machine
+    terminal.wait_dead()
 
 
 @pytest.mark.models
@@ -203,7 +213,7 @@ def test_ctrl_c_stops_the_real_model_mid_reply_and_the_thread_goes_on(
     screen = terminal.wait_for(r"tokens generated\)", timeout=240)
     assert screen.count("teller:") >= 2
     terminal.type("/exit")
-    terminal.wait_for(r"Pane is dead", timeout=180)  # exit unloads torch: slow on a busy machine
+    terminal.wait_dead()
 
     from sensorium.agents.events import EventLog
 
