@@ -91,7 +91,7 @@ def test_tool_calls_are_valid_by_construction(tiny) -> None:
     }
     model = make(tiny)
     for seed in range(2):  # sampled: different paths through the grammar, every one valid
-        opts = GenerationOptions(max_tokens=100, temperature=1.0, seed=seed)
+        opts = GenerationOptions(max_tokens=60, temperature=1.0, seed=seed)
         msg = model.chat([HumanMessage("Lights?")], tools=[tool], options=opts).message
         assert not msg.invalid_tool_calls or msg.response_metadata["finish_reason"] == "length"
         for call in msg.tool_calls:
