@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import threading
 import time
 from collections.abc import Sequence
@@ -75,6 +76,8 @@ class _Engine:
         params.cpuparams_batch.n_threads = threads
         params.n_gpu_layers = settings.n_gpu_layers
         params.warmup = False
+        # The engine also opens an HTTP listener on localhost; lock it with a key nobody knows (we call in-process).
+        params.api_keys = [secrets.token_hex(16)]
         if not settings.verbose:
             params.verbosity = -1
         self.server = xlc.Server(params)
