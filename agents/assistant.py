@@ -61,7 +61,7 @@ def _default_perceiver() -> Any:
 
 def _default_memory(paths: Paths) -> Any:
     try:
-        from sensorium.memory import Memory  # type: ignore[attr-defined]
+        from sensorium.memory import Memory
     except ImportError:
         return None
     return Memory(paths.memory)
@@ -69,7 +69,7 @@ def _default_memory(paths: Paths) -> Any:
 
 def _default_rails() -> Any:
     try:
-        from .guardrails import default_rails  # type: ignore[import-not-found]
+        from .guardrails import default_rails
     except ImportError:
         return AllowAll()
     return default_rails()
@@ -228,7 +228,8 @@ class Assistant:
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 25 + 6 * self.team.max_steps}
         start = time.perf_counter()
         yield self._log(start_event)
-        interrupted, usage, final = False, {}, ""
+        interrupted, final = False, ""
+        usage: dict[str, dict[str, float]] = {}
         try:
             for mode, chunk in self.graph.stream(
                 graph_input, config, stream_mode=["custom", "updates"], durability="sync"
@@ -279,7 +280,7 @@ class Assistant:
     def pending(self, thread_id: str) -> list[ApprovalRequest]:
         """The tool calls of ``thread_id`` waiting for a decision (empty if none)."""
         snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
-        out = []
+        out: list[ApprovalRequest] = []
         for intr in snapshot.interrupts or ():
             out.extend(ApprovalRequest.model_validate(v) for v in intr.value)
         return out

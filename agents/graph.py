@@ -388,10 +388,11 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         if state.get("recalled"):
             hits = "\n".join(f"- {h['text']}" for h in state["recalled"])
             parts.append(prompts["context_recall"].format(hits=hits))
-        step = planner.current(state.get("plan"))
-        if step is not None:
+        current_plan = state.get("plan")
+        step = planner.current(current_plan)
+        if current_plan is not None and step is not None:
             parts.append(
-                prompts["context_plan"].format(plan=planner.render(state["plan"]), current=step["id"])
+                prompts["context_plan"].format(plan=planner.render(current_plan), current=step["id"])
             )
         return "\n\n".join(parts)
 
@@ -403,7 +404,10 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             note = prompts["step_limit"].format(steps=steps)
             _emit("error", node="agent", agent=name, message=note, kind="step_limit")
             return {"messages": [AIMessage(content=note, name=name)]}
-        messages = [SystemMessage(content=system_prompt(spec, state)), *_window(state.get("messages", []))]
+        messages: list[BaseMessage] = [
+            SystemMessage(content=system_prompt(spec, state)),
+            *_window(state.get("messages", [])),
+        ]
         result = _call_model(
             "agent", name, services.model(team.model_for(spec)), messages, tools=tool_specs(spec)
         )
@@ -461,7 +465,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             if call["name"] not in team[agent].tools if agent in team.names else True:
                 continue  # not allowed: the tools node refuses it without asking anyone
             if found.requires_approval(call["args"]):
-                out.append(ApprovalRequest(id=call["id"], name=call["name"], arguments=call["args"], agent=agent,
+                out.append(ApprovalRequest(id=str(call["id"]), name=call["name"], arguments=call["args"], agent=agent,
                                            description=found.description))  # fmt: skip
         return out
 
@@ -493,7 +497,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             payload = {
                 "call": dict(call),
                 "agent": state.get("active_agent") or team.agents[0].name,
-                "decision": decisions.get(call["id"]),
+                "decision": decisions.get(str(call["id"])),
                 "duplicate": call_signature(call["name"], call["args"]) in executed,
             }
             sends.append(Send("tools", payload))
@@ -561,12 +565,11 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         failed = (
             last_tool is not None and last_tool.status == "error" and _after_step_start(messages, last_tool)
         )
-        if failed and current_plan["replans"] < 2:
-            new = replan(
-                state, planner.fail_current(current_plan, str(last_tool.content)), str(last_tool.content)
-            )
+        if failed and last_tool is not None and current_plan is not None and current_plan["replans"] < 2:
+            failure = str(last_tool.content)
+            new = replan(state, planner.fail_current(current_plan, failure), failure)
         else:
-            new = planner.advance(current_plan, answer)
+            new = planner.advance(current_plan, answer)  # type: ignore[arg-type]
         _emit("plan", node="executor", steps=new["steps"])
         nxt = planner.current(new)
         if nxt is None:
@@ -649,7 +652,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         ("output_rails", output_rails),
         ("remember", remember),
     ]:
-        graph.add_node(name, _checked(name, fn))
+        graph.add_node(name, _checked(name, fn))  # type: ignore[arg-type]
     graph.add_edge(START, "input_rails")
     graph.add_conditional_edges(
         "input_rails", lambda s: "respond" if s.get("blocked") else "perceive", ["respond", "perceive"]

@@ -65,7 +65,7 @@ def new_plan(goal: str, steps: list[str]) -> Plan:
 
 
 def current(plan: Plan | None) -> PlanStep | None:
-    for step in (plan or {}).get("steps", []):
+    for step in plan["steps"] if plan else []:
         if step["status"] in ("in_progress", "failed"):
             return step
     return None
@@ -96,8 +96,11 @@ def fail_current(plan: Plan, reason: str) -> Plan:
 
 def replace_remaining(plan: Plan, steps: list[str]) -> Plan:
     """Keep finished steps, swap the failed and pending ones for ``steps`` (a re-plan)."""
-    done = [dict(s) for s in plan["steps"] if s["status"] == "done"]
-    kept = [*done, *[{"description": s, "status": "pending", "result": ""} for s in steps]]
+    done: list[dict[str, Any]] = [dict(s) for s in plan["steps"] if s["status"] == "done"]
+    kept: list[dict[str, Any]] = [
+        *done,
+        *[{"description": s, "status": "pending", "result": ""} for s in steps],
+    ]
     for i, step in enumerate(kept):
         step["id"] = i + 1
     for step in kept:
