@@ -35,7 +35,7 @@ def test_real_model_calls_a_tool_after_approval() -> None:
         [
             AgentSpec(
                 name="assistant",
-                role="You are a helpful assistant. Use a tool when asked.",
+                role="You are a helpful assistant. To send an email, call the send_email tool.",
                 tools=("send_email",),
             )
         ],
