@@ -456,12 +456,15 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
     def pending_requests(state: AssistantState) -> list[ApprovalRequest]:
         ai = _last_ai(state.get("messages", []))
         decided = state.get("decisions") or {}
+        executed = set(state.get("executed") or [])
         agent = state.get("active_agent", "")
         out = []
         for call in ai.tool_calls if ai else []:
             found = services.tool(call["name"])
             if call["id"] in decided or not isinstance(found, Tool):
                 continue
+            if call_signature(call["name"], call["args"]) in executed:
+                continue  # a repeat of a call that already ran: the loop guard answers it, nobody is asked
             if call["name"] not in team[agent].tools if agent in team.names else True:
                 continue  # not allowed: the tools node refuses it without asking anyone
             if found.requires_approval(call["args"]):

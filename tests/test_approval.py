@@ -147,3 +147,16 @@ def test_misuse_is_reported_clearly() -> None:
         list(assistant.run("t", "another message"))
     with pytest.raises(ValueError, match="edited 'arguments'"):
         Decision(action="edit")
+
+
+def test_a_repeated_approved_call_is_not_asked_again_nor_run_twice() -> None:
+    call = {"tool_calls": [{"name": "send_email", "arguments": {"to": "r@x.org", "body": "b"}}]}
+    assistant, model = make([call, call, "Sent once."])
+    list(assistant.run("t", "email r"))
+    [req] = assistant.pending("t")
+    events = list(assistant.resume("t", {req.id: Decision(action="approve")}))
+    model.assert_done()
+    assert SENT == [{"to": "r@x.org", "body": "b"}]
+    assert events[-1].data["interrupted"] is False and events[-1].data["final"] == "Sent once."
+    results = [e.data["content"] for e in events if e.type == "tool_result"]
+    assert results[0] == "sent to r@x.org" and results[1].startswith("Not run: the same call")
