@@ -16,9 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[all]'
 	touch $@
 
-# Debian tools the tests drive: tmux (the REPL in a real terminal), espeak-ng (real speech audio).
+# Debian tools the tests drive: tmux (the REPL in a real terminal), espeak-ng (real speech audio),
+# postgresql (a throwaway server for the Postgres checkpointer test).
 sysdeps:
 	@missing=""; for t in tmux espeak-ng; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \

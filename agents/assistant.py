@@ -20,11 +20,11 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langgraph.types import Command
-from sensorium.multimodal.base import Attachment
-from sensorium.tools.base import Tool
 
 from sensorium.config import Paths
 from sensorium.errors import InputError
+from sensorium.multimodal.base import Attachment
+from sensorium.tools.base import Tool
 
 from . import threads as threads_mod
 from .approval import ApprovalRequest, Decision
@@ -68,10 +68,25 @@ def _default_memory(paths: Paths) -> Any:
 
 
 def _default_rails() -> Any:
+    """SENSORIUM_RAILS picks the guardrails: ``cascade`` (default), ``nemo`` (NeMo Guardrails in-process, its
+    LLM being SENSORIUM_RAILS_MODEL, default ``llamacpp:chat``) or ``off``."""
+    import os
+
+    kind = os.environ.get("SENSORIUM_RAILS", "cascade").strip().lower()
+    if kind in ("off", "none", "0"):
+        return AllowAll()
+    if kind not in ("cascade", "nemo"):
+        raise InputError(f"SENSORIUM_RAILS={kind!r} is not one of cascade, nemo, off.")
     try:
         from .guardrails import default_rails
     except ImportError:
         return AllowAll()
+    if kind == "nemo":
+        from .guardrails.nemo import NemoRails
+        from .models import load_chat_model
+
+        model = load_chat_model(os.environ.get("SENSORIUM_RAILS_MODEL", "llamacpp:chat"))
+        return NemoRails(model, cascade=default_rails())
     return default_rails()
 
 

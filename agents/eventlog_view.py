@@ -224,6 +224,8 @@ class LogRenderer:
             self._line(
                 ev, "rail", style, f"{d.get('rail')} @{d.get('stage')}: {action} {d.get('reason', '')}"
             )
+            if self.full and d.get("details"):
+                self.console.print(Text("    " + json.dumps(d["details"], default=str), style="dim"))
         elif t == "message":
             self.console.print(
                 Text(f"{ev.agent or 'assistant'}: ", style="bold magenta") + Text(str(d.get("content", "")))

@@ -32,7 +32,7 @@ EventType = Literal[
     "tool_result",  # data: {"id", "name", "content", "is_error", "artifacts": [...]}
     "percept",  # data: {"kind": "speech"|"image", ...}
     "recall",  # data: {"query", "hits": [{"id", "score"}]}
-    "rail",  # data: {"rail", "stage", "action": allow|mask|block, "reason"}
+    "rail",  # data: {"rail", "stage", "action": allow|mask|block, "reason", "details"}
     "message",  # agent, data: {"content": str}  (the final reply of the turn)
     "error",  # data: {"message": str, "kind": str}
     "turn_finished",  # data: {"elapsed_s", "usage": {agent: {...}}, "interrupted": bool}

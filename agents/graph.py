@@ -34,12 +34,13 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send, interrupt
+
 from sensorium.tools.base import Tool
 
 from . import planner
 from .approval import ApprovalRequest, Decision
 from .chat import ChatModel, ChatResult
-from .rails import AllowAll, Rails
+from .rails import AllowAll, RailDecision, Rails
 from .state import STATE_KEYS, AssistantState
 from .team import AgentSpec, Team
 
@@ -84,6 +85,14 @@ class Services:
 
 def _emit(type_: str, *, node: str | None = None, agent: str | None = None, **data: Any) -> None:
     get_stream_writer()({"type": type_, "node": node, "agent": agent, "data": data})
+
+
+def _rail_event(node: str, stage: str, decision: RailDecision, **where: Any) -> None:
+    """Every guardrail decision, allow included, with what each rail found (AllowAll's no-op is not logged)."""
+    if decision.rail == "none":
+        return
+    _emit("rail", node=node, rail=decision.rail, stage=stage, action=decision.action, reason=decision.reason,
+          details=decision.details, **where)  # fmt: skip
 
 
 def _checked(name: str, fn: Callable[..., dict[str, Any] | None]) -> Callable[..., dict[str, Any]]:
@@ -195,9 +204,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         except Exception as exc:
             _emit("error", node="input_rails", message=f"input rail failed: {exc}", kind="rail")
             return {}
-        if decision.action != "allow":
-            _emit("rail", node="input_rails", rail=decision.rail, stage="input", action=decision.action,
-                  reason=decision.reason)  # fmt: skip
+        _rail_event("input_rails", "input", decision)
         if decision.action == "block":
             reply = decision.text if decision.text and decision.text != text else decision.reason
             reply = reply or "I can't help with that request."
@@ -265,9 +272,9 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
                 decision = services.rails.check(hit.text, "retrieval")
             except Exception:
                 decision = None
+            if decision is not None:
+                _rail_event("recall", "retrieval", decision, id=hit.id)
             if decision is not None and decision.action == "block":
-                _emit("rail", node="recall", rail=decision.rail, stage="retrieval", action="block",
-                      reason=decision.reason)  # fmt: skip
                 continue
             dump = hit.model_dump(mode="json")
             if decision is not None and decision.action == "mask":
@@ -538,9 +545,9 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
                 checked = services.rails.check(text, "tool_result")
             except Exception:
                 checked = None
+            if checked is not None:
+                _rail_event("tools", "tool_result", checked, id=call["id"], name=name)
             if checked is not None and checked.action != "allow":
-                _emit("rail", node="tools", rail=checked.rail, stage="tool_result", action=checked.action,
-                      reason=checked.reason)  # fmt: skip
                 text = (
                     checked.text if checked.action == "mask" else f"[tool result withheld: {checked.reason}]"
                 )
@@ -614,12 +621,14 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             except Exception as exc:
                 decision = None
                 _emit("error", node="output_rails", message=f"output rail failed: {exc}", kind="rail")
+            if decision is not None:
+                _rail_event("output_rails", "output", decision)
             if decision is not None and decision.action != "allow":
-                _emit("rail", node="output_rails", rail=decision.rail, stage="output", action=decision.action,
-                      reason=decision.reason)  # fmt: skip
-                text = (
-                    decision.text if decision.action == "mask" else (decision.reason or "I can't share that.")
-                )
+                if decision.action == "mask":
+                    text = decision.text
+                else:  # the guardrails' refusal when they wrote one, never the blocked text itself
+                    refusal = decision.text if decision.text and decision.text != text else ""
+                    text = refusal or decision.reason or "I can't share that."
                 ai = _last_ai(state.get("messages", []))
                 if ai is not None:
                     out["messages"] = [AIMessage(content=text, id=ai.id, name=ai.name)]

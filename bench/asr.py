@@ -67,6 +67,7 @@ def main() -> int:
 
     import faster_whisper
     import soundfile as sf
+
     from sensorium.multimodal.whisper_convert import checkpoint_for
 
     workdir = Path(tempfile.mkdtemp(prefix="sensorium-asr-bench-"))

@@ -16,6 +16,7 @@ import statistics
 import time
 
 from langchain_core.messages import HumanMessage
+
 from sensorium.agents.backends.llamacpp import LlamaCppChatModel, resolve_gguf
 from sensorium.agents.chat import GenerationOptions
 

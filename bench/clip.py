@@ -34,8 +34,9 @@ def main() -> None:
     import safetensors.torch
     import torch
     from PIL import Image
-    from sensorium.multimodal.clip import ClipModel
     from skimage import data
+
+    from sensorium.multimodal.clip import ClipModel
 
     if args.threads:
         torch.set_num_threads(args.threads)

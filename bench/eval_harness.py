@@ -34,10 +34,9 @@ SCENARIO = {
 
 def reference(n: int, root: Path) -> float:
     from sensorium.agents import Assistant
+    from sensorium.config import use_home
     from sensorium.scenarios.driver import build_model, build_team
     from sensorium.scenarios.schema import parse_scenario
-
-    from sensorium.config import use_home
 
     scenario = parse_scenario(SCENARIO)
     start = time.perf_counter()

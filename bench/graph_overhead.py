@@ -24,11 +24,12 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import Send
+from tqdm import tqdm
+from typing_extensions import TypedDict
+
 from sensorium.agents import AgentSpec, Assistant, Team
 from sensorium.agents.backends.scripted import ScriptedChatModel
 from sensorium.tools.registry import get_tool
-from tqdm import tqdm
-from typing_extensions import TypedDict
 
 NODES = ["input_rails", "perceive", "recall", "plan", "route", "agent", "approve", "tools", "executor", "respond",
          "output_rails", "remember"]  # fmt: skip

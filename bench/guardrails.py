@@ -30,9 +30,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from tqdm import tqdm
+
 from sensorium.agents.guardrails import Cascade, CascadeOptions
 from sensorium.agents.guardrails.patterns import PatternRail
-from tqdm import tqdm
 
 DATA = Path(__file__).parent / "data"
 STAGE = {"user_input": "input", "tool_output": "tool_result", "memory": "retrieval"}

@@ -21,6 +21,7 @@ import numpy as np
 def sd_turbo_like(tiny: bool):  # -> StableDiffusionPipeline with random weights
     import diffusers
     import transformers
+
     from sensorium.multimodal import testing
 
     if tiny:
@@ -96,6 +97,7 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
+
     from sensorium.multimodal.imagegen import DiffusersImageGenerator, GenerationRequest
 
     torch.manual_seed(0)

@@ -15,9 +15,10 @@ import argparse
 import time
 
 import numpy as np
+from tqdm import tqdm
+
 from sensorium.memory.embedder import normalise
 from sensorium.memory.vector import ExactIndex, HNSWIndex, HNSWOptions
-from tqdm import tqdm
 
 
 def make_vectors(

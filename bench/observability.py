@@ -20,6 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+
 from sensorium.agents.events import Event, EventLog
 from sensorium.agents.repl.render import TurnRenderer
 
@@ -86,6 +87,7 @@ def main() -> None:
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor
         from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
         from sensorium.agents.telemetry import EventTracer
     except ImportError:
         print("OpenTelemetry not installed (pip install 'sensorium[otel]'): span figures skipped")

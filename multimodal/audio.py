@@ -36,7 +36,8 @@ class AudioError(InputError):
 class AudioOptions:
     """Limits applied to every input before transcription."""
 
-    max_seconds: float = 2 * 3600.0
+    # None: the operator's cap, SENSORIUM_MAX_AUDIO_SECONDS (default 2 h; sensorium.limits).
+    max_seconds: float | None = None
     # Silent when no 100 ms frame reaches this RMS (-60 dBFS): far below speech (-30..-10 dBFS), above dither.
     silence_dbfs: float = -60.0
 
@@ -165,10 +166,13 @@ def resample(samples: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.nd
 
 
 def _check_length(source: str, seconds: float, options: AudioOptions) -> None:
-    if seconds > options.max_seconds:
+    from ..limits import Limits
+
+    limit = options.max_seconds if options.max_seconds is not None else Limits.from_env().audio_seconds
+    if seconds > limit:
         raise AudioError(
-            f"{source}: the audio is {seconds / 60:.1f} min long, over the limit of {options.max_seconds / 60:.1f} "
-            f"min. Split it, or raise the limit (AudioOptions(max_seconds=...), CLI --max-seconds)."
+            f"{source}: the audio is {seconds / 60:.1f} min long, over the limit of {limit / 60:.1f} min. Split "
+            "it, or raise the limit (SENSORIUM_MAX_AUDIO_SECONDS, AudioOptions(max_seconds=...), CLI --max-seconds)."
         )
 
 

@@ -153,7 +153,10 @@ def _register_speech(sub: Any) -> None:
     )
     p.add_argument("--language", default=None, help="spoken language code, e.g. en (default: detect)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
-    p.add_argument("--max-seconds", type=float, default=7200.0, help="refuse longer audio (default 7200)")
+    p.add_argument(
+        "--max-seconds", type=float, default=None,
+        help="refuse longer audio (default: $SENSORIUM_MAX_AUDIO_SECONDS or 7200)",
+    )  # fmt: skip
     p.add_argument(
         "--json", action="store_true", help="print the transcript as JSON (text, language, segments)"
     )

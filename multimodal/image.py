@@ -16,8 +16,6 @@ from ..errors import InputError
 from ..extras import require
 
 SUPPORTED_FORMATS = ("PNG", "JPEG", "WEBP")
-# 64 megapixels (e.g. 8000x8000): larger than any camera photo a user attaches, small enough to decode safely.
-MAX_PIXELS = 64_000_000
 
 
 class ImageInfo(BaseModel):
@@ -36,7 +34,7 @@ def _pil() -> Any:
     return require("PIL.Image", "vision", purpose="reading images")
 
 
-def _open(path: str | os.PathLike[str], max_pixels: int) -> tuple[Any, ImageInfo]:
+def _open(path: str | os.PathLike[str], max_pixels: int | None) -> tuple[Any, ImageInfo]:
     Image = _pil()
     p = Path(path).expanduser()
     if not p.is_file():
@@ -58,11 +56,15 @@ def _open(path: str | os.PathLike[str], max_pixels: int) -> tuple[Any, ImageInfo
             f"image {str(p)!r} is {fmt or 'of an unknown format'}; supported are PNG, JPEG and WebP. Convert it first."
         )
     width, height = img.size
+    if max_pixels is None:  # the operator's cap: SENSORIUM_MAX_IMAGE_PIXELS (default 64 megapixels)
+        from ..limits import Limits
+
+        max_pixels = Limits.from_env().image_pixels
     if width * height > max_pixels:
         img.close()
         raise InputError(
             f"image {str(p)!r} is {width}x{height} ({width * height / 1e6:.0f} megapixels), over the limit of "
-            f"{max_pixels / 1e6:.0f} megapixels; downscale it first."
+            f"{max_pixels / 1e6:.0f} megapixels; downscale it first, or raise SENSORIUM_MAX_IMAGE_PIXELS."
         )
     orientation = int(img.getexif().get(0x0112, 1) or 1)
     if orientation in (5, 6, 7, 8):  # these orientations swap width and height
@@ -79,14 +81,14 @@ def _open(path: str | os.PathLike[str], max_pixels: int) -> tuple[Any, ImageInfo
     return img, info
 
 
-def inspect_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> ImageInfo:
+def inspect_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> ImageInfo:
     """Read an image's header and check it (format, size); decode nothing."""
     img, info = _open(path, max_pixels)
     img.close()
     return info
 
 
-def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS, mode: str = "RGB") -> Any:
+def load_image(path: str | os.PathLike[str], *, max_pixels: int | None = None, mode: str = "RGB") -> Any:
     """Decode an image fully, upright (EXIF orientation applied), converted to ``mode``; a PIL.Image."""
     ImageOps = require("PIL.ImageOps", "vision", purpose="reading images")
     img, info = _open(path, max_pixels)
@@ -100,7 +102,7 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS, mo
     return upright.convert(mode) if upright.mode != mode else upright
 
 
-def as_image(image: Any, *, max_pixels: int = MAX_PIXELS) -> Any:
+def as_image(image: Any, *, max_pixels: int | None = None) -> Any:
     """A PIL image, or a path to one, as an RGB PIL image."""
     if isinstance(image, str | os.PathLike):
         return load_image(image, max_pixels=max_pixels)

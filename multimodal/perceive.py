@@ -8,6 +8,7 @@ escapes :meth:`DefaultPerceiver.perceive`: it goes into ``Percept.error`` so the
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,16 +41,24 @@ def _location(role: str) -> str:
     return found.location if found.path is not None else str(found.hub_id)
 
 
+# Parallel tool calls run on worker threads; functools.cache alone would let two of them load the same model.
+_LOAD_LOCK = threading.Lock()
+
+
 def get_clip(device: str | None = None) -> Any:
     """The process-wide CLIP model of the ``clip`` role (raises ModelNotAvailableError without weights)."""
-    return _clip_at(_location("clip"), device)
+    location = _location("clip")
+    with _LOAD_LOCK:
+        return _clip_at(location, device)
 
 
 def get_vlm(device: str | None = None) -> Any:
     """The process-wide vision-language model of the ``vlm`` role."""
     from ..models import resolve_path
 
-    return _vlm_at(str(resolve_path("vlm")), device)
+    location = str(resolve_path("vlm"))
+    with _LOAD_LOCK:
+        return _vlm_at(location, device)
 
 
 def describe_image_file(

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from sensorium.agents import AgentSpec, Assistant, Team
 from sensorium.agents.approval import Decision
 from sensorium.agents.backends.scripted import ScriptedChatModel
-from sensorium.tools.base import tool
-
 from sensorium.errors import InputError
+from sensorium.tools.base import tool
 
 SENT: list[dict[str, Any]] = []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from sensorium.agents.constrain import (
     GrammarError,
     check_grammar,

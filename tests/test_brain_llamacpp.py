@@ -6,8 +6,8 @@ import json
 
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
-from sensorium.agents.chat import GenerationOptions
 
+from sensorium.agents.chat import GenerationOptions
 from sensorium.errors import SensoriumError
 
 pytestmark = pytest.mark.models

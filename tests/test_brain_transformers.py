@@ -10,6 +10,7 @@ import json
 
 import pytest
 from langchain_core.messages import HumanMessage
+
 from sensorium.agents.chat import GenerationOptions
 
 torch = pytest.importorskip("torch")

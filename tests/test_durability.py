@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from sensorium.agents import AgentSpec, Assistant, Team
 from sensorium.agents.approval import Decision
 from sensorium.agents.backends.scripted import ScriptedChatModel

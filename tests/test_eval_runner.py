@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 import yaml
+
+from sensorium.cli import main
 from sensorium.scenarios.compare import compare, render
 from sensorium.scenarios.report import write_reports
 from sensorium.scenarios.runner import Runner, RunOptions, pass_at_k, pass_hat_k, read_results, summarize
 from sensorium.scenarios.schema import collect
 from sensorium.tools.base import tool
-
-from sensorium.cli import main
 
 TEAM = {"agents": [{"name": "assistant", "role": "You help.", "tools": ["calculate"]}]}
 FAST = {"memory": False, "perceiver": False, "rails": False}

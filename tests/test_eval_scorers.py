@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from sensorium.agents.backends.scripted import ScriptedChatModel
 from sensorium.memory.base import Hit
 from sensorium.scenarios.judge import Judge, parse_verdict

@@ -6,10 +6,10 @@ import os
 from types import SimpleNamespace
 
 import pytest
-from sensorium.tools.files import WorkspaceError, confine, list_files, read_file, write_file
-from sensorium.tools.permissions import LimitError, Limits, allowed, denied_message
 
 from sensorium.config import Paths
+from sensorium.tools.files import WorkspaceError, confine, list_files, read_file, write_file
+from sensorium.tools.permissions import LimitError, Limits, allowed, denied_message
 
 
 @pytest.fixture

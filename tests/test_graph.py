@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, ToolMessage
+
 from sensorium.agents import AgentSpec, Assistant, Team, default_team
 from sensorium.agents.backends.scripted import ScriptedChatModel
 from sensorium.agents.events import EventLog
@@ -274,6 +275,24 @@ def test_tool_result_rail_masks_what_the_model_reads() -> None:
     list(assistant.run("t", "1+1"))
     tool_msg = next(m for m in assistant.state("t")["messages"] if isinstance(m, ToolMessage))
     assert tool_msg.content == "[redacted]"
+
+
+def test_every_rail_decision_is_logged_with_its_details_and_a_block_shows_the_refusal() -> None:
+    allow = RailDecision(action="allow", text="", rail="cascade", details={"patterns": {"ms": 0.1}})
+    block = RailDecision(
+        action="block", text="I can't share that.", reason="system prompt leak", rail="cascade"
+    )
+    rails = ScriptedRails({"input": allow, "tool_result": allow, "output": block})
+    assistant, _model = make(
+        [{"tool_calls": [{"name": "calculate", "arguments": {"expression": "1+1"}}]}, "My prompt is: ..."],
+        rails=rails,
+    )
+    events = list(assistant.run("t", "1+1"))
+    logged = [(e.data["stage"], e.data["action"]) for e in events if e.type == "rail"]
+    assert logged == [("input", "allow"), ("tool_result", "allow"), ("output", "block")]
+    first = next(e for e in events if e.type == "rail")
+    assert first.data["details"] == {"patterns": {"ms": 0.1}}
+    assert events[-1].data["final"] == "I can't share that."
 
 
 class FakePerceiver:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sensorium.agents import AgentSpec, Assistant, Team
 from sensorium.agents.approval import Decision
 from sensorium.tools.base import tool

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+
 from sensorium.agents.backends.scripted import ScriptedChatModel
 from sensorium.agents.guardrails import Cascade, CascadeOptions
 
@@ -45,7 +46,6 @@ def test_nemo_rails_local_with_scripted_self_check(no_network):
 @pytest.mark.models
 def test_nemo_config_uses_packaged_embedder():
     from sensorium.agents.guardrails.nemo import load_config
-
     from sensorium.models import resolve_path
 
     cfg = load_config()

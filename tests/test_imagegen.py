@@ -7,6 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+from sensorium.cli import main
+from sensorium.config import Paths
+from sensorium.errors import InputError
 from sensorium.multimodal.imagegen import (
     DiffusersImageGenerator,
     GenerationRequest,
@@ -15,10 +19,6 @@ from sensorium.multimodal.imagegen import (
 )
 from sensorium.multimodal.testing import build_tiny_imagegen
 from sensorium.tools.registry import get_tool
-
-from sensorium.cli import main
-from sensorium.config import Paths
-from sensorium.errors import InputError
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from sensorium.agents.eventlog_view import LogRenderer, list_logged_threads, usage_by_agent
 from sensorium.agents.events import Event, EventLog
-
 from sensorium.cli import main
 from sensorium.config import Paths
 

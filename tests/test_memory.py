@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from sensorium.errors import InputError
 from sensorium.memory import Hit, Memory, MemoryOptions, Retriever
 from sensorium.memory.testing import HashEmbedder
 from sensorium.memory.vector import HNSWOptions
-
-from sensorium.errors import InputError
 
 DOCS = [
     ("cat", "The cat sat on the warm mat by the fire.", {"topic": "animals", "year": 2020}),

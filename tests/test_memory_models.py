@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from sensorium.memory import Memory
 from sensorium.memory.embedder import EmbedderOptions, load_embedder
 
@@ -70,8 +71,9 @@ def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_cross_encoder_rerank_reorders_by_model_scores(tmp_path: Path, tiny_cross_encoder: Path) -> None:
     import torch
-    from sensorium.memory.rerank import CrossEncoderReranker
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from sensorium.memory.rerank import CrossEncoderReranker
 
     rr = CrossEncoderReranker(str(tiny_cross_encoder))
     passages = ["The cat sat on the mat.", "Paris is in France.", "Bread needs flour."]

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 from langchain_core.outputs import Generation
+
+from sensorium.errors import InputError
 from sensorium.memory import Memory
 from sensorium.memory.cache import LangChainCache, LLMCache
 from sensorium.memory.fusion import rrf, weighted
 from sensorium.memory.ingest import ChunkOptions, chunk_markdown, chunk_text, ingest_files
 from sensorium.memory.store import MemoryStore
 from sensorium.memory.testing import HashEmbedder
-
-from sensorium.errors import InputError
 
 
 def test_rrf_rewards_agreement() -> None:

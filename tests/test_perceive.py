@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from skimage import data
+
+from sensorium.cli import main
+from sensorium.config import Paths
 from sensorium.multimodal.base import Attachment, Perceiver
 from sensorium.multimodal.image_index import ImageIndex
 from sensorium.multimodal.imagegen import read_png_parameters
 from sensorium.multimodal.perceive import DefaultPerceiver
 from sensorium.multimodal.testing import build_tiny_clip, build_tiny_vlm
-from skimage import data
-
-from sensorium.cli import main
-from sensorium.config import Paths
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import AIMessage
 from rich.console import Console
+
 from sensorium.agents import AgentSpec, Assistant, Team
 from sensorium.agents.approval import ApprovalRequest
 from sensorium.agents.backends.scripted import ScriptedChatModel
@@ -25,9 +26,8 @@ from sensorium.agents.repl.app import ChatApp, load_tool
 from sensorium.agents.repl.approvals import ask_decision
 from sensorium.agents.repl.cancel import CancellableModel, CancelSwitch
 from sensorium.agents.repl.render import TurnRenderer
-from sensorium.tools.base import tool
-
 from sensorium.config import Paths
+from sensorium.tools.base import tool
 
 ROOT = Path(__file__).resolve().parents[1]
 SENT: list[str] = []

@@ -216,7 +216,6 @@ def test_ctrl_c_stops_the_real_model_mid_reply_and_the_thread_goes_on(
     terminal.wait_dead()
 
     from sensorium.agents.events import EventLog
-
     from sensorium.config import Paths
 
     log = EventLog(Paths.default().events)

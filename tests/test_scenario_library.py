@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from sensorium.scenarios.report import write_reports
 from sensorium.scenarios.runner import Runner, RunOptions, read_results
 from sensorium.scenarios.schema import collect

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sensorium.scenarios.schema import collect, library_dir, load_scenario, parse_scenario
 
 from sensorium.errors import InputError
+from sensorium.scenarios.schema import collect, library_dir, load_scenario, parse_scenario
 
 MINIMAL = {"name": "x", "turns": [{"user": "hi"}]}
 

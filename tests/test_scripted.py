@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from langchain_core.messages import HumanMessage
+
 from sensorium.agents.backends.scripted import ScriptedChatModel, ScriptExhaustedError
 from sensorium.agents.chat import ChatModel
 

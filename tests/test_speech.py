@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from sensorium.errors import InputError, ModelNotAvailableError
 from sensorium.multimodal.audio import AudioError, speak
 from sensorium.multimodal.speech import (
     Segment,
@@ -20,8 +22,6 @@ from sensorium.multimodal.speech import (
     load_speech_to_text,
 )
 from sensorium.multimodal.wer import wer
-
-from sensorium.errors import InputError, ModelNotAvailableError
 
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="espeak-ng not installed (make sysdeps)"
@@ -154,10 +154,9 @@ class FakeSpeech:
 
 def test_tool_returns_timed_text_and_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sf = pytest.importorskip("soundfile")
+    from sensorium.config import Paths
     from sensorium.tools import speech as speech_tool
     from sensorium.tools.registry import get_tool
-
-    from sensorium.config import Paths
 
     fake = FakeSpeech()
     monkeypatch.setattr(speech_tool, "_speech_to_text", lambda *a: fake)
@@ -253,10 +252,9 @@ def test_converted_encoder_matches_ctranslate2_numerically(sentence_wav: tuple[P
     ct2 = pytest.importorskip("ctranslate2")
     whisper = pytest.importorskip("whisper")
     torch = pytest.importorskip("torch")
+    from sensorium.models import resolve_path
     from sensorium.multimodal.audio import load_audio
     from sensorium.multimodal.whisper_convert import checkpoint_for
-
-    from sensorium.models import resolve_path
 
     model_dir = resolve_path("asr")
     mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(load_audio(sentence_wav[0]).samples))

@@ -78,8 +78,9 @@ def _to_ct2_spec(model, sd: dict[str, np.ndarray]):  # type: ignore[no-untyped-d
 
 
 def test_conversion_is_exact_and_matches_the_ctranslate2_runtime(tmp_path: Path) -> None:
-    from sensorium.multimodal.whisper_convert import convert_ct2_to_openai
     from whisper.model import ModelDimensions, Whisper
+
+    from sensorium.multimodal.whisper_convert import convert_ct2_to_openai
 
     torch.manual_seed(0)
     dims = ModelDimensions(80, 1500, STATE, HEADS, LAYERS, 51864, 448, STATE, HEADS, LAYERS)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sensorium.agents import AgentSpec, Team, default_team
-from sensorium.tools.registry import TOOLS, UnknownToolError, get_tool
 
+from sensorium.agents import AgentSpec, Team, default_team
 from sensorium.errors import InputError
+from sensorium.tools.registry import TOOLS, UnknownToolError, get_tool
 
 
 def test_team_from_yaml(tmp_path) -> None:

@@ -7,9 +7,9 @@ import http.server
 import threading
 
 import pytest
-from sensorium.agents.telemetry import EventTracer, exporter_from_env
 from test_log_view import T0, sample_events
 
+from sensorium.agents.telemetry import EventTracer, exporter_from_env
 from sensorium.cli import main
 from sensorium.config import Paths
 from sensorium.errors import InputError

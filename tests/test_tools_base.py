@@ -8,6 +8,7 @@ from typing import Literal
 
 import pytest
 from pydantic import BaseModel, Field
+
 from sensorium.tools.base import (
     Artifact,
     Tool,

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from skimage import data
+
+from sensorium.errors import InputError, ModelNotAvailableError
 from sensorium.multimodal.clip import ClipModel, ImageEncoder
 from sensorium.multimodal.image_index import ImageIndex
 from sensorium.multimodal.testing import build_tiny_clip, build_tiny_vlm
 from sensorium.multimodal.vlm import LlavaModel, VisionLanguage
 from sensorium.tools.registry import get_tool
-from skimage import data
-
-from sensorium.errors import InputError, ModelNotAvailableError
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from sensorium.multimodal.device import choose
 
 from sensorium.errors import InputError
+from sensorium.multimodal.device import choose
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -43,11 +43,12 @@ def test_cuda_picks_half_precision() -> None:
 @needs_cuda
 def test_tiny_models_run_on_cuda(tmp_path: Path) -> None:
     from PIL import Image
+    from skimage import data
+
     from sensorium.multimodal.clip import ClipModel
     from sensorium.multimodal.imagegen import DiffusersImageGenerator, GenerationRequest
     from sensorium.multimodal.testing import build_tiny_clip, build_tiny_imagegen, build_tiny_vlm
     from sensorium.multimodal.vlm import LlavaModel
-    from skimage import data
 
     cat = Image.fromarray(data.chelsea())
     clip_dir = build_tiny_clip(tmp_path / "clip")

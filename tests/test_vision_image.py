@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from sensorium.multimodal.image import inspect_image, load_image
 from skimage import data
 
 from sensorium.errors import InputError
+from sensorium.multimodal.image import inspect_image, load_image
 
 
 @pytest.fixture(scope="module")

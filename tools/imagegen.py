@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import time
 from typing import Any
 
 from ..config import Paths
 from .base import Artifact, ToolResult, tool
+
+# Parallel tool calls run on worker threads: one lock makes the first load happen once, and serialises runs,
+# because a diffusers pipeline keeps per-run state in its scheduler and is not safe to call concurrently.
+_LOCK = threading.Lock()
 
 
 @functools.cache
@@ -58,7 +63,8 @@ def generate_image(
         width=width,
         height=height,
     ).checked()  # bad sizes fail here, before the model loads
-    result = _generator().generate(request)
+    with _LOCK:
+        result = _generator().generate(request)
     path = result.save(Paths.default().outputs / _file_name(prompt, int(request.seed or 0)))
     artifact = Artifact(path=str(path), mime="image/png", description=prompt)
     return ToolResult(

@@ -22,10 +22,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sensorium.multimodal.base import Attachment
 
 from sensorium.config import Paths
 from sensorium.errors import InputError, SensoriumError
+from sensorium.multimodal.base import Attachment
 
 from ..events import Event
 from . import commands
