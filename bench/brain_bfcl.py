@@ -2,7 +2,8 @@
 
 The reference is the same GGUF, prompted through its own chat template with the same tools, generating freely; its
 reply is read with the native-format parser (Qwen ``<tool_call>`` tags, fenced or bare JSON). Both configurations
-answer the same items, alternating item by item so machine load affects both alike.
+answer the same items one after the other, which of them goes first swapped every item, so machine load and
+llama.cpp's prompt cache favour neither.
 
     .venv/bin/python bench/brain_bfcl.py --limit 60            # simple_python and multiple, 60 items each
     .venv/bin/python bench/brain_bfcl.py --categories multiple --limit 20 --out /tmp/bfcl
@@ -45,8 +46,11 @@ def main() -> None:
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
         bar = tqdm(questions, desc=cat, unit="item")
-        for item in bar:
-            for name, opts in configs.items():
+        for i, item in enumerate(bar):
+            # Swap the order every item: the first run of an item pays for evaluating its prompt and the second
+            # finds it in llama.cpp's prompt cache, which would otherwise always favour one side's latency.
+            order = list(configs.items())[:: 1 if i % 2 == 0 else -1]
+            for name, opts in order:
                 res = run_item(model, item, answers.get(item["id"]), opts)
                 results[name].append(res)
                 if args.out:  # one line per item as it finishes, so a cut-short run still leaves its data
