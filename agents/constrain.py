@@ -103,12 +103,15 @@ def tools_grammar(
     """Lark grammar: a final answer, or 1..MAX_PARALLEL_CALLS calls to ``tools`` with schema-valid arguments."""
     if not tools:
         raise ValueError("tools_grammar needs at least one tool")
-    more = f'("\\n" call){{0,{MAX_PARALLEL_CALLS - 1}}}' if parallel else ""
+    # Parallel calls only in the tagged form, the one chat templates (Qwen/Hermes) teach for several calls. A
+    # model writing bare or fenced JSON makes one call: allowing "\n" + another call there let a 0.5B model,
+    # held back from the prose it wanted to add after its call, fill the gap with eight more calls.
+    more = f'("\\n" tagged){{0,{MAX_PARALLEL_CALLS - 1}}}' if parallel else ""
     lines = [
         "%llguidance {}",
         "start: calls" + (" | ANSWER" if allow_answer else ""),
-        f"calls: call {more}".rstrip(),
-        'call: "<tool_call>\\n" body "\\n</tool_call>" | FENCE body "\\n```" | body',
+        f'calls: tagged {more} | FENCE body "\\n```" | body'.replace("  ", " "),
+        'tagged: "<tool_call>\\n" body "\\n</tool_call>"',
         "FENCE: /```[a-z_]{0,12}\\n/",
         "body: %json " + json.dumps(call_schema(tools), ensure_ascii=False),
     ]

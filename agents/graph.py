@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,6 +120,17 @@ def _checked(name: str, fn: Callable[..., dict[str, Any] | None]) -> Callable[..
 
     node.__name__ = name
     return node
+
+
+def _only_repeats(messages: Sequence[BaseMessage], loop_guard: str) -> bool:
+    """True when the last model step made tool calls and the loop guard answered every one of them."""
+    results = []
+    for m in reversed(messages):
+        if isinstance(m, ToolMessage):
+            results.append(m)
+        else:
+            break
+    return bool(results) and all(m.content == loop_guard for m in results)
 
 
 def _usage_update(agent: str, result: ChatResult) -> dict[str, dict[str, float]]:
@@ -415,9 +426,14 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             SystemMessage(content=system_prompt(spec, state)),
             *_window(state.get("messages", [])),
         ]
-        result = _call_model(
-            "agent", name, services.model(team.model_for(spec)), messages, tools=tool_specs(spec)
-        )
+        tools = tool_specs(spec)
+        if _only_repeats(state.get("messages", []), prompts["loop_guard"]):
+            # Small models, once looping, keep re-issuing calls that already ran: the loop guard answered every
+            # call of the last step, so this step offers no tools and the model has to answer from the results.
+            _emit("error", node="agent", agent=name, kind="loop_guard",
+                  message="every call of the last step had already run; asking for an answer without tools")  # fmt: skip
+            tools = []
+        result = _call_model("agent", name, services.model(team.model_for(spec)), messages, tools=tools)
         ai = result.message
         ai.name = name
         if ai.id is None:
@@ -504,12 +520,14 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         decisions = state.get("decisions") or {}
         sends = []
         for call in ai.tool_calls if ai else []:
+            signature = call_signature(call["name"], call["args"])
             payload = {
                 "call": dict(call),
                 "agent": state.get("active_agent") or team.agents[0].name,
                 "decision": decisions.get(str(call["id"])),
-                "duplicate": call_signature(call["name"], call["args"]) in executed,
+                "duplicate": signature in executed,  # ran before, or earlier in this same step
             }
+            executed.add(signature)
             sends.append(Send("tools", payload))
         return sends or "agent"
 

@@ -56,7 +56,11 @@ def call(name: str, **args: object) -> str:
         call("get_weather", city="Paris", unit="c", days=3),
         "<tool_call>\n" + call("get_weather", city="Rome") + "\n</tool_call>",
         "```json\n" + json.dumps({"name": "current_time", "arguments": {}}, indent=2) + "\n```",
-        call("get_weather", city="Paris") + "\n" + call("current_time"),  # parallel calls
+        "<tool_call>\n"
+        + call("get_weather", city="Paris")
+        + "\n</tool_call>\n<tool_call>\n"
+        + call("current_time")
+        + "\n</tool_call>",  # parallel calls
         "Sure, here is code: ```json {} ```",  # a fence later in prose is prose
     ],
 )
@@ -78,6 +82,8 @@ def test_grammar_accepts_answers_and_valid_calls(text: str) -> None:
         "   {",  # prose may not start like a call
         "<tool_call>\nhello\n</tool_call>",
         "```python\nprint(1)\n```",
+        # parallel calls only in the tagged form: bare JSON lines let a small model run on call after call
+        call("get_weather", city="Paris") + "\n" + call("current_time"),
     ],
 )
 def test_grammar_rejects_invalid_calls(text: str) -> None:

@@ -220,17 +220,33 @@ def test_plain_chat_is_not_planned() -> None:
     assert assistant.state("t").get("plan") is None
 
 
-def test_loop_guard_and_step_limit() -> None:
-    same = {"tool_calls": [{"name": "calculate", "arguments": {"expression": "3*3"}}]}
+def test_loop_guard_answers_repeats_then_asks_for_an_answer_without_tools() -> None:
+    call = {"name": "calculate", "arguments": {"expression": "3*3"}}
     agents = [AgentSpec(name="assistant", tools=("calculate",))]
-    model = ScriptedChatModel([same, same, same])
-    team = Team(agents, model=model, max_steps=3)
-    assistant = Assistant(team, memory=False, perceiver=False, rails=False)
+    # the same call twice in one step, then again in the next step: it runs once
+    model = ScriptedChatModel([{"tool_calls": [call, call]}, {"tool_calls": [call]}, "3 squared is 9."])
+    assistant = Assistant(Team(agents, model=model), memory=False, perceiver=False, rails=False)
     events = list(assistant.run("t", "square 3"))
     model.assert_done()
     results = [e.data["content"] for e in events if e.type == "tool_result"]
-    assert results[0] == "9"
-    assert all(r.startswith("Not run: the same call") for r in results[1:])
+    assert results.count("9") == 1 and len(results) == 3
+    assert all(r.startswith("Not run: the same call") for r in results if r != "9")
+    assert [bool(c["tools"]) for c in model.calls] == [True, True, False]  # stuck: no tools on the last step
+    assert any(e.type == "error" and e.data["kind"] == "loop_guard" for e in events)
+    assert events[-1].data["final"] == "3 squared is 9."
+
+
+def test_step_limit_ends_a_turn_that_keeps_calling_tools() -> None:
+    steps = [
+        {"tool_calls": [{"name": "calculate", "arguments": {"expression": f"{i}*{i}"}}]} for i in range(3)
+    ]
+    agents = [AgentSpec(name="assistant", tools=("calculate",))]
+    model = ScriptedChatModel(steps)
+    team = Team(agents, model=model, max_steps=3)
+    assistant = Assistant(team, memory=False, perceiver=False, rails=False)
+    events = list(assistant.run("t", "square 0, 1, 2"))
+    model.assert_done()
+    assert [e.data["content"] for e in events if e.type == "tool_result"] == ["0", "1", "4"]
     assert events[-1].data["final"].startswith("I stopped after 3 steps")
 
 

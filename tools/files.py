@@ -53,9 +53,7 @@ def read_file(path: str, max_chars: int = 20_000) -> str:
     """
     full = confine(path)
     if not full.is_file():
-        raise WorkspaceError(
-            f"{path!r}: no such file in the workspace; call list_files to see what is there."
-        )
+        raise WorkspaceError(f"{path!r}: no such file in the workspace (list_files shows the files there).")
     Limits.from_env().check_file(full)
     text = full.read_text(encoding="utf-8", errors="replace")
     if len(text) > max_chars:
