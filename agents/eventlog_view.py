@@ -230,6 +230,8 @@ class LogRenderer:
             self.console.print(
                 Text(f"{ev.agent or 'assistant'}: ", style="bold magenta") + Text(str(d.get("content", "")))
             )
+        elif t == "loop_guard":
+            self._line(ev, "loop guard", "yellow", str(d.get("message", "")))
         elif t == "error":
             self._line(ev, "error", "bold red", f"{d.get('kind', '')}: {d.get('message', '')}")
         elif t == "turn_finished":

@@ -34,6 +34,7 @@ EventType = Literal[
     "recall",  # data: {"query", "hits": [{"id", "score"}]}
     "rail",  # data: {"rail", "stage", "action": allow|mask|block, "reason", "details"}
     "message",  # agent, data: {"content": str}  (the final reply of the turn)
+    "loop_guard",  # agent, data: {"message": str}  (the model repeated calls that had run; tools withheld)
     "error",  # data: {"message": str, "kind": str}
     "turn_finished",  # data: {"elapsed_s", "usage": {agent: {...}}, "interrupted": bool}
 ]

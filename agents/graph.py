@@ -430,7 +430,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         if _only_repeats(state.get("messages", []), prompts["loop_guard"]):
             # Small models, once looping, keep re-issuing calls that already ran: the loop guard answered every
             # call of the last step, so this step offers no tools and the model has to answer from the results.
-            _emit("error", node="agent", agent=name, kind="loop_guard",
+            _emit("loop_guard", node="agent", agent=name,
                   message="every call of the last step had already run; asking for an answer without tools")  # fmt: skip
             tools = []
         result = _call_model("agent", name, services.model(team.model_for(spec)), messages, tools=tools)

@@ -134,6 +134,8 @@ class TurnRenderer:
                     f"guardrail {d.get('rail')} ({d.get('stage')}): {d.get('action')} {d.get('reason', '')}",
                     "bold red",
                 )
+        elif t == "loop_guard":
+            self.note(f"loop guard: {d.get('message', '')}", "yellow")
         elif t == "error" and d.get("kind") == "GenerationCancelled":
             return  # the user's own Ctrl-C: the REPL says so itself
         elif t == "error":
