@@ -59,6 +59,8 @@ class GenerationOptions:
     # When tools are offered, constrain decoding so the output is either an answer or valid calls.
     constrain_tools: bool = True
     parallel_tool_calls: bool = True
+    # A reply in prose only, never shaped like a tool call (set when tools are withheld, e.g. by the loop guard).
+    answer_only: bool = False
 
 
 @runtime_checkable

@@ -128,12 +128,23 @@ def json_grammar(schema: dict[str, Any]) -> str:
     return "%llguidance {}\nstart: %json " + json.dumps(schema, ensure_ascii=False) + "\n"
 
 
+def answer_grammar() -> str:
+    """Lark grammar: prose only, nothing that starts like a tool call (JSON, ``<tool_call>``, a code fence)."""
+    return "%llguidance {}\nstart: ANSWER\nANSWER: " + ANSWER_RE + "\n"
+
+
 def grammar_for(
-    tools: Sequence[dict[str, Any]] | None, response_format: dict[str, Any] | None, *, parallel: bool = True
+    tools: Sequence[dict[str, Any]] | None,
+    response_format: dict[str, Any] | None,
+    *,
+    parallel: bool = True,
+    answer_only: bool = False,
 ) -> str | None:
     """The grammar a request needs (structured output wins over tools), checked to compile; None if unconstrained."""
     if response_format is not None:
         grammar = json_grammar(unwrap_response_format(response_format))
+    elif answer_only:
+        grammar = answer_grammar()
     elif tools:
         grammar = tools_grammar(tools, parallel=parallel)
     else:

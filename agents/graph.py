@@ -39,7 +39,7 @@ from sensorium.tools.base import Tool
 
 from . import planner
 from .approval import ApprovalRequest, Decision
-from .chat import ChatModel, ChatResult
+from .chat import ChatModel, ChatResult, GenerationOptions
 from .rails import AllowAll, RailDecision, Rails
 from .state import STATE_KEYS, AssistantState
 from .team import AgentSpec, Team
@@ -153,13 +153,16 @@ def _call_model(
     *,
     tools: list[dict[str, Any]] | None = None,
     response_format: dict[str, Any] | None = None,
+    options: GenerationOptions | None = None,
 ) -> ChatResult:
     writer = get_stream_writer()
 
     def on_token(text: str) -> None:
         writer({"type": "token", "node": node, "agent": agent, "data": {"text": text}})
 
-    result = model.chat(messages, tools=tools or None, response_format=response_format, on_token=on_token)
+    result = model.chat(
+        messages, tools=tools or None, response_format=response_format, options=options, on_token=on_token
+    )
     writer(
         {
             "type": "model_call",
@@ -426,14 +429,16 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             SystemMessage(content=system_prompt(spec, state)),
             *_window(state.get("messages", [])),
         ]
-        tools = tool_specs(spec)
+        tools, options = tool_specs(spec), None
         if _only_repeats(state.get("messages", []), prompts["loop_guard"]):
             # Small models, once looping, keep re-issuing calls that already ran: the loop guard answered every
             # call of the last step, so this step offers no tools and the model has to answer from the results.
             _emit("loop_guard", node="agent", agent=name,
                   message="every call of the last step had already run; asking for an answer without tools")  # fmt: skip
-            tools = []
-        result = _call_model("agent", name, services.model(team.model_for(spec)), messages, tools=tools)
+            tools, options = [], GenerationOptions(answer_only=True)
+        result = _call_model(
+            "agent", name, services.model(team.model_for(spec)), messages, tools=tools, options=options
+        )
         ai = result.message
         ai.name = name
         if ai.id is None:

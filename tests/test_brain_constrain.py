@@ -182,3 +182,18 @@ def test_to_message_marks_truncated_calls_invalid() -> None:
     assert msg.tool_calls and msg.response_metadata["valid"] is False
     ok = to_message(call("get_weather", city="Paris"), [WEATHER], None, finish_reason="stop", model="m")
     assert ok.response_metadata["valid"] is True
+
+
+def test_answer_only_grammar_takes_prose_and_refuses_call_shapes() -> None:
+    from sensorium.agents.constrain import answer_grammar, grammar_for
+
+    g = grammar_for([WEATHER], None, answer_only=True)
+    assert g == answer_grammar()
+    assert accepts(g, "It is 9.")
+    for text in (
+        call("get_weather", city="Paris"),
+        "<tool_call>\n{}\n</tool_call>",
+        "```json\n{}\n```",
+        "[1]",
+    ):
+        assert not accepts(g, text)

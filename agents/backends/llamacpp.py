@@ -181,7 +181,10 @@ class LlamaCppChatModel:
         start = time.perf_counter()
         prompt = self.render(messages, tools)
         grammar = grammar_for(
-            tools if opts.constrain_tools else None, response_format, parallel=opts.parallel_tool_calls
+            tools if opts.constrain_tools else None,
+            response_format,
+            parallel=opts.parallel_tool_calls,
+            answer_only=opts.answer_only,
         )
         body: dict[str, Any] = {
             "prompt": prompt,

@@ -22,7 +22,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from ...errors import InputError, SensoriumError
 from ..chat import ChatResult, GenerationOptions, TokenCallback, Usage
 from ..chattemplate import to_dicts, tool_dicts
-from ..constrain import tools_grammar, unwrap_response_format
+from ..constrain import answer_grammar, tools_grammar, unwrap_response_format
 from ..toolparse import check_call, new_call_id, parse_reply
 
 
@@ -98,6 +98,8 @@ class OpenAICompatChatModel:
                 body["structured_outputs"] = {
                     "grammar": tools_grammar(tools, parallel=opts.parallel_tool_calls)
                 }
+        elif opts.answer_only and self.guided:
+            body["structured_outputs"] = {"grammar": answer_grammar()}
         return body
 
     def _post(

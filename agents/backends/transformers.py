@@ -147,7 +147,10 @@ class TransformersChatModel:
         tok, model = self._ensure()
         prompt = self.render(messages, tools)
         grammar = grammar_for(
-            tools if opts.constrain_tools else None, response_format, parallel=opts.parallel_tool_calls
+            tools if opts.constrain_tools else None,
+            response_format,
+            parallel=opts.parallel_tool_calls,
+            answer_only=opts.answer_only,
         )
         matcher = self._matcher(grammar) if grammar else None
         input_ids = tok(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(model.device)
