@@ -18,7 +18,6 @@ from sensorium.agents.backends.scripted import ScriptedChatModel
 from sensorium.agents.bfcl import read_jsonl, safe_name, score, to_tools
 from sensorium.agents.chat import ChatModel, GenerationOptions
 from sensorium.agents.chattemplate import gguf_metadata, render, to_dicts, tool_dicts
-from sensorium.agents.loopguard import LoopGuard
 from sensorium.agents.models import DEFAULT_CHAT_MODEL, load_chat_model, split_spec
 from sensorium.errors import InputError, SensoriumError
 
@@ -277,18 +276,6 @@ def _ai(*calls: tuple[str, dict[str, Any]]) -> AIMessage:
     return AIMessage(
         "", tool_calls=[{"name": n, "args": a, "id": f"{n}{i}"} for i, (n, a) in enumerate(calls)]
     )
-
-
-def test_loop_guard_blocks_repeated_identical_calls() -> None:
-    guard = LoopGuard(max_repeats=2)
-    history = [HumanMessage("w"), _ai(("w", {"city": "A", "d": 1})), ToolMessage("x", tool_call_id="w0")]
-    assert guard.blocked(history, [{"name": "w", "args": {"d": 1, "city": "A"}, "id": "n1"}]) == {}
-    history += [_ai(("w", {"d": 1, "city": "A"}))]
-    refused = guard.blocked(history, [{"name": "w", "args": {"city": "A", "d": 1}, "id": "n2"}])
-    assert "already called 2 time(s)" in refused["n2"]
-    assert guard.blocked(history, [{"name": "w", "args": {"city": "B", "d": 1}, "id": "n3"}]) == {}
-    fan_out = [{"name": "t", "args": {}, "id": f"p{i}"} for i in range(3)]
-    assert list(LoopGuard(max_repeats=1).blocked([], fan_out)) == ["p1", "p2"]
 
 
 # --- BFCL scoring ----------------------------------------------------------------------------------------------
