@@ -124,13 +124,31 @@ def _checked(name: str, fn: Callable[..., dict[str, Any] | None]) -> Callable[..
 
 def _only_repeats(messages: Sequence[BaseMessage], loop_guard: str) -> bool:
     """True when the last model step made tool calls and the loop guard answered every one of them."""
+    prefix = loop_guard.split("{result}")[0]
     results = []
     for m in reversed(messages):
         if isinstance(m, ToolMessage):
             results.append(m)
         else:
             break
-    return bool(results) and all(m.content == loop_guard for m in results)
+    return bool(results) and all(str(m.content).startswith(prefix) for m in results)
+
+
+def _results_by_call(messages: Sequence[BaseMessage], loop_guard: str) -> dict[str, str]:
+    """call signature -> the text its latest real run returned (what the loop guard repeats to the model)."""
+    prefix = loop_guard.split("{result}")[0]
+    by_id = {
+        m.tool_call_id: str(m.content)
+        for m in messages
+        if isinstance(m, ToolMessage) and not str(m.content).startswith(prefix)
+    }
+    out: dict[str, str] = {}
+    for m in messages:
+        if isinstance(m, AIMessage):
+            for c in m.tool_calls:
+                if c["id"] in by_id:
+                    out[call_signature(c["name"], c["args"])] = by_id[c["id"]]
+    return out
 
 
 def _usage_update(agent: str, result: ChatResult) -> dict[str, dict[str, float]]:
@@ -524,6 +542,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         executed = set(state.get("executed") or [])
         decisions = state.get("decisions") or {}
         sends = []
+        earlier: dict[str, str] | None = None
         for call in ai.tool_calls if ai else []:
             signature = call_signature(call["name"], call["args"])
             payload = {
@@ -532,6 +551,13 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
                 "decision": decisions.get(str(call["id"])),
                 "duplicate": signature in executed,  # ran before, or earlier in this same step
             }
+            if payload["duplicate"]:
+                # A small model forgets a result it already has: the guard's note repeats it.
+                if earlier is None:
+                    earlier = _results_by_call(state.get("messages", []), prompts["loop_guard"])
+                payload["earlier"] = earlier.get(
+                    signature, "(the same call earlier in this step; see its result)"
+                )
             executed.add(signature)
             sends.append(Send("tools", payload))
         return sends or "agent"
@@ -551,7 +577,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         elif isinstance(found, Exception):
             text, status = f"Error: the tool {name!r} is not available here: {found}", "error"
         elif payload.get("duplicate"):
-            text = prompts["loop_guard"]
+            text = prompts["loop_guard"].format(result=payload.get("earlier", ""))
         elif decision is not None and decision.action == "reject":
             text = f"The user rejected this call to {name}." + (
                 f" Reason: {decision.reason}" if decision.reason else ""

@@ -159,4 +159,8 @@ def test_a_repeated_approved_call_is_not_asked_again_nor_run_twice() -> None:
     assert SENT == [{"to": "r@x.org", "body": "b"}]
     assert events[-1].data["interrupted"] is False and events[-1].data["final"] == "Sent once."
     results = [e.data["content"] for e in events if e.type == "tool_result"]
-    assert results[0] == "sent to r@x.org" and results[1].startswith("Not run: the same call")
+    assert (
+        results[0] == "sent to r@x.org"
+        and results[1].startswith("Not run again: this exact call already ran")
+        and results[1].endswith("sent to r@x.org")
+    )

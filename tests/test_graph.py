@@ -230,7 +230,9 @@ def test_loop_guard_answers_repeats_then_asks_for_an_answer_without_tools() -> N
     model.assert_done()
     results = [e.data["content"] for e in events if e.type == "tool_result"]
     assert results.count("9") == 1 and len(results) == 3
-    assert all(r.startswith("Not run: the same call") for r in results if r != "9")
+    repeats = [r for r in results if r != "9"]
+    assert all(r.startswith("Not run again: this exact call already ran") for r in repeats)
+    assert any(r.endswith("Its result was:\n9") for r in repeats)  # the note repeats the forgotten result
     assert [bool(c["tools"]) for c in model.calls] == [True, True, False]  # stuck: no tools on the last step
     assert any(e.type == "loop_guard" for e in events) and not any(e.type == "error" for e in events)
     assert events[-1].data["final"] == "3 squared is 9."
