@@ -115,7 +115,11 @@ def _image_text(report: dict[str, Any]) -> str:
     if report.get("labels"):
         top = ", ".join(f"{x['label']} ({x['score']:.0%})" for x in report["labels"][:3])
         parts.append(f"Likely shows: {top}.")
-    parts.extend(f"Note: {note}" for note in report.get("notes", []))
+    # The brain gets one short line for what was skipped; the full notes (which weights, how to set them) are
+    # in the percept's data and the event log. A 0.5B model fed the long notes tried to compute with them.
+    missing = [what for what, key in (("labels", "labels"), ("caption", "caption")) if not report.get(key)]
+    if report.get("notes") and missing:
+        parts.append(f"(No {' or '.join(missing)}: the vision models are not available.)")
     return " ".join(parts)
 
 

@@ -47,7 +47,10 @@ def test_image_without_weights_gives_facts_and_a_note(cat: Path) -> None:
     percept = DefaultPerceiver().perceive(Attachment(path=str(cat), kind="image"))
     assert percept.kind == "image" and percept.error is None
     assert "JPEG, 451x300 pixels" in percept.text
-    assert "SENSORIUM_MODEL_CLIP" in percept.text and "SENSORIUM_MODEL_VLM" in percept.text
+    # the brain gets a short line; the notes that say how to add the weights are in the data (log, REPL)
+    assert "(No labels or caption: the vision models are not available.)" in percept.text
+    notes = " ".join(percept.data["notes"])
+    assert "SENSORIUM_MODEL_CLIP" in notes and "SENSORIUM_MODEL_VLM" in notes
     assert percept.data["image"]["width"] == 451 and percept.data["labels"] == []
 
 

@@ -102,6 +102,8 @@ class TurnRenderer:
         elif t == "percept":
             what = d.get("text") or d.get("error") or ""
             self.note(f"[{d.get('kind')}] {d.get('source', '')}: {compact(what, 200)}", "blue")
+            for note in (d.get("data") or {}).get("notes") or []:  # e.g. which weights to set, and how
+                self.note(f"  note: {compact(str(note), 300)}", "dim")
         elif t == "recall":
             hits = d.get("hits") or []
             if hits:
