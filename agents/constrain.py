@@ -51,7 +51,7 @@ def normalize_schema(schema: Any) -> Any:
         return [normalize_schema(s) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in schema.items():
         if key == "properties" and isinstance(value, dict):
             out[key] = {k: normalize_schema(v) for k, v in value.items()}

@@ -73,7 +73,7 @@ def _candidates(text: str) -> tuple[list[str], str, bool]:
             return [stripped], "", True  # broken JSON that was meant as a call: report it as invalid
     fenced = [b for b in FENCED.findall(text) if b.strip()[:1] in "{["]
     if fenced:
-        payloads = []
+        payloads: list[str] = []
         for block in fenced:
             values = _json_objects(block)
             if values is None or not all(_looks_like_call(v) for v in _flatten(values)):

@@ -12,6 +12,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +99,7 @@ class BM25Index:
 
     def __init__(self, keys: np.ndarray, model: object) -> None:
         self.keys = keys
-        self._model = model
+        self._model: Any = model  # a bm25s.BM25 (untyped third-party object)
 
     @classmethod
     def build(cls, keys: np.ndarray, texts: list[str], *, k1: float = 1.5, b: float = 0.75) -> BM25Index:

@@ -61,7 +61,7 @@ class SentenceTransformerEmbedder:
         try:  # sentence-transformers >= 6 moved the modules; older versions keep them in .models
             from sentence_transformers.sentence_transformer import modules
         except ImportError:
-            from sentence_transformers import models as modules
+            from sentence_transformers import models as modules  # type: ignore[attr-defined,no-redef]
         transformer = modules.Transformer(self.path)
         width = (
             getattr(transformer, "get_embedding_dimension", None) or transformer.get_word_embedding_dimension

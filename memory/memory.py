@@ -7,12 +7,13 @@ added, updated (same id) and deleted by id. Nothing here needs a network or a cl
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -126,7 +127,11 @@ class Memory:
         text_vecs: list[np.ndarray] = []
         slot = {j: n for n, j in enumerate(todo)}
         for j, doc_id in enumerate(ids):
-            text_vecs.append(fresh[slot[j]] if j in slot else np.frombuffer(stored[doc_id], dtype=np.float32))
+            text_vecs.append(
+                cast(np.ndarray, fresh)[slot[j]]
+                if j in slot
+                else np.frombuffer(stored[doc_id], dtype=np.float32)
+            )
         extra = {space: normalise(v) for space, v in (vectors or {}).items()}
         for space, v in extra.items():
             if len(v) != len(texts):
@@ -209,7 +214,7 @@ class Memory:
             return int(self.db.read("SELECT COUNT(*) FROM docs")[0][0])
         return int(self.db.read("SELECT COUNT(*) FROM docs WHERE namespace = ?", (namespace,))[0][0])
 
-    def namespaces(self) -> list[str]:
+    def namespaces(self) -> builtins.list[str]:
         return [r[0] for r in self.db.read("SELECT DISTINCT namespace FROM docs ORDER BY namespace")]
 
     def search(
@@ -222,7 +227,7 @@ class Memory:
         namespace: str = "default",
         rerank: bool = False,
         prefix: bool = False,
-    ) -> list[Hit]:
+    ) -> builtins.list[Hit]:
         """The ``k`` best documents for ``query``.
 
         ``mode``: "bm25" (keywords), "vector" (meaning) or "hybrid" (both, fused by reciprocal rank or normalised
@@ -276,7 +281,7 @@ class Memory:
         k: int = 5,
         filter: dict[str, Any] | None = None,
         namespace: str = "default",
-    ) -> list[Hit]:
+    ) -> builtins.list[Hit]:
         """Nearest documents to a vector in ``space`` (e.g. a CLIP text or image embedding in "image")."""
         where, params = where_clause(namespace, filter)
         allowed = np.array(
@@ -346,7 +351,7 @@ class Memory:
 
     def _vector_search(
         self, space: str, qvec: np.ndarray, n: int, allowed: np.ndarray
-    ) -> list[tuple[int, float]]:
+    ) -> builtins.list[tuple[int, float]]:
         index = self.vector_index(space)
         if isinstance(index, ExactIndex):
             mask = _mask(index.keys, allowed)

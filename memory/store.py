@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,7 +71,7 @@ class MemoryStore(BaseStore):
         self.index_fields = index_fields
         self.mode: SearchMode = mode
 
-    def _text(self, value: dict[str, Any], index: bool | list[str] | None) -> str:
+    def _text(self, value: Mapping[str, Any], index: bool | list[str] | None) -> str:
         if index is False:
             return ""
         fields = index if isinstance(index, list) else self.index_fields

@@ -12,6 +12,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,7 @@ class HNSWIndex:
         deleted: set[int] | None = None,
         fingerprint: str = "",
     ) -> None:
-        self._index = index
+        self._index: Any = index  # an hnswlib.Index (untyped third-party object)
         self.options = options
         self.size = size  # live elements
         self.deleted = deleted or set()  # labels marked deleted (tombstones still in the graph)
@@ -86,24 +87,24 @@ class HNSWIndex:
         """Bring the graph up to date with (keys, matrix) in place: add new keys, re-insert changed vectors,
         mark removed keys deleted. Returns the number of changes. Keys are never reused (SQLite AUTOINCREMENT)."""
         idx = self._index
-        labels = np.array(idx.get_ids_list(), dtype=np.int64)  # type: ignore[attr-defined]
+        labels = np.array(idx.get_ids_list(), dtype=np.int64)
         live = np.setdiff1d(labels, np.fromiter(self.deleted, dtype=np.int64, count=len(self.deleted)))
         gone = np.setdiff1d(live, keys)
         for label in gone.tolist():
-            idx.mark_deleted(label)  # type: ignore[attr-defined]
+            idx.mark_deleted(label)
             self.deleted.add(label)
         new_mask = ~np.isin(keys, labels)
         kept = np.flatnonzero(np.isin(keys, live))
         changed = np.zeros(len(keys), dtype=bool)
         if len(kept):
-            current = np.asarray(idx.get_items(keys[kept].tolist()), dtype=np.float32)  # type: ignore[attr-defined]
+            current = np.asarray(idx.get_items(keys[kept].tolist()), dtype=np.float32)
             changed[kept] = np.abs(current - matrix[kept]).max(axis=1) > 1e-6
         todo = np.flatnonzero(new_mask | changed)
         if len(todo):
             need = len(labels) + int(new_mask.sum())
-            if need > idx.get_max_elements():  # type: ignore[attr-defined]
-                idx.resize_index(max(need, int(idx.get_max_elements() * 1.5)))  # type: ignore[attr-defined]
-            idx.add_items(matrix[todo], keys[todo], num_threads=self.options.threads)  # type: ignore[attr-defined]
+            if need > idx.get_max_elements():
+                idx.resize_index(max(need, int(idx.get_max_elements() * 1.5)))
+            idx.add_items(matrix[todo], keys[todo], num_threads=self.options.threads)
         self.size = len(keys)
         return int(len(gone) + len(todo))
 

@@ -17,6 +17,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -108,6 +109,7 @@ def _decode_file(path: Path, options: AudioOptions) -> tuple[np.ndarray, int]:
 def _decode_with_av(path: Path, first: Exception, options: AudioOptions) -> tuple[np.ndarray, int]:
     """Formats libsndfile lacks (M4A/AAC, WebM, ...) through PyAV, when it is installed."""
     suffix = path.suffix.lower().lstrip(".") or "unknown"
+    av: ModuleType | None
     try:
         import av  # a faster-whisper dependency; optional here
     except ImportError:

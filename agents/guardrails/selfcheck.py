@@ -42,7 +42,7 @@ class SelfCheckRail:
     @property
     def model(self) -> ChatModel:
         if not hasattr(self._model, "chat"):
-            self._model = self._model()  # type: ignore[operator]
+            self._model = self._model()
         return self._model  # type: ignore[return-value]
 
     def check(self, text: str, stage: Stage) -> Signal:

@@ -67,7 +67,8 @@ class LineInput:
                 history_path.parent.mkdir(parents=True, exist_ok=True)
                 history = FileHistory(str(history_path))
             self._session = PromptSession(history=history)
-            self._questions = PromptSession()  # approvals and edits stay out of the message history
+            # approvals and edits stay out of the message history
+            self._questions: PromptSession[str] = PromptSession()
 
     def line(self, prompt: str) -> str | None:
         """The next message line; None at end of input. Ctrl-C at the prompt gives an empty line."""
@@ -263,6 +264,7 @@ class ChatApp:
         from langchain_core.messages import AIMessage
 
         text = (partial.strip() + " [stopped by the user]").strip()
+        assert graph is not None  # a None graph gives a None snapshot, handled above
         graph.update_state(config, {"messages": [AIMessage(content=text, name=agent)]}, as_node="agent")
         for ev in self.assistant.resume(self.thread_id):
             if self.on_event is not None:

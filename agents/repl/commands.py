@@ -101,7 +101,7 @@ def pasted_attachments(text: str) -> list[Attachment]:
         path = _as_path(token)
         if path is not None and str(path.resolve()) not in seen:
             seen.add(str(path.resolve()))
-            found.append(Attachment(path=str(path.resolve()), kind=kind))  # type: ignore[arg-type]
+            found.append(Attachment(path=str(path.resolve()), kind=kind))
     return found
 
 
@@ -127,7 +127,7 @@ def attachment_command(kind: str, arg: str) -> tuple[Attachment, str] | Invalid:
     found = kind_of(path)
     if found is not None and found != kind:
         return Invalid(f"/{kind} {token}: this looks like {found}, not {kind}; use /{found}.")
-    return Attachment(path=str(path.resolve()), kind=kind), rest  # type: ignore[arg-type]
+    return Attachment(path=str(path.resolve()), kind=kind), rest
 
 
 def parse(line: str) -> Command | Message | Invalid | None:
