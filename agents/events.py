@@ -61,11 +61,15 @@ class EventLog:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
         self._lock = threading.Lock()
+        self._paths: dict[str, Path] = {}
         self._open: dict[Path, Any] = {}  # kept open: a turn writes dozens of lines; each is flushed at once
 
     def path(self, thread_id: str) -> Path:
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in thread_id)
-        return self.directory / f"{safe}.jsonl"
+        found = self._paths.get(thread_id)
+        if found is None:  # called for every event: worth remembering
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in thread_id)
+            found = self._paths[thread_id] = self.directory / f"{safe}.jsonl"
+        return found
 
     def append(self, event: Event) -> None:
         line = event.model_dump_json() + "\n"
