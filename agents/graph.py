@@ -134,6 +134,17 @@ def _only_repeats(messages: Sequence[BaseMessage], loop_guard: str) -> bool:
     return bool(results) and all(str(m.content).startswith(prefix) for m in results)
 
 
+def _tool_rounds(messages: Sequence[BaseMessage]) -> int:
+    """Model steps with tool calls (handoffs aside) since the latest human message (a request or a plan step)."""
+    rounds = 0
+    for m in reversed(messages):
+        if isinstance(m, HumanMessage):
+            break
+        if isinstance(m, AIMessage) and any(not c["name"].startswith(HANDOFF_PREFIX) for c in m.tool_calls):
+            rounds += 1
+    return rounds
+
+
 def _results_by_call(messages: Sequence[BaseMessage], loop_guard: str) -> dict[str, str]:
     """call signature -> the text its latest real run returned (what the loop guard repeats to the model)."""
     prefix = loop_guard.split("{result}")[0]
@@ -448,7 +459,11 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             *_window(state.get("messages", [])),
         ]
         tools, options = tool_specs(spec), None
-        if _only_repeats(state.get("messages", []), prompts["loop_guard"]):
+        if team.tool_rounds is not None and _tool_rounds(state.get("messages", [])) >= team.tool_rounds:
+            # The team's budget of tool rounds for this request is spent: answer from the results. The tools
+            # leave the prompt too; with them listed the 0.5B default kept writing calls even when told not to.
+            tools, options = [], GenerationOptions(answer_only=True)
+        elif _only_repeats(state.get("messages", []), prompts["loop_guard"]):
             # Small models, once looping, keep re-issuing calls that already ran: the loop guard answered every
             # call of the last step, so this step offers no tools and the model has to answer from the results.
             _emit("loop_guard", node="agent", agent=name,

@@ -55,6 +55,12 @@ class Team(BaseModel):
         "model: always ask the supervisor; first: always the first agent (which may hand off)",
     )
     max_steps: int = Field(default=8, ge=1, description="agent steps per turn before the turn is stopped")
+    tool_rounds: int | None = Field(
+        default=None,
+        ge=1,
+        description="rounds of tool calls an agent may make per request (or plan step) before it must answer "
+        "in prose, without tools; None = no limit. Small models rarely stop calling tools on their own.",
+    )
 
     def __init__(self, agents: Iterable[AgentSpec] | None = None, /, **data: Any) -> None:
         if agents is not None:

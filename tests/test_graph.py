@@ -238,6 +238,20 @@ def test_loop_guard_answers_repeats_then_asks_for_an_answer_without_tools() -> N
     assert events[-1].data["final"] == "3 squared is 9."
 
 
+def test_tool_rounds_budget_makes_the_agent_answer_without_tools() -> None:
+    agents = [AgentSpec(name="assistant", tools=("calculate",))]
+    calc = {"tool_calls": [{"name": "calculate", "arguments": {"expression": "17*23"}}]}
+    model = ScriptedChatModel([calc, "17*23 is 391.", calc, "Again 391."])
+    assistant = Assistant(
+        Team(agents, model=model, tool_rounds=1), memory=False, perceiver=False, rails=False
+    )
+    for turn in ("What is 17*23?", "And once more?"):  # the budget is per request, not per thread
+        events = list(assistant.run("t", turn))
+    model.assert_done()
+    assert [bool(c["tools"]) for c in model.calls] == [True, False, True, False]
+    assert events[-1].data["final"] == "Again 391."
+
+
 def test_step_limit_ends_a_turn_that_keeps_calling_tools() -> None:
     steps = [
         {"tool_calls": [{"name": "calculate", "arguments": {"expression": f"{i}*{i}"}}]} for i in range(3)

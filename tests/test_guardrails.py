@@ -76,6 +76,9 @@ def test_pii_masking():
     # Luhn-invalid digit runs, dates and ordinary numbers stay.
     keep = "Order 4111 1111 1111 1112 shipped 2024-05-01; 3.14159; 10 000 items"
     assert mask_pii(keep).text == keep
+    stamp = "It is 2026-12-01 23:53:14 JST (Tuesday)."  # current_time's answer was masked as a phone number
+    assert mask_pii(stamp).text == stamp
+    assert mask_pii("call 020 7946 0958 or 212-555-0147").found == {"PHONE": 2}
     d = no_sim().check("my email is bob@example.com", "output")
     assert d.action == "mask" and d.text == "my email is [EMAIL]" and "1 email" in d.reason
     assert no_sim().check("my email is bob@example.com", "tool_result").action == "allow"  # not masked there

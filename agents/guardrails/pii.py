@@ -61,6 +61,9 @@ def mask_pii(text: str) -> PiiResult:
         # Dates and times (2024-01-05, 12.30.45) are not phone numbers.
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s.strip()) or re.fullmatch(r"\d{1,2}[./]\d{1,2}[./]\d{2,4}", s):
             return False
+        # An ISO date with the hour after it ("2026-12-01 23" of a timestamp, as current_time returns it).
+        if re.match(r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])[ T]\d{2}$", s.strip()):
+            return False
         return 9 <= len(digits) <= 15
 
     out = sub("EMAIL", EMAIL, text)
