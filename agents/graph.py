@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,11 +40,11 @@ from sensorium.tools.base import Tool
 from . import planner
 from .approval import ApprovalRequest, Decision
 from .chat import ChatModel, ChatResult, GenerationOptions
+from .loopguard import HANDOFF_PREFIX, call_signature, only_repeats, results_by_call, tool_rounds
 from .rails import AllowAll, RailDecision, Rails
 from .state import STATE_KEYS, AssistantState
 from .team import AgentSpec, Team
 
-HANDOFF_PREFIX = "handoff_to_"
 HISTORY_WINDOW = 24  # messages sent to the model; older ones stay in the checkpoint
 
 
@@ -122,46 +122,6 @@ def _checked(name: str, fn: Callable[..., dict[str, Any] | None]) -> Callable[..
     return node
 
 
-def _only_repeats(messages: Sequence[BaseMessage], loop_guard: str) -> bool:
-    """True when the last model step made tool calls and the loop guard answered every one of them."""
-    prefix = loop_guard.split("{result}")[0]
-    results = []
-    for m in reversed(messages):
-        if isinstance(m, ToolMessage):
-            results.append(m)
-        else:
-            break
-    return bool(results) and all(str(m.content).startswith(prefix) for m in results)
-
-
-def _tool_rounds(messages: Sequence[BaseMessage]) -> int:
-    """Model steps with tool calls (handoffs aside) since the latest human message (a request or a plan step)."""
-    rounds = 0
-    for m in reversed(messages):
-        if isinstance(m, HumanMessage):
-            break
-        if isinstance(m, AIMessage) and any(not c["name"].startswith(HANDOFF_PREFIX) for c in m.tool_calls):
-            rounds += 1
-    return rounds
-
-
-def _results_by_call(messages: Sequence[BaseMessage], loop_guard: str) -> dict[str, str]:
-    """call signature -> the text its latest real run returned (what the loop guard repeats to the model)."""
-    prefix = loop_guard.split("{result}")[0]
-    by_id = {
-        m.tool_call_id: str(m.content)
-        for m in messages
-        if isinstance(m, ToolMessage) and not str(m.content).startswith(prefix)
-    }
-    out: dict[str, str] = {}
-    for m in messages:
-        if isinstance(m, AIMessage):
-            for c in m.tool_calls:
-                if c["id"] in by_id:
-                    out[call_signature(c["name"], c["args"])] = by_id[c["id"]]
-    return out
-
-
 def _usage_update(agent: str, result: ChatResult) -> dict[str, dict[str, float]]:
     u = result.usage
     return {
@@ -228,10 +188,6 @@ def _window(messages: list[AnyMessage]) -> list[AnyMessage]:
     while window and isinstance(window[0], ToolMessage):
         window.pop(0)
     return window
-
-
-def call_signature(name: str, args: dict[str, Any]) -> str:
-    return name + json.dumps(args, sort_keys=True, default=str)
 
 
 def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = None):
@@ -459,11 +415,11 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             *_window(state.get("messages", [])),
         ]
         tools, options = tool_specs(spec), None
-        if team.tool_rounds is not None and _tool_rounds(state.get("messages", [])) >= team.tool_rounds:
+        if team.tool_rounds is not None and tool_rounds(state.get("messages", [])) >= team.tool_rounds:
             # The team's budget of tool rounds for this request is spent: answer from the results. The tools
             # leave the prompt too; with them listed the 0.5B default kept writing calls even when told not to.
             tools, options = [], GenerationOptions(answer_only=True)
-        elif _only_repeats(state.get("messages", []), prompts["loop_guard"]):
+        elif only_repeats(state.get("messages", []), prompts["loop_guard"]):
             # Small models, once looping, keep re-issuing calls that already ran: the loop guard answered every
             # call of the last step, so this step offers no tools and the model has to answer from the results.
             _emit("loop_guard", node="agent", agent=name,
@@ -569,7 +525,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             if payload["duplicate"]:
                 # A small model forgets a result it already has: the guard's note repeats it.
                 if earlier is None:
-                    earlier = _results_by_call(state.get("messages", []), prompts["loop_guard"])
+                    earlier = results_by_call(state.get("messages", []), prompts["loop_guard"])
                 payload["earlier"] = earlier.get(
                     signature, "(the same call earlier in this step; see its result)"
                 )
