@@ -106,11 +106,11 @@ def tools_grammar(
     # Parallel calls only in the tagged form, the one chat templates (Qwen/Hermes) teach for several calls. A
     # model writing bare or fenced JSON makes one call: allowing "\n" + another call there let a 0.5B model,
     # held back from the prose it wanted to add after its call, fill the gap with eight more calls.
-    more = f'("\\n" tagged){{0,{MAX_PARALLEL_CALLS - 1}}}' if parallel else ""
+    more = f' ("\\n" tagged){{0,{MAX_PARALLEL_CALLS - 1}}}' if parallel else ""
     lines = [
         "%llguidance {}",
         "start: calls" + (" | ANSWER" if allow_answer else ""),
-        f'calls: tagged {more} | FENCE body "\\n```" | body'.replace("  ", " "),
+        f'calls: tagged{more} | FENCE body "\\n```" | body',
         'tagged: "<tool_call>\\n" body "\\n</tool_call>"',
         "FENCE: /```[a-z_]{0,12}\\n/",
         "body: %json " + json.dumps(call_schema(tools), ensure_ascii=False),

@@ -24,7 +24,6 @@ from typing import Any
 
 from langchain_core.messages import (
     AIMessage,
-    AnyMessage,
     BaseMessage,
     HumanMessage,
     SystemMessage,
@@ -40,12 +39,11 @@ from sensorium.tools.base import Tool
 from . import planner
 from .approval import ApprovalRequest, Decision
 from .chat import ChatModel, ChatResult, GenerationOptions
+from .history import after_step_start, last_ai, last_human, unique_call_ids, window
 from .loopguard import HANDOFF_PREFIX, call_signature, only_repeats, results_by_call, tool_rounds
 from .rails import AllowAll, RailDecision, Rails
 from .state import STATE_KEYS, AssistantState
 from .team import AgentSpec, Team
-
-HISTORY_WINDOW = 24  # messages sent to the model; older ones stay in the checkpoint
 
 
 class UndeclaredStateKeyError(KeyError):
@@ -168,28 +166,6 @@ def _call_model(
     return result
 
 
-def _last_human(messages: list[AnyMessage]) -> HumanMessage | None:
-    for msg in reversed(messages):
-        if isinstance(msg, HumanMessage):
-            return msg
-    return None
-
-
-def _last_ai(messages: list[AnyMessage]) -> AIMessage | None:
-    for msg in reversed(messages):
-        if isinstance(msg, AIMessage):
-            return msg
-    return None
-
-
-def _window(messages: list[AnyMessage]) -> list[AnyMessage]:
-    """The last HISTORY_WINDOW messages, never starting with a tool result cut from its call."""
-    window = list(messages[-HISTORY_WINDOW:])
-    while window and isinstance(window[0], ToolMessage):
-        window.pop(0)
-    return window
-
-
 def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = None):
     """Compile the assistant graph over ``services``."""
     team = services.team
@@ -212,7 +188,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
                 "messages": [AIMessage(content=reply, name="rails")],
             }
         if decision.action == "mask":
-            human = _last_human(state.get("messages", []))
+            human = last_human(state.get("messages", []))
             if human is not None:
                 return {
                     "input": decision.text,
@@ -251,7 +227,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             )
             notes.append(f"[Attached {label} {p['source']}: {what}]")
         out: dict[str, Any] = {"percepts": percepts}
-        human = _last_human(state.get("messages", []))
+        human = last_human(state.get("messages", []))
         if human is not None:
             content = (str(human.content) + "\n\n" + "\n".join(notes)).strip()
             out["messages"] = [HumanMessage(content=content, id=human.id)]
@@ -348,7 +324,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             "required": ["agent"],
             "additionalProperties": False,
         }
-        human = _last_human(state.get("messages", []))
+        human = last_human(state.get("messages", []))
         request = str(human.content) if human is not None else state.get("input", "")
         messages = [
             SystemMessage(content=prompts["supervisor"].format(agents=listing)),
@@ -412,7 +388,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             return {"messages": [AIMessage(content=note, name=name)]}
         messages: list[BaseMessage] = [
             SystemMessage(content=system_prompt(spec, state)),
-            *_window(state.get("messages", [])),
+            *window(state.get("messages", [])),
         ]
         tools, options = tool_specs(spec), None
         if team.tool_rounds is not None and tool_rounds(state.get("messages", [])) >= team.tool_rounds:
@@ -432,7 +408,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         ai.name = name
         if ai.id is None:
             ai.id = f"ai-{uuid.uuid4().hex[:12]}"
-        _unique_call_ids(ai, state.get("messages", []))
+        unique_call_ids(ai, state.get("messages", []))
         out: dict[str, Any] = {"messages": [ai], "steps": steps + 1, "usage": _usage_update(name, result)}
         handoffs = [c for c in ai.tool_calls if c["name"].startswith(HANDOFF_PREFIX)]
         if handoffs:
@@ -463,7 +439,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         return out
 
     def after_agent(state: AssistantState) -> str:
-        ai = _last_ai(state.get("messages", []))
+        ai = last_ai(state.get("messages", []))
         if ai is None or not ai.tool_calls:
             return "executor"
         if any(c["name"].startswith(HANDOFF_PREFIX) for c in ai.tool_calls):
@@ -471,7 +447,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         return "approve"
 
     def pending_requests(state: AssistantState) -> list[ApprovalRequest]:
-        ai = _last_ai(state.get("messages", []))
+        ai = last_ai(state.get("messages", []))
         decided = state.get("decisions") or {}
         executed = set(state.get("executed") or [])
         agent = state.get("active_agent", "")
@@ -509,7 +485,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
     def dispatch(state: AssistantState) -> list[Send] | str:
         if pending_requests(state):
             return "approve"  # some calls still wait for a decision: ask again for those only
-        ai = _last_ai(state.get("messages", []))
+        ai = last_ai(state.get("messages", []))
         executed = set(state.get("executed") or [])
         decisions = state.get("decisions") or {}
         sends = []
@@ -589,11 +565,11 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         if step is None or state.get("steps", 0) >= team.max_steps:
             return {}
         messages = state.get("messages", [])
-        ai = _last_ai(messages)
+        ai = last_ai(messages)
         answer = str(ai.content) if ai else ""
         last_tool = next((m for m in reversed(messages) if isinstance(m, ToolMessage)), None)
         failed = (
-            last_tool is not None and last_tool.status == "error" and _after_step_start(messages, last_tool)
+            last_tool is not None and last_tool.status == "error" and after_step_start(messages, last_tool)
         )
         if failed and last_tool is not None and current_plan is not None and current_plan["replans"] < 2:
             failure = str(last_tool.content)
@@ -628,7 +604,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         return "agent" if last and isinstance(last[0], HumanMessage) else "respond"
 
     def respond(state: AssistantState) -> dict[str, Any]:
-        ai = _last_ai(state.get("messages", []))
+        ai = last_ai(state.get("messages", []))
         return {"final": str(ai.content) if ai else ""}
 
     def output_rails(state: AssistantState) -> dict[str, Any]:
@@ -649,7 +625,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
                 else:  # the guardrails' refusal when they wrote one, never the blocked text itself
                     refusal = decision.text if decision.text and decision.text != text else ""
                     text = refusal or decision.reason or "I can't share that."
-                ai = _last_ai(state.get("messages", []))
+                ai = last_ai(state.get("messages", []))
                 if ai is not None:
                     out["messages"] = [AIMessage(content=text, id=ai.id, name=ai.name)]
                 out["final"] = text
@@ -701,26 +677,6 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
     graph.add_edge("output_rails", "remember")
     graph.add_edge("remember", END)
     return graph.compile(checkpointer=checkpointer)
-
-
-def _after_step_start(messages: list[AnyMessage], tool_msg: ToolMessage) -> bool:
-    """Whether ``tool_msg`` came after the current plan step started (the last planner note or the turn start)."""
-    for msg in reversed(messages):
-        if msg is tool_msg:
-            return True
-        if isinstance(msg, HumanMessage):
-            return False
-    return False
-
-
-def _unique_call_ids(ai: AIMessage, history: list[AnyMessage]) -> None:
-    """Give every tool call an id unique within the thread (small models and scripts may repeat ids)."""
-    seen = {c["id"] for m in history if isinstance(m, AIMessage) for c in m.tool_calls}
-    fresh = set()
-    for call in ai.tool_calls:
-        if not call.get("id") or call["id"] in seen or call["id"] in fresh:
-            call["id"] = f"call_{uuid.uuid4().hex[:12]}"
-        fresh.add(call["id"])
 
 
 def _short(data: Any) -> Any:
