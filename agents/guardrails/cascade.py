@@ -1,7 +1,7 @@
 """The cascade: cheap rails first, costly ones only when the cheap ones are unsure.
 
-Order per check: personal-data masking (regex) -> attack patterns (regex) -> similarity to attack exemplars
-(embeddings) -> LLM self-check. The first rail that is sure ends the check; "unsure" goes one step further; if
+Order per check: attack patterns (regex) -> similarity to attack exemplars (embeddings) -> the learned probe on
+the same embeddings -> LLM self-check; then personal-data masking (regex) on what passed. The first rail that is sure ends the check; "unsure" goes one step further; if
 every enabled rail is unsure, ``on_unsure`` decides. Every rail that ran is recorded with its finding and its
 time in ``RailDecision.details`` so the graph's "rail" event shows why a text was blocked, masked or passed.
 """
@@ -17,6 +17,7 @@ from ..chat import ChatModel
 from ..rails import RailDecision, Stage
 from .patterns import PatternRail, Signal
 from .pii import mask_pii
+from .probe import ProbeRail
 from .selfcheck import SelfCheckRail
 from .similarity import Embedder, SimilarityRail
 
@@ -27,6 +28,7 @@ _WHAT = {
     "exfiltration": "it tries to send private data somewhere",
     "unsafe": "it asks for help with something that could cause serious harm",
     "attack": "it closely resembles known prompt-injection or jailbreak attacks",
+    "learned": "it reads like a prompt injection, a jailbreak or a harmful request",
     "self_check": "the safety self-check judged it unsafe",
     "encoding": "it hides instructions in an encoded payload",
 }
@@ -43,6 +45,8 @@ class CascadeOptions:
     similarity: bool = True
     similarity_block_at: float = 0.62
     similarity_unsure_at: float = 0.45
+    probe: bool = True  # needs similarity (it reuses its embeddings)
+    probe_block_at: float | None = None  # None: the threshold trained with the probe (data/probe.npz)
     # Whether a weak pattern and an "unsure" similarity agreeing count as sure (block without the LLM).
     both_unsure_blocks: bool = False  # measured: +5 points detection for +9 points false positives
     self_check: bool = True
@@ -64,6 +68,11 @@ class Cascade:
         self.similarity = (
             SimilarityRail(self.embedder, block_at=o.similarity_block_at, unsure_at=o.similarity_unsure_at)
             if o.similarity
+            else None
+        )
+        self.probe = (
+            ProbeRail(self.similarity.vectors, block_at=o.probe_block_at)
+            if o.probe and self.similarity is not None
             else None
         )
         self.self_check = SelfCheckRail(self.chat_model) if o.self_check and self.chat_model else None
@@ -107,6 +116,10 @@ class Cascade:
                 elif sim.level != "allow" or verdict.level == "allow" or sim.category == "near_benign":
                     # A text nearer to a benign look-alike than to any attack clears a weak pattern's doubt.
                     verdict = sim
+                if verdict.level != "block" and self.probe is not None:
+                    learned = run(self.probe)
+                    if learned.level == "block":
+                        verdict = learned
             if verdict.level == "unsure" and self.self_check is not None:
                 verdict = run(self.self_check)
             if verdict.level == "unsure":

