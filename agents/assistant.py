@@ -2,9 +2,12 @@
 
     from sensorium.agents import Assistant, default_team
     assistant = Assistant(default_team(model="llamacpp:chat"))
-    for ev in assistant.run("t1", "What is 17 * 23?"):
+    for ev in assistant.run("t1", "What is 17 * 23?", live=True):
         print(ev.type, ev.data)
 
+``live=True`` delivers each event the moment it happens (tokens as the model writes them: for a chat UI);
+the default delivers a step's events when the step ends, in the order they happened, with their own
+timestamps, which runs every node on the caller's thread and costs less (scenario runs, batch jobs).
 Every event the stream yields is also appended to the thread's JSONL event log (``$SENSORIUM_HOME/events``).
 A turn that needs approval ends with ``turn_finished`` (``interrupted=True``); :meth:`Assistant.pending` lists
 the requests and :meth:`Assistant.resume` continues the thread with the decisions, in this process or another.
@@ -29,7 +32,7 @@ from sensorium.tools.base import Tool
 from . import threads as threads_mod
 from .approval import ApprovalRequest, Decision
 from .events import Event, EventLog
-from .graph import Services, build_graph
+from .graph import EVENT_SINK, Services, build_graph
 from .rails import AllowAll
 from .state import merge_usage
 from .team import Team
@@ -153,8 +156,10 @@ class Assistant:
         thread_id: str,
         text: str,
         attachments: Sequence[Attachment | Mapping[str, Any]] = (),
+        *,
+        live: bool = False,
     ) -> Iterator[Event]:
-        """Run one user turn on ``thread_id``, yielding events as they happen."""
+        """Run one user turn on ``thread_id``, yielding its events (``live``: as they happen; else per step)."""
         self._check_ready(thread_id)
         atts = [a if isinstance(a, Attachment) else Attachment.model_validate(a) for a in attachments]
         for att in atts:
@@ -182,7 +187,7 @@ class Assistant:
             thread_id=thread_id,
             data={"input": text, "attachments": state["attachments"]},
         )
-        yield from self._stream(thread_id, state, start_event)
+        yield from self._stream(thread_id, state, start_event, live)
 
     def _check_ready(self, thread_id: str) -> None:
         """Refuse a new message on a thread that waits for approval or was cut off mid-turn.
@@ -206,7 +211,11 @@ class Assistant:
             )
 
     def resume(
-        self, thread_id: str, decisions: Mapping[str, Decision | Mapping[str, Any]] | None = None
+        self,
+        thread_id: str,
+        decisions: Mapping[str, Decision | Mapping[str, Any]] | None = None,
+        *,
+        live: bool = False,
     ) -> Iterator[Event]:
         """Continue a thread: with decisions for its pending approvals (tool-call id -> decision), or, with none,
         a turn cut off by a crash, from its last checkpoint (finished steps are not run again).
@@ -225,7 +234,7 @@ class Assistant:
             start_event = Event(
                 type="turn_started", thread_id=thread_id, data={"resume": "after interruption"}
             )
-            yield from self._stream(thread_id, None, start_event)
+            yield from self._stream(thread_id, None, start_event, live)
             return
         unknown = set(decisions) - set(pending)
         if unknown:
@@ -237,18 +246,30 @@ class Assistant:
             for k, v in decisions.items()
         }
         start_event = Event(type="turn_started", thread_id=thread_id, data={"resume": payload})
-        yield from self._stream(thread_id, Command(resume=payload), start_event)
+        yield from self._stream(thread_id, Command(resume=payload), start_event, live)
 
-    def _stream(self, thread_id: str, graph_input: Any, start_event: Event) -> Iterator[Event]:
-        config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 25 + 6 * self.team.max_steps}
+    def _stream(self, thread_id: str, graph_input: Any, start_event: Event, live: bool) -> Iterator[Event]:
+        configurable: dict[str, Any] = {"thread_id": thread_id}
+        batch: list[tuple[float, dict[str, Any]]] = []  # the running step's events, stamped, when not live
+        if not live:
+            configurable[EVENT_SINK] = lambda chunk: batch.append((time.time(), chunk))
+        config = {"configurable": configurable, "recursion_limit": 25 + 6 * self.team.max_steps}
+        modes = ["custom", "updates"] if live else ["updates"]
         start = time.perf_counter()
         yield self._log(start_event)
         interrupted, final = False, ""
         usage: dict[str, dict[str, float]] = {}
+
+        def flush() -> Iterator[Event]:
+            while batch:
+                chunks = batch[:]
+                del batch[: len(chunks)]
+                for ts, c in chunks:
+                    yield self._log(Event(thread_id=thread_id, ts=ts, **c))
+
         try:
-            for mode, chunk in self.graph.stream(
-                graph_input, config, stream_mode=["custom", "updates"], durability="sync"
-            ):
+            for mode, chunk in self.graph.stream(graph_input, config, stream_mode=modes, durability="sync"):
+                yield from flush()
                 if mode == "custom":
                     yield self._log(Event(thread_id=thread_id, **chunk))
                 elif "__interrupt__" in chunk:
@@ -261,7 +282,9 @@ class Assistant:
                         if isinstance(update, dict):
                             usage = merge_usage(usage, update.get("usage"))
                             final = update.get("final", final)
+            yield from flush()
         except Exception as exc:
+            yield from flush()  # what the failing step did before it failed
             yield self._log(
                 Event(
                     type="error", thread_id=thread_id, data={"message": str(exc), "kind": type(exc).__name__}

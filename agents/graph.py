@@ -30,7 +30,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.config import get_stream_writer
+from langgraph.config import get_config, get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send, interrupt
 
@@ -81,8 +81,26 @@ class Services:
         return self._tools[name]
 
 
+# A configurable key: the run's event sink when events are delivered per step rather than live (see
+# Assistant.run's ``live``). LangGraph leaves keys starting with "__" out of checkpoint metadata.
+EVENT_SINK = "__sensorium_event_sink"
+
+
+def _writer() -> Callable[[dict[str, Any]], None]:
+    """Where a node's events go: the run's sink, else LangGraph's custom stream (live delivery).
+
+    Live delivery makes LangGraph run every node on a worker thread and wake the caller for each event: ~40 %
+    more CPU per turn in bench/graph_overhead.py. The sink keeps nodes on the caller's thread.
+    """
+    try:
+        sink = get_config()["configurable"].get(EVENT_SINK)
+    except RuntimeError:  # called outside a graph run (a node function under test): nobody listens
+        sink = None
+    return sink if sink is not None else get_stream_writer()
+
+
 def _emit(type_: str, *, node: str | None = None, agent: str | None = None, **data: Any) -> None:
-    get_stream_writer()({"type": type_, "node": node, "agent": agent, "data": data})
+    _writer()({"type": type_, "node": node, "agent": agent, "data": data})
 
 
 def _rail_event(node: str, stage: str, decision: RailDecision, **where: Any) -> None:
@@ -97,7 +115,7 @@ def _checked(name: str, fn: Callable[..., dict[str, Any] | None]) -> Callable[..
     """Wrap a node: node_started/node_finished events and a check that it returns only declared keys."""
 
     def node(state: Any) -> dict[str, Any]:
-        writer = get_stream_writer()
+        writer = _writer()
         writer({"type": "node_started", "node": name, "agent": None, "data": {}})
         start = time.perf_counter()
         try:
@@ -142,7 +160,7 @@ def _call_model(
     response_format: dict[str, Any] | None = None,
     options: GenerationOptions | None = None,
 ) -> ChatResult:
-    writer = get_stream_writer()
+    writer = _writer()
 
     def on_token(text: str) -> None:
         writer({"type": "token", "node": node, "agent": agent, "data": {"text": text}})
@@ -287,7 +305,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         return {"plan": new, "usage": _usage_update("planner", result)}
 
     def routed(agent: str, reason: str, usage: dict[str, Any] | None = None) -> dict[str, Any]:
-        get_stream_writer()(
+        _writer()(
             {
                 "type": "route",
                 "node": "route",

@@ -416,3 +416,64 @@ def test_custom_tool_artifacts_reach_the_events(tmp_path) -> None:
     result = next(e for e in events if e.type == "tool_result")
     assert result.data["artifacts"][0]["mime"] == "image/png"
     json.dumps([e.model_dump(mode="json") for e in events])  # the log stays JSON
+
+
+class ThreadRecordingModel(ScriptedChatModel):
+    """Remembers which thread ran each model call."""
+
+    def __init__(self, steps: list[Any]) -> None:
+        super().__init__(steps)
+        self.threads: list[int] = []
+
+    def chat(self, *args: Any, **kwargs: Any):
+        import threading
+        import time
+
+        self.threads.append(threading.get_ident())
+        time.sleep(0.05)
+        return super().chat(*args, **kwargs)
+
+
+def _script() -> list[Any]:
+    return [{"tool_calls": [{"name": "calculate", "arguments": {"expression": "6*7"}}]}, "It is 42."]
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_live_and_per_step_delivery_yield_the_same_events(live: bool) -> None:
+    import threading
+    import time
+
+    model = ThreadRecordingModel(_script())
+    team = Team([AgentSpec(name="assistant", tools=("calculate",))], model=model)
+    assistant = Assistant(team, memory=False, perceiver=False, rails=False)
+    events = list(assistant.run("t", "What is 6*7?", live=live))
+    model.assert_done()
+    seq = [(e.type, e.node) for e in events]
+    reference, _ = make(_script())
+    assert seq == [(e.type, e.node) for e in reference.run("other", "What is 6*7?", live=not live)]
+    assert [e.type for e in events][:3] == ["turn_started", "node_started", "node_finished"]
+    assert events[-1].type == "turn_finished" and events[-1].data["final"] == "It is 42."
+    # Stamped when they happened, not when delivered: the agent node's start and end are a model call apart.
+    agent = [e.ts for e in events if e.node == "agent" and e.type in ("node_started", "node_finished")]
+    assert agent[1] - agent[0] >= 0.05
+    # Per step, nodes run on the caller's thread; live, LangGraph runs them on a worker and streams from there.
+    on_caller = {t == threading.get_ident() for t in model.threads}
+    assert on_caller == ({False} if live else {True})
+    assert [e.type for e in assistant.events.read("t")] == [e.type for e in events]
+
+
+def test_per_step_delivery_flushes_a_failing_steps_events_before_the_error() -> None:
+    class Boom(ScriptedChatModel):
+        def chat(self, *args: Any, **kwargs: Any):
+            raise RuntimeError("model fell over")
+
+    team = Team([AgentSpec(name="assistant", tools=("calculate",))], model=Boom([]))
+    assistant = Assistant(team, memory=False, perceiver=False, rails=False)
+    seen: list[Any] = []
+    with pytest.raises(RuntimeError, match="fell over"):
+        for ev in assistant.run("t", "hi"):
+            seen.append(ev)
+    assert seen[-1].type == "error" and "fell over" in seen[-1].data["message"]
+    assert ("node_started", "agent") in [
+        (e.type, e.node) for e in seen
+    ]  # the failing node's start came first

@@ -266,7 +266,7 @@ class ChatApp:
         text = (partial.strip() + " [stopped by the user]").strip()
         assert graph is not None  # a None graph gives a None snapshot, handled above
         graph.update_state(config, {"messages": [AIMessage(content=text, name=agent)]}, as_node="agent")
-        for ev in self.assistant.resume(self.thread_id):
+        for ev in self.assistant.resume(self.thread_id, live=True):
             if self.on_event is not None:
                 self.on_event(ev)
             if ev.type in ("error", "rail"):
@@ -274,7 +274,7 @@ class ChatApp:
         self.renderer.note("stopped. The partial reply is kept in the thread; go on typing.", "bold yellow")
 
     def send(self, text: str, attachments: list[Attachment]) -> None:
-        events = self.assistant.run(self.thread_id, text, attachments=attachments)
+        events = self.assistant.run(self.thread_id, text, attachments=attachments, live=True)
         if self._play(iter(events)):
             self.handle_approvals()
 
@@ -297,7 +297,7 @@ class ChatApp:
                     )
                     return
                 decisions[request.id] = decision
-            if not self._play(iter(self.assistant.resume(self.thread_id, decisions))):
+            if not self._play(iter(self.assistant.resume(self.thread_id, decisions, live=True))):
                 return
 
     # -- commands ------------------------------------------------------------------------------------------
@@ -396,7 +396,7 @@ class ChatApp:
                 self.handle_approvals()
             elif not self.assistant.unfinished(self.thread_id):
                 raise InputError("/retry: the current thread has no unfinished turn")
-            elif self._play(iter(self.assistant.resume(self.thread_id))):
+            elif self._play(iter(self.assistant.resume(self.thread_id, live=True))):
                 self.handle_approvals()
         elif cmd.name == "log":
             self.show_log(cmd.arg)
