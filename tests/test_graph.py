@@ -441,7 +441,6 @@ def _script() -> list[Any]:
 @pytest.mark.parametrize("live", [False, True])
 def test_live_and_per_step_delivery_yield_the_same_events(live: bool) -> None:
     import threading
-    import time
 
     model = ThreadRecordingModel(_script())
     team = Team([AgentSpec(name="assistant", tools=("calculate",))], model=model)
