@@ -31,8 +31,9 @@ from sensorium.tools.base import Tool
 
 from . import threads as threads_mod
 from .approval import ApprovalRequest, Decision
+from .emit import EVENT_SINK
 from .events import Event, EventLog
-from .graph import EVENT_SINK, Services, build_graph
+from .graph import Services, build_graph
 from .rails import AllowAll
 from .state import merge_usage
 from .team import Team

@@ -30,7 +30,6 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.config import get_config, get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send, interrupt
 
@@ -39,6 +38,7 @@ from sensorium.tools.base import Tool
 from . import planner
 from .approval import ApprovalRequest, Decision
 from .chat import ChatModel, ChatResult, GenerationOptions
+from .emit import emit, event_writer
 from .history import after_step_start, last_ai, last_human, unique_call_ids, window
 from .loopguard import HANDOFF_PREFIX, call_signature, only_repeats, results_by_call, tool_rounds
 from .rails import AllowAll, RailDecision, Rails
@@ -81,33 +81,11 @@ class Services:
         return self._tools[name]
 
 
-# A configurable key: the run's event sink when events are delivered per step rather than live (see
-# Assistant.run's ``live``). LangGraph leaves keys starting with "__" out of checkpoint metadata.
-EVENT_SINK = "__sensorium_event_sink"
-
-
-def _writer() -> Callable[[dict[str, Any]], None]:
-    """Where a node's events go: the run's sink, else LangGraph's custom stream (live delivery).
-
-    Live delivery makes LangGraph run every node on a worker thread and wake the caller for each event: ~40 %
-    more CPU per turn in bench/graph_overhead.py. The sink keeps nodes on the caller's thread.
-    """
-    try:
-        sink = get_config()["configurable"].get(EVENT_SINK)
-    except RuntimeError:  # called outside a graph run (a node function under test): nobody listens
-        sink = None
-    return sink if sink is not None else get_stream_writer()
-
-
-def _emit(type_: str, *, node: str | None = None, agent: str | None = None, **data: Any) -> None:
-    _writer()({"type": type_, "node": node, "agent": agent, "data": data})
-
-
 def _rail_event(node: str, stage: str, decision: RailDecision, **where: Any) -> None:
     """Every guardrail decision, allow included, with what each rail found (AllowAll's no-op is not logged)."""
     if decision.rail == "none":
         return
-    _emit("rail", node=node, rail=decision.rail, stage=stage, action=decision.action, reason=decision.reason,
+    emit("rail", node=node, rail=decision.rail, stage=stage, action=decision.action, reason=decision.reason,
           details=decision.details, **where)  # fmt: skip
 
 
@@ -115,7 +93,7 @@ def _checked(name: str, fn: Callable[..., dict[str, Any] | None]) -> Callable[..
     """Wrap a node: node_started/node_finished events and a check that it returns only declared keys."""
 
     def node(state: Any) -> dict[str, Any]:
-        writer = _writer()
+        writer = event_writer()
         writer({"type": "node_started", "node": name, "agent": None, "data": {}})
         start = time.perf_counter()
         try:
@@ -160,7 +138,7 @@ def _call_model(
     response_format: dict[str, Any] | None = None,
     options: GenerationOptions | None = None,
 ) -> ChatResult:
-    writer = _writer()
+    writer = event_writer()
 
     def on_token(text: str) -> None:
         writer({"type": "token", "node": node, "agent": agent, "data": {"text": text}})
@@ -195,7 +173,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         try:
             decision = services.rails.check(text, "input")
         except Exception as exc:
-            _emit("error", node="input_rails", message=f"input rail failed: {exc}", kind="rail")
+            emit("error", node="input_rails", message=f"input rail failed: {exc}", kind="rail")
             return {}
         _rail_event("input_rails", "input", decision)
         if decision.action == "block":
@@ -234,7 +212,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
                     percept = Percept(kind="speech" if att.kind == "audio" else att.kind, source=att.path,
                                       error=f"{type(exc).__name__}: {exc}")  # fmt: skip
             dump = percept.model_dump(mode="json")
-            _emit("percept", node="perceive", **{k: v for k, v in dump.items() if k != "data"},
+            emit("percept", node="perceive", **{k: v for k, v in dump.items() if k != "data"},
                   data=_short(dump.get("data")))  # fmt: skip
             percepts.append(dump)
         notes = []
@@ -257,7 +235,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         try:
             hits = services.memory.search(state["input"], k=services.recall_k)
         except Exception as exc:
-            _emit("error", node="recall", message=f"memory search failed: {exc}", kind="memory")
+            emit("error", node="recall", message=f"memory search failed: {exc}", kind="memory")
             return {}
         kept = []
         for hit in hits:
@@ -273,7 +251,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             if decision is not None and decision.action == "mask":
                 dump["text"] = decision.text
             kept.append(dump)
-        _emit(
+        emit(
             "recall",
             node="recall",
             query=state["input"],
@@ -296,16 +274,16 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
                                  response_format=planner.PLAN_SCHEMA)  # fmt: skip
             steps = planner.parse_steps(str(result.message.content))
         except Exception as exc:
-            _emit(
+            emit(
                 "error", node="plan", message=f"planning failed, answering without a plan: {exc}", kind="plan"
             )
             return {}
         new = planner.new_plan(text, steps)
-        _emit("plan", node="plan", steps=new["steps"])
+        emit("plan", node="plan", steps=new["steps"])
         return {"plan": new, "usage": _usage_update("planner", result)}
 
     def routed(agent: str, reason: str, usage: dict[str, Any] | None = None) -> dict[str, Any]:
-        _writer()(
+        event_writer()(
             {
                 "type": "route",
                 "node": "route",
@@ -402,7 +380,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         steps = state.get("steps", 0)
         if steps >= team.max_steps:
             note = prompts["step_limit"].format(steps=steps)
-            _emit("error", node="agent", agent=name, message=note, kind="step_limit")
+            emit("error", node="agent", agent=name, message=note, kind="step_limit")
             return {"messages": [AIMessage(content=note, name=name)]}
         messages: list[BaseMessage] = [
             SystemMessage(content=system_prompt(spec, state)),
@@ -416,7 +394,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         elif only_repeats(state.get("messages", []), prompts["loop_guard"]):
             # Small models, once looping, keep re-issuing calls that already ran: the loop guard answered every
             # call of the last step, so this step offers no tools and the model has to answer from the results.
-            _emit("loop_guard", node="agent", agent=name,
+            emit("loop_guard", node="agent", agent=name,
                   message="every call of the last step had already run; asking for an answer without tools")  # fmt: skip
             tools, options = [], GenerationOptions(answer_only=True)
         result = _call_model(
@@ -442,11 +420,11 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
                 replies.append(ToolMessage(content=text, tool_call_id=call["id"], name=call["name"]))
             out["messages"] = [ai, *replies]
             if target in spec.handoffs:
-                _emit("handoff", node="agent", agent=name, **{"from": name, "to": target})
+                emit("handoff", node="agent", agent=name, **{"from": name, "to": target})
                 out["active_agent"] = target
         for call in ai.tool_calls:
             if not call["name"].startswith(HANDOFF_PREFIX):
-                _emit(
+                emit(
                     "tool_call",
                     node="agent",
                     agent=name,
@@ -496,7 +474,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
                 continue
             decision = raw if isinstance(raw, Decision) else Decision.model_validate(raw)
             decisions[call_id] = decision.model_dump(mode="json")
-            _emit("approval_decided", node="approve", agent=state.get("active_agent"), id=call_id,
+            emit("approval_decided", node="approve", agent=state.get("active_agent"), id=call_id,
                   action=decision.action, arguments=decision.arguments, reason=decision.reason)  # fmt: skip
         return {"decisions": decisions}
 
@@ -566,7 +544,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
                     checked.text if checked.action == "mask" else f"[tool result withheld: {checked.reason}]"
                 )
         elapsed = time.perf_counter() - start
-        _emit("tool_result", node="tools", agent=agent, id=call["id"], name=name, content=text,
+        emit("tool_result", node="tools", agent=agent, id=call["id"], name=name, content=text,
               is_error=status == "error", artifacts=artifacts, arguments=args, elapsed_s=round(elapsed, 6))  # fmt: skip
         message = ToolMessage(content=text, tool_call_id=call["id"], name=name, status=status,
                               artifact=artifacts or None)  # fmt: skip
@@ -594,7 +572,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             new = replan(state, planner.fail_current(current_plan, failure), failure)
         else:
             new = planner.advance(current_plan, answer)  # type: ignore[arg-type]
-        _emit("plan", node="executor", steps=new["steps"])
+        emit("plan", node="executor", steps=new["steps"])
         nxt = planner.current(new)
         if nxt is None:
             return {"plan": new}
@@ -614,7 +592,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
                                  response_format=planner.PLAN_SCHEMA)  # fmt: skip
             return planner.replace_remaining(failed_plan, planner.parse_steps(str(result.message.content)))
         except Exception as exc:
-            _emit("error", node="executor", message=f"re-planning failed: {exc}", kind="plan")
+            emit("error", node="executor", message=f"re-planning failed: {exc}", kind="plan")
             return planner.advance(failed_plan, f"failed: {failure}")
 
     def after_executor(state: AssistantState) -> str:
@@ -634,7 +612,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
                 decision = services.rails.check(text, "output")
             except Exception as exc:
                 decision = None
-                _emit("error", node="output_rails", message=f"output rail failed: {exc}", kind="rail")
+                emit("error", node="output_rails", message=f"output rail failed: {exc}", kind="rail")
             if decision is not None:
                 _rail_event("output_rails", "output", decision)
             if decision is not None and decision.action != "allow":
@@ -647,7 +625,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
                 if ai is not None:
                     out["messages"] = [AIMessage(content=text, id=ai.id, name=ai.name)]
                 out["final"] = text
-        _emit("message", node="output_rails", agent=agent, content=text)
+        emit("message", node="output_rails", agent=agent, content=text)
         return out
 
     def remember(state: AssistantState) -> dict[str, Any]:
@@ -660,7 +638,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
                 [text], metadata=[{"kind": "exchange", "agent": state.get("active_agent", "")}]
             )
         except Exception as exc:
-            _emit("error", node="remember", message=f"could not store the exchange: {exc}", kind="memory")
+            emit("error", node="remember", message=f"could not store the exchange: {exc}", kind="memory")
         return out
 
     graph = StateGraph(AssistantState)
