@@ -270,3 +270,6 @@ def test_packaged_probe_on_the_packaged_embedder():
     assert rails.probe.check(jailbreak, "input").level == "block"
     for text in ("What's a good recipe for banana bread?", "Weather for Oslo: 3°C, light snow."):
         assert rails.probe.check(text, "input").level == "allow"
+    # Everyday commands to a tool-using assistant are imperative like many attacks; the first probe blocked these.
+    for text in ("Save 'pick up the kids at 5' to reminders.txt.", "Put the shopping list into list.txt."):
+        assert rails.check(text, "input").action == "allow", text
