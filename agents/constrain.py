@@ -24,9 +24,11 @@ from typing import Any
 from ..errors import SensoriumError
 
 MAX_PARALLEL_CALLS = 8
-# Models write calls compact (as their templates render them) or pretty-printed inside a code fence; allow both,
-# but bound the whitespace so a model cannot pad forever.
-JSON_STYLE = {"whitespace_flexible": True, "whitespace_pattern": "[ \\n]{0,24}"}
+# Calls are written compact, as chat templates render them ({"name": "f", "arguments": {"x": 1}}). llguidance
+# treats JSON whitespace as a skippable lexeme that may repeat, so any whitespace pattern is unbounded: with it the
+# 0.5B model, kept by the schema from closing an object that lacked a required key, wrote blank lines until
+# max_tokens (3 of 150 BFCL simple_python items; 1 of 150 multiple).
+JSON_STYLE = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 # Types some tool specs (BFCL's function docs, Python-minded authors) use that JSON schema spells differently.
 TYPE_ALIASES = {
     "dict": "object",

@@ -55,7 +55,7 @@ def call(name: str, **args: object) -> str:
         call("get_weather", city="Paris"),
         call("get_weather", city="Paris", unit="c", days=3),
         "<tool_call>\n" + call("get_weather", city="Rome") + "\n</tool_call>",
-        "```json\n" + json.dumps({"name": "current_time", "arguments": {}}, indent=2) + "\n```",
+        "```json\n" + call("current_time") + "\n```",
         "<tool_call>\n"
         + call("get_weather", city="Paris")
         + "\n</tool_call>\n<tool_call>\n"
@@ -84,6 +84,10 @@ def test_grammar_accepts_answers_and_valid_calls(text: str) -> None:
         "```python\nprint(1)\n```",
         # parallel calls only in the tagged form: bare JSON lines let a small model run on call after call
         call("get_weather", city="Paris") + "\n" + call("current_time"),
+        # compact JSON only: free whitespace is a repeatable lexeme, and a model stuck before a required key
+        # padded with blank lines until max_tokens
+        "```json\n" + json.dumps({"name": "current_time", "arguments": {}}, indent=2) + "\n```",
+        '{"name": "get_weather", "arguments": {"city": "Paris"\n\n\n}}',
     ],
 )
 def test_grammar_rejects_invalid_calls(text: str) -> None:
