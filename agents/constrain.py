@@ -4,10 +4,10 @@ When tools are offered, the reply must be exactly one of:
 
 - a final answer: free text that does not begin like a call (``{``, ``[``, ``<tool_call>``, a ```` ``` ```` fence),
   so a small model cannot print a half-call as prose;
-- one or more calls (parallel calls on separate lines), each a JSON object ``{"name": ..., "arguments": {...}}``
-  whose name is one of the offered tools and whose arguments follow that tool's schema (types, enums, required
-  parameters, no unknown parameters), bare, wrapped in Qwen/Hermes ``<tool_call>`` tags, or in a code fence: the
-  model writes whichever it prefers (Qwen2.5-Coder-0.5B likes fenced, pretty-printed JSON).
+- one or more calls, each a compact JSON object ``{"name": ..., "arguments": {...}}`` whose name is one of the
+  offered tools and whose arguments follow that tool's schema (types, enums, required parameters, no unknown
+  parameters), wrapped in Qwen/Hermes ``<tool_call>`` tags (several calls: one tag each), in a code fence or bare
+  (one call): the model picks the wrapping it prefers (Qwen2.5-Coder-0.5B likes a fence).
 
 The grammar is written in llguidance's Lark dialect, which llama.cpp (``%llguidance`` grammars), transformers
 (through llguidance's logits masks) and vLLM (guidance backend) all accept, so every backend enforces the same thing.
