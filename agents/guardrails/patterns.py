@@ -218,9 +218,8 @@ _BIN = re.compile(r"\b(?:[01]{8}\s?){4,}\b")
 _B32 = re.compile(r"\b[A-Z2-7]{16,}={0,6}")
 _A85 = re.compile(r"<~(.+?)~>", re.DOTALL)
 _B85 = re.compile(r"[0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]{20,}")
-_TAGS = re.compile(
-    r"[\U000e0020-\U000e007e]{4,}"
-)  # Unicode tag characters: invisible ASCII ("ASCII smuggling")
+# Unicode tag characters: invisible ASCII ("ASCII smuggling").
+_TAGS = re.compile(r"[\U000e0020-\U000e007e]{4,}")
 _LEET = str.maketrans("013457@$", "oieastas")
 _MORSE = re.compile(r"(?:[.-]{1,6}\s+|/\s*){6,}[.-]{1,6}")
 _MORSE_CODE = dict(

@@ -82,9 +82,10 @@ class SimilarityRail:
 
     def vectors(self, text: str) -> np.ndarray:
         """The embeddings of ``windows(text)``; the last text's are kept, so the probe rail reuses them."""
-        if self._last is None or self._last[0] != text:
-            self._last = (text, self.embedder(windows(text)))
-        return self._last[1]
+        last = self._last  # one read: parallel tool results are checked from several threads
+        if last is None or last[0] != text:
+            last = self._last = (text, self.embedder(windows(text)))
+        return last[1]
 
     @property
     def embedder(self) -> Embedder:
