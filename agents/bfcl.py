@@ -1,14 +1,16 @@
 """Berkeley Function Calling Leaderboard items through the brain, scored as BFCL's AST checker scores them.
 
 Questions: one JSON object per line, ``{"id", "question": [[messages]], "function": [function docs]}``; function
-docs use BFCL's type names (``dict``, ``float``, ``tuple``, ``any``) and may have dotted names (``math.factorial``),
+docs use BFCL's type names (``dict``, ``float``, ``tuple``, ``any``), turned into JSON schema as BFCL's own handlers
+do (``any`` is a string, a float parameter's description says so), and may have dotted names (``math.factorial``),
 which are mapped to safe names for the model and back for scoring. Answers: ``{"id", "ground_truth": [{name:
 {param: [accepted values]}}]}``; ``""`` among the accepted values means the parameter may be left out.
 
 Scoring follows BFCL's AST checker: the function name; every required parameter present; no unknown parameter;
 each value of the right type (an int is accepted where a float is expected) and among the accepted values, strings
-compared after lower-casing and removing spaces and ``,./-_*^``; parallel calls matched order-free; for
-irrelevance items (no ground truth) correct means no call.
+compared after lower-casing and removing spaces and ``,./-_*^`` (an explicit ``""`` matches an accepted ``""``);
+dict arguments key by key against lists of accepted values, lists of dicts dict by dict in order; parallel calls
+matched order-free; for irrelevance items (no ground truth) correct means no call.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from ..errors import InputError
 from .chat import ChatModel, GenerationOptions
-from .constrain import normalize_schema
 
 SAFE = re.compile(r"[^a-zA-Z0-9_-]")
 STRIP = re.compile(r"[ ,./\-_*^]")
@@ -53,16 +54,40 @@ def safe_name(name: str) -> str:
     return SAFE.sub("_", name)
 
 
+# BFCL's own mapping of its type names to JSON schema (its handlers send tools to models this way): ``any`` is a
+# string there (a variable name such as ``my_data``) and so is an unknown or missing type.
+BFCL_TYPES = {
+    "integer": "integer", "number": "number", "float": "number", "double": "number", "string": "string",
+    "char": "string", "any": "string", "boolean": "boolean", "bool": "boolean", "array": "array", "list": "array",
+    "tuple": "array", "dict": "object", "object": "object", "byte": "integer", "short": "integer",
+    "long": "integer",
+}  # fmt: skip
+
+
+def _bfcl_schema(prop: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in prop.items() if k != "optional"}
+    kind = str(prop.get("type", "string"))
+    out["type"] = BFCL_TYPES.get(kind, BFCL_TYPES.get(kind.lower(), "string"))
+    if kind == "float":  # as BFCL's handlers do: the JSON type alone no longer says "not an integer"
+        out["description"] = (str(prop.get("description", "")) + " This is a float type value.").strip()
+    if isinstance(prop.get("properties"), dict):
+        out["properties"] = {k: _bfcl_schema(v) for k, v in prop["properties"].items() if isinstance(v, dict)}
+    if isinstance(prop.get("items"), dict):
+        out["items"] = _bfcl_schema(prop["items"])
+    return out
+
+
 def to_tools(functions: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """BFCL function docs -> JSON-schema tool specs, and a map from safe name back to the BFCL name."""
     tools, names = [], {}
     for fn in functions:
         safe = safe_name(fn["name"])
         names[safe] = fn["name"]
-        params = normalize_schema(fn.get("parameters") or {"type": "object", "properties": {}})
-        for prop in (params.get("properties") or {}).values():
-            if isinstance(prop, dict):
-                prop.pop("optional", None)
+        params = dict(fn.get("parameters") or {})
+        params["type"] = "object"
+        params["properties"] = {
+            k: _bfcl_schema(v) for k, v in (params.get("properties") or {}).items() if isinstance(v, dict)
+        }
         tools.append({"name": safe, "description": fn.get("description", ""), "parameters": params})
     return tools, names
 
@@ -81,14 +106,9 @@ def to_messages(question: list[list[dict[str, Any]]]) -> list[BaseMessage]:
 # --- scoring ---------------------------------------------------------------------------------------------------
 
 
-def _norm(value: Any) -> Any:
-    if isinstance(value, str):
-        return STRIP.sub("", value.lower())
-    if isinstance(value, list | tuple):
-        return [_norm(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _norm(v) for k, v in value.items()}
-    return value
+def _std(value: Any) -> Any:
+    """BFCL's string standardisation (lower case, no spaces or ``,./-_*^``); other values as they are."""
+    return STRIP.sub("", value.lower()).replace("'", '"') if isinstance(value, str) else value
 
 
 def _type_ok(value: Any, schema: dict[str, Any]) -> bool:
@@ -103,16 +123,38 @@ def _type_ok(value: Any, schema: dict[str, Any]) -> bool:
     return py is None or isinstance(value, py)
 
 
-def _value_ok(value: Any, accepted: list[Any]) -> bool:
-    nv = _norm(value)
-    for a in accepted:
-        if a == "":
+def _dict_ok(value: dict[str, Any], accepted: list[Any]) -> bool:
+    """A dict argument: each accepted answer maps keys to lists of accepted values; keys with "" may be left out."""
+    for answer in accepted:
+        if not isinstance(answer, dict):
             continue
-        if _norm(a) == nv:
-            return True
-        if isinstance(a, int | float) and isinstance(value, int | float) and float(a) == float(value):
+        if all(k in answer and _std(v) in [_std(a) for a in answer[k]] for k, v in value.items()) and all(
+            k in value or "" in values for k, values in answer.items()
+        ):
             return True
     return False
+
+
+def _value_ok(value: Any, accepted: list[Any], schema: dict[str, Any]) -> bool:
+    kind = schema.get("type")
+    if kind == "object" and isinstance(value, dict):
+        return _dict_ok(value, accepted)
+    if kind == "array" and (schema.get("items") or {}).get("type") == "object" and isinstance(value, list):
+        return any(
+            isinstance(a, list)
+            and len(a) == len(value)
+            and all(_dict_ok(v, [d]) for v, d in zip(value, a, strict=True))
+            for a in accepted
+        )
+    if isinstance(value, str):  # "" among the accepted values matches an explicit "" too, as in BFCL
+        return _std(value) in [_std(a) for a in accepted if isinstance(a, str)]
+    if isinstance(value, list):
+        return [_std(v) for v in value] in [[_std(x) for x in a] for a in accepted if isinstance(a, list)]
+    # numbers and booleans by ==, as BFCL does, but a boolean never stands for 1 or 0
+    return any(
+        not isinstance(a, str) and a == value and isinstance(a, bool) == isinstance(value, bool)
+        for a in accepted
+    )
 
 
 def check_call(call: dict[str, Any], truth: dict[str, Any], tool: dict[str, Any] | None) -> str | None:
@@ -123,17 +165,21 @@ def check_call(call: dict[str, Any], truth: dict[str, Any], tool: dict[str, Any]
     args = call.get("arguments") or {}
     props = ((tool or {}).get("parameters") or {}).get("properties") or {}
     required = ((tool or {}).get("parameters") or {}).get("required") or []
+    for param in required:
+        if param not in args:
+            return f"missing parameter {param!r}"
     for param in args:
-        if param not in accepted:
+        if param not in accepted or (props and param not in props):
             return f"unexpected parameter {param!r}"
     for param, values in accepted.items():
         if param not in args:
-            if "" in values or (param not in required and not values):
+            if "" in values:
                 continue
             return f"missing parameter {param!r}"
-        if param in props and not _type_ok(args[param], props[param]):
+        schema = props.get(param) or {}
+        if not _type_ok(args[param], schema):
             return f"parameter {param!r} has the wrong type ({type(args[param]).__name__})"
-        if not _value_ok(args[param], values):
+        if not _value_ok(args[param], values, schema):
             return f"parameter {param!r}={args[param]!r} not among {values!r}"
     return None
 

@@ -287,14 +287,29 @@ def test_bfcl_tools_and_names() -> None:
             {
                 "name": "math.hypot",
                 "description": "d",
-                "parameters": {"type": "dict", "properties": {"x": {"type": "float", "optional": True}}},
+                "parameters": {
+                    "type": "dict",
+                    "properties": {
+                        "x": {"type": "float", "optional": True, "description": "Side."},
+                        "data": {"type": "any"},
+                        "rows": {
+                            "type": "array",
+                            "items": {"type": "dict", "properties": {"k": {"type": "tuple"}}},
+                        },
+                    },
+                },
             }
         ]
     )
     assert tools[0]["name"] == "math_hypot" == safe_name("math.hypot") and names["math_hypot"] == "math.hypot"
-    assert tools[0]["parameters"]["type"] == "object" and tools[0]["parameters"]["properties"]["x"] == {
-        "type": "number"
-    }
+    props = tools[0]["parameters"]["properties"]
+    assert tools[0]["parameters"]["type"] == "object"
+    assert props["x"] == {"type": "number", "description": "Side. This is a float type value."}
+    assert props["data"] == {"type": "string"}  # BFCL's handlers send "any" as a string (a variable name)
+    assert (
+        props["rows"]["items"]["type"] == "object"
+        and props["rows"]["items"]["properties"]["k"]["type"] == "array"
+    )
 
 
 def test_bfcl_ast_scoring() -> None:
@@ -323,6 +338,45 @@ def test_bfcl_ast_scoring() -> None:
     two = [{"area": {"base": [1]}}, {"area": {"base": [2]}}]
     calls = [{"name": "area", "arguments": {"base": 2}}, {"name": "area", "arguments": {"base": 1}}]
     assert score(calls, two, tools)[0] and not score(calls[:1], two, tools)[0]
+
+
+def test_bfcl_scoring_of_dicts_lists_and_explicit_empty_strings() -> None:
+    # Shapes from BFCL's simple_python answers (items 89, 96 and multiple's optional strings).
+    tool = {
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "conditions": {"type": "object"},
+                "filters": {"type": "array", "items": {"type": "object"}},
+                "genre": {"type": "string"},
+                "tags": {"type": "array", "items": {"type": "string"}},
+            },
+        }
+    }
+    truth = [
+        {
+            "query": {
+                "conditions": [
+                    {"department": ["Science"], "school": ["Bluebird High School", "Bluebird HS"]}
+                ],
+                "filters": [
+                    [{"field": ["age"], "value": ["25", 25]}, {"field": ["job"], "value": ["engineer"]}]
+                ],
+                "genre": ["", "drama"],
+                "tags": [["A b", "c"], ""],
+            }
+        }
+    ]
+    ok = lambda args: score([{"name": "query", "arguments": args}], truth, {"query": tool})  # noqa: E731
+    conditions = {"department": "science", "school": "Bluebird HS"}
+    filters = [{"field": "age", "value": 25}, {"field": "job", "value": "Engineer"}]
+    assert ok({"conditions": conditions, "filters": filters})[0]
+    assert ok({"conditions": conditions, "filters": filters, "genre": "", "tags": ["ab", "C"]})[0]
+    assert not ok({"conditions": conditions, "filters": filters[::-1]})[0]  # dicts in a list keep their order
+    assert not ok({"conditions": {"department": "Science"}, "filters": filters})[0]  # a key left out
+    assert not ok({"conditions": conditions | {"grade": "9"}, "filters": filters})[0]  # an unknown key
+    assert not ok({"conditions": conditions, "filters": filters, "genre": "comedy"})[0]
+    assert not ok({"conditions": conditions, "filters": filters, "tags": ["c", "ab"]})[0]
 
 
 def test_bfcl_files_read_with_clear_errors(tmp_path: Path) -> None:
