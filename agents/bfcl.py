@@ -27,6 +27,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from ..errors import InputError
 from .chat import ChatModel, GenerationOptions
+from .constrain import TYPE_ALIASES, normalize_schema
 
 SAFE = re.compile(r"[^a-zA-Z0-9_-]")
 STRIP = re.compile(r"[ ,./\-_*^]")
@@ -54,26 +55,27 @@ def safe_name(name: str) -> str:
     return SAFE.sub("_", name)
 
 
-# BFCL's own mapping of its type names to JSON schema (its handlers send tools to models this way): ``any`` is a
-# string there (a variable name such as ``my_data``) and so is an unknown or missing type.
-BFCL_TYPES = {
-    "integer": "integer", "number": "number", "float": "number", "double": "number", "string": "string",
-    "char": "string", "any": "string", "boolean": "boolean", "bool": "boolean", "array": "array", "list": "array",
-    "tuple": "array", "dict": "object", "object": "object", "byte": "integer", "short": "integer",
-    "long": "integer",
-}  # fmt: skip
+# Where BFCL's handlers send types differently from normalize_schema's generic aliases: ``any`` is a string (a
+# variable name such as ``my_data``), Java's small types are numbers, and an unknown or missing type is a string.
+BFCL_TYPES = {"any": "string", "char": "string", "byte": "integer", "short": "integer", "long": "integer"}
+KNOWN_TYPES = {"string", "number", "integer", "boolean", "array", "object", "null", *TYPE_ALIASES}
 
 
-def _bfcl_schema(prop: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in prop.items() if k != "optional"}
-    kind = str(prop.get("type", "string"))
-    out["type"] = BFCL_TYPES.get(kind, BFCL_TYPES.get(kind.lower(), "string"))
+def _bfcl_types(prop: dict[str, Any]) -> dict[str, Any]:
+    out = dict(prop)
+    kind = str(prop.get("type", "any")).lower()
+    out["type"] = BFCL_TYPES.get(kind, kind if kind in KNOWN_TYPES else "string")
     if kind == "float":  # as BFCL's handlers do: the JSON type alone no longer says "not an integer"
         out["description"] = (str(prop.get("description", "")) + " This is a float type value.").strip()
     if isinstance(prop.get("properties"), dict):
-        out["properties"] = {k: _bfcl_schema(v) for k, v in prop["properties"].items() if isinstance(v, dict)}
+        # A parameter's "optional" flag is not JSON schema (the parameters object's "optional" list is kept).
+        out["properties"] = {
+            k: _bfcl_types({n: x for n, x in v.items() if n != "optional"})
+            for k, v in prop["properties"].items()
+            if isinstance(v, dict)
+        }
     if isinstance(prop.get("items"), dict):
-        out["items"] = _bfcl_schema(prop["items"])
+        out["items"] = _bfcl_types(prop["items"])
     return out
 
 
@@ -83,12 +85,11 @@ def to_tools(functions: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]],
     for fn in functions:
         safe = safe_name(fn["name"])
         names[safe] = fn["name"]
-        params = dict(fn.get("parameters") or {})
-        params["type"] = "object"
-        params["properties"] = {
-            k: _bfcl_schema(v) for k, v in (params.get("properties") or {}).items() if isinstance(v, dict)
-        }
-        tools.append({"name": safe, "description": fn.get("description", ""), "parameters": params})
+        params = _bfcl_types({**(fn.get("parameters") or {}), "type": "object"})
+        params.setdefault("properties", {})
+        tools.append(
+            {"name": safe, "description": fn.get("description", ""), "parameters": normalize_schema(params)}
+        )
     return tools, names
 
 
