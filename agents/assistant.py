@@ -262,6 +262,7 @@ class Assistant:
         usage: dict[str, dict[str, float]] = {}
 
         def flush() -> Iterator[Event]:
+            # Take only what was copied: a node still running in parallel may append meanwhile.
             while batch:
                 chunks = batch[:]
                 del batch[: len(chunks)]

@@ -1,7 +1,7 @@
 """The cascade: cheap rails first, costly ones only when the cheap ones are unsure.
 
-Order per check: attack patterns (regex) -> similarity to attack exemplars (embeddings) -> the learned probe on
-the same embeddings -> LLM self-check; then personal-data masking (regex) on what passed. The first rail that is
+Order per check: attack patterns (regex) -> similarity to attack exemplars (embeddings) -> the learned probe (the
+same embeddings and character n-grams) -> LLM self-check; then personal-data masking (regex) on what passed. The first rail that is
 sure ends the check; "unsure" goes one step further; if every enabled rail is unsure, ``on_unsure`` decides.
 Every rail that ran is recorded with its finding and its time in ``RailDecision.details`` so the graph's "rail"
 event shows why a text was blocked, masked or passed.
