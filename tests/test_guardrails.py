@@ -342,3 +342,105 @@ def test_packaged_probe_on_the_packaged_embedder():
     # Everyday commands to a tool-using assistant are imperative like many attacks; the first probe blocked these.
     for text in ("Save 'pick up the kids at 5' to reminders.txt.", "Put the shopping list into list.txt."):
         assert rails.check(text, "input").action == "allow", text
+
+
+def _llm_weights(threshold: float = 0.5, cheap_unsure_at: float = 0.3):
+    from sensorium.agents.guardrails.llmprobe import LlmProbeWeights
+
+    w = np.zeros(256, np.float32)
+    w[hashlib.md5(b"vault").digest()[0]] = 20  # the fake state says "attack" for texts with the word "vault"
+    return LlmProbeWeights(w, -2.0, threshold, 0.9, cheap_unsure_at, "Q: {text} ->", "toy", 1)
+
+
+def _fake_reader(prompts: list[str]):
+    def read(prompt: str) -> np.ndarray:
+        prompts.append(prompt)
+        return fake_embedder([prompt.removeprefix("Q: ").removesuffix(" ->")])[0]
+
+    return read
+
+
+def test_llm_probe_rail_reads_the_hidden_state_of_its_prompt():
+    from sensorium.agents.guardrails.llmprobe import LlmProbeRail, view
+
+    prompts: list[str] = []
+    rail = LlmProbeRail(_fake_reader(prompts), weights=_llm_weights())
+    hit = rail.check("open the vault", "input")
+    assert hit.level == "block" and hit.category == "learned" and "threshold 0.50" in hit.reason
+    assert prompts == ["Q: open the vault ->"] and rail.last_prompt == prompts[0]
+    assert rail.check("bake the bread", "input").level == "allow"
+    assert rail.check("   ", "input").level == "allow" and len(prompts) == 2  # nothing to read
+    # Long texts: the model reads their opening and their ending.
+    long = "a" * 350 + "MIDDLE" + "z" * 350
+    assert view(long) == "a" * 300 + " … " + "z" * 100 and view("short") == "short"
+
+
+def test_llm_probe_refuses_a_model_it_was_not_trained_on(monkeypatch, tmp_path):
+    from sensorium.agents.guardrails import llmprobe
+    from sensorium.errors import SensoriumError
+
+    gguf = tmp_path / "other.gguf"
+    gguf.write_bytes(b"x" * 10)
+    monkeypatch.setattr("sensorium.models.resolve_path", lambda role: gguf)
+    monkeypatch.setattr(
+        "sensorium.agents.chattemplate.gguf_metadata", lambda p, keys: {"general.name": "Other"}
+    )
+    rail = llmprobe.LlmProbeRail(weights=_llm_weights())
+    for _ in range(2):  # the reason is kept: the check fails the same way without looking again
+        with pytest.raises(SensoriumError, match=r"trained on 'toy'.*'Other'.*retrain"):
+            rail.check("open the vault", "input")
+    # In the cascade a failing rail is noted and the check goes on without it.
+    c = Cascade(CascadeOptions(self_check=False), embedder=fake_embedder)
+    c.llm_probe = rail
+    c.probe.weights, c.probe.block_at, c.probe.unsure_at = (
+        _weights(np.zeros(256, np.float32), 0.0, 0.9),
+        0.9,
+        0.4,
+    )
+    d = c.check("open the vault", "input")
+    assert d.action == "allow" and any("trained on 'toy'" in s.get("reason", "") for s in d.details["trace"])
+
+
+def test_cascade_asks_the_llm_probe_only_in_the_cheap_probe_unsure_band():
+    prompts: list[str] = []
+    c = Cascade(CascadeOptions(self_check=False), embedder=fake_embedder, llm_reader=_fake_reader(prompts))
+    assert c.llm_probe is not None
+    c.llm_probe.weights = _llm_weights()
+    c.llm_probe.block_at = 0.5
+    w = np.zeros(256, np.float32)
+    w[hashlib.md5(b"open").digest()[0]] = 8  # the cheap probe: "open" texts score 0.5 + (unsure), others 0.12
+    c.probe.weights, c.probe.block_at, c.probe.unsure_at = _weights(w, -4.0, 0.9), 0.9, 0.4
+    d = c.check("open the vault", "input")
+    assert d.action == "block" and d.rail == "llm_probe"
+    trace = d.details["trace"]
+    assert [s["rail"] for s in trace] == ["patterns", "similarity", "probe", "llm_probe"]
+    assert trace[2]["level"] == "unsure" and trace[3]["prompt"] == "Q: open the vault ->"
+    assert c.check("open the bread box", "input").action == "allow"  # unsure, and the LLM probe says no
+    assert c.check("bake the vault cake", "input").action == "allow"  # below the band: the LLM is not asked
+    assert prompts == ["Q: open the vault ->", "Q: open the bread box ->"]
+    assert (
+        Cascade(CascadeOptions(self_check=False, llm_probe=False), embedder=fake_embedder).llm_probe is None
+    )
+
+
+def test_llm_probe_band_and_threshold_are_chosen_within_the_false_positive_budget():
+    from sensorium.agents.guardrails.train import fit_llm_probe
+
+    rng = np.random.default_rng(0)
+    n = 400
+    labels = (np.arange(n) % 2).astype(int)
+    # The cheap score separates half the attacks; the hidden state separates the rest.
+    cheap = np.where(labels == 1, rng.choice([0.95, 0.6], n), rng.uniform(0, 0.7, n))
+    states = np.c_[labels * 2.0 - 1 + rng.normal(0, 0.3, n), np.ones(n)].astype(np.float32)
+    fold = rng.integers(0, 5, n)
+    lookalike = labels == 0
+    block_at, unsure_at, threshold, stats = fit_llm_probe(states, labels, cheap, fold, lookalike, 0.03, 10.0)
+    band = (cheap >= unsure_at) & (cheap < block_at)
+    assert (cheap[labels == 1] >= block_at).mean() < 0.6 and stats["detected"] > 0.95 and stats["fpr"] <= 0.03
+    assert (
+        0 < unsure_at <= 0.6 < block_at
+        and 0.5 <= threshold < 1
+        and stats["band"] == pytest.approx(band.mean())
+    )
+    with pytest.raises(ValueError, match=r"within 0\.0%"):
+        fit_llm_probe(states, labels, np.full(n, 0.5), fold, lookalike, 0.0, 10.0)

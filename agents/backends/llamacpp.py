@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 from langchain_core.messages import BaseMessage
 
 from ...errors import SensoriumError
@@ -37,6 +38,8 @@ class LlamaCppSettings:
     n_threads: int = 0  # 0: every core
     n_gpu_layers: int = 0
     verbose: bool = False
+    # Hidden-state mode: the engine returns the final hidden state at a prompt's last token, not text.
+    last_state: bool = False
 
 
 class LlamaCppError(SensoriumError):
@@ -76,6 +79,11 @@ class _Engine:
         params.cpuparams_batch.n_threads = threads
         params.n_gpu_layers = settings.n_gpu_layers
         params.warmup = False
+        if settings.last_state:
+            params.embedding = True
+            params.pooling_type = xlc.llama_pooling_type.LLAMA_POOLING_TYPE_LAST
+            # A prompt must fit one physical batch to be pooled; texts are short here (the rail caps them).
+            params.n_batch = params.n_ubatch = settings.n_ctx
         # The engine also opens an HTTP listener on localhost; lock it with a key nobody knows (we call in-process).
         params.api_keys = [secrets.token_hex(16)]
         if not settings.verbose:
@@ -218,3 +226,27 @@ class LlamaCppChatModel:
             reply=text,
             model=self.name,
         )
+
+
+class LlamaCppStateReader:
+    """The final hidden state (after the output norm, L2-normalised) at the last token of a raw prompt.
+
+    Used by the guardrails' hidden-state probe; a separate engine from the chat one (llama.cpp serves either text
+    or states per context), sharing the memory-mapped weights.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, n_ctx: int = 1024) -> None:
+        self.path = Path(path)
+        self.settings = LlamaCppSettings(n_ctx=n_ctx, last_state=True)
+        self._engine: _Engine | None = None
+
+    def __call__(self, prompt: str) -> np.ndarray:
+        if self._engine is None:
+            self._engine = engine(self.path, self.settings)
+        with self._engine.lock:
+            reply = self._engine.server.handle_embeddings({"input": prompt})
+        if not isinstance(reply, dict) or "data" not in reply:
+            error = reply.get("error", reply) if isinstance(reply, dict) else reply
+            message = error.get("message", error) if isinstance(error, dict) else error
+            raise LlamaCppError(f"llama.cpp could not read the hidden state from {self.path.name}: {message}")
+        return np.asarray(reply["data"][0]["embedding"], dtype=np.float32)

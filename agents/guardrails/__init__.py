@@ -1,12 +1,14 @@
 """Guardrails: local checks on what goes into and out of the agents.
 
-``default_rails()`` gives the cascade (patterns -> similarity -> learned probe -> LLM self-check) that implements the
-:class:`sensorium.agents.rails.Rails` protocol; ``nemo.NemoRails`` runs the same checks inside NeMo Guardrails.
+``default_rails()`` gives the cascade (patterns -> similarity -> learned probe -> hidden-state probe -> LLM
+self-check) that implements the :class:`sensorium.agents.rails.Rails` protocol; ``nemo.NemoRails`` runs the same
+checks inside NeMo Guardrails.
 Heavy libraries (sentence-transformers, nemoguardrails) are imported only when a rail first needs them.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -28,7 +30,8 @@ def default_rails(
     or a spec string (loaded on first use). Without one the self-check is off: the packaged default brain
     (Qwen2.5-Coder-0.5B) answered "no" to every attack in bench/guardrails.py and took seconds per check, so it
     only adds latency; give a larger model (``default_rails("hf:...")``) to use it. The similarity rail is on when
-    the packaged embedder is present; otherwise it is switched off.
+    the packaged embedder is present, and the hidden-state probe when the packaged chat GGUF and llama.cpp are;
+    otherwise they are switched off.
     """
     from ...errors import ModelNotAvailableError
     from ...models import resolve_path
@@ -40,6 +43,14 @@ def default_rails(
             resolve_path("embed")
         except ModelNotAvailableError:
             opts = replace(opts, similarity=False)
+    if opts.llm_probe:  # the hidden-state probe reads the packaged chat GGUF through llama.cpp
+        try:
+            resolve_path("chat")
+            readable = importlib.util.find_spec("xllamacpp") is not None
+        except ModelNotAvailableError:
+            readable = False
+        if not readable:
+            opts = replace(opts, llm_probe=False)
     model: ChatModel | Callable[[], ChatModel] | None
     if isinstance(chat_model, str):
         spec = chat_model

@@ -1,7 +1,8 @@
 """The cascade: cheap rails first, costly ones only when the cheap ones are unsure.
 
 Order per check: attack patterns (regex) -> similarity to attack exemplars (embeddings) -> the learned probe (the
-same embeddings and character n-grams) -> LLM self-check; then personal-data masking (regex) on what passed. The first rail that is
+same embeddings and character n-grams) -> for the probe's unsure band, a probe on the chat model's hidden state
+-> LLM self-check (off by default); then personal-data masking (regex) on what passed. The first rail that is
 sure ends the check; "unsure" goes one step further; if every enabled rail is unsure, ``on_unsure`` decides.
 Every rail that ran is recorded with its finding and its time in ``RailDecision.details`` so the graph's "rail"
 event shows why a text was blocked, masked or passed.
@@ -16,6 +17,7 @@ from typing import Any, Literal
 
 from ..chat import ChatModel
 from ..rails import RailDecision, Stage
+from .llmprobe import LlmProbeRail
 from .patterns import PatternRail, Signal
 from .pii import mask_pii
 from .probe import ProbeRail
@@ -47,7 +49,12 @@ class CascadeOptions:
     similarity_block_at: float = 0.62
     similarity_unsure_at: float = 0.45
     probe: bool = True  # needs similarity (it reuses its embeddings)
-    probe_block_at: float | None = None  # None: the threshold trained with the probe (data/probe.npz)
+    # None: the threshold trained with the probe (data/probe.npz), or with the hidden-state probe when that is on
+    probe_block_at: float | None = None
+    # The costly tier: the chat model's hidden state, read for cheap-probe scores in [probe_unsure_at, block_at).
+    llm_probe: bool = True
+    probe_unsure_at: float | None = None  # None: the band edge trained with it (data/llm_probe.npz)
+    llm_probe_block_at: float | None = None  # None: its trained threshold
     # Whether a weak pattern and an "unsure" similarity agreeing count as sure (block without the LLM).
     both_unsure_blocks: bool = False  # measured: +5 points detection for +9 points false positives
     self_check: bool = True
@@ -62,6 +69,7 @@ class Cascade:
     options: CascadeOptions = field(default_factory=CascadeOptions)
     embedder: Embedder | None = None
     chat_model: ChatModel | Callable[[], ChatModel] | None = None
+    llm_reader: Callable[[str], Any] | None = None  # prompt -> hidden state; None: the packaged chat GGUF
 
     def __post_init__(self) -> None:
         o = self.options
@@ -71,8 +79,17 @@ class Cascade:
             if o.similarity
             else None
         )
+        self.llm_probe = (
+            LlmProbeRail(self.llm_reader, block_at=o.llm_probe_block_at)
+            if o.llm_probe and o.probe and self.similarity is not None
+            else None
+        )
+        block_at, unsure_at = o.probe_block_at, o.probe_unsure_at
+        if self.llm_probe is not None:  # the two tiers' thresholds were chosen together
+            block_at = self.llm_probe.weights.cheap_block_at if block_at is None else block_at
+            unsure_at = self.llm_probe.weights.cheap_unsure_at if unsure_at is None else unsure_at
         self.probe = (
-            ProbeRail(self.similarity.vectors, block_at=o.probe_block_at)
+            ProbeRail(self.similarity.vectors, block_at=block_at, unsure_at=unsure_at)
             if o.probe and self.similarity is not None
             else None
         )
@@ -102,6 +119,8 @@ class Cascade:
             entry |= {"reason": sig.reason, "ms": round((time.perf_counter() - t0) * 1000, 2)}
             if rail is self.self_check and self.self_check is not None:
                 entry |= {"prompt": self.self_check.last_prompt, "reply": self.self_check.last_reply}
+            if rail is self.llm_probe and self.llm_probe is not None:
+                entry |= {"prompt": self.llm_probe.last_prompt}
             trace.append(entry)
             return sig
 
@@ -119,6 +138,8 @@ class Cascade:
                     verdict = sim
                 if verdict.level != "block" and self.probe is not None:
                     learned = run(self.probe)
+                    if learned.level == "unsure" and self.llm_probe is not None:
+                        learned = run(self.llm_probe)
                     if learned.level == "block":
                         verdict = learned
             if verdict.level == "unsure" and self.self_check is not None:

@@ -112,6 +112,7 @@ class ProbeRail:
         vectors: Callable[[str], np.ndarray],
         *,
         block_at: float | None = None,
+        unsure_at: float | None = None,
         weights: ProbeWeights | None = None,
     ) -> None:
         self.vectors = (
@@ -119,6 +120,8 @@ class ProbeRail:
         )
         self.weights = weights or load_probe()
         self.block_at = self.weights.threshold if block_at is None else block_at
+        # Scores in [unsure_at, block_at) are "unsure": the cascade asks the hidden-state probe about them.
+        self.unsure_at = self.block_at if unsure_at is None else min(unsure_at, self.block_at)
 
     def score(self, text: str) -> tuple[float, float, float, int]:
         """(combined probability, meaning probability, spelling probability, the index of the top window)."""
@@ -137,4 +140,5 @@ class ProbeRail:
             f"attack probability {p:.2f} (threshold {self.block_at:.2f}; meaning {meaning:.2f} for "
             f"{window[:60]!r}, spelling {spelling:.2f})"
         )
-        return Signal(self.name, "block" if p >= self.block_at else "allow", "learned", p, why)
+        level = "block" if p >= self.block_at else "unsure" if p >= self.unsure_at else "allow"
+        return Signal(self.name, level, "learned", p, why)

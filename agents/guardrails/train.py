@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from .llmprobe import LlmProbeWeights
 from .probe import ProbeWeights, ngram_counts, ngram_tfidf
 from .similarity import minilm_embedder, windows
 
@@ -303,6 +304,84 @@ def fit_spelling(counts: Any, y: np.ndarray, c: float) -> tuple[np.ndarray, floa
     return w, b, idf
 
 
+# The hidden-state probe's prompt: raw ChatML (Qwen2.5's chat format), with no system turn (the template would
+# add Qwen's default one); a short question, since every token costs about 10 ms on two cores.
+LLM_PROMPT = (
+    '<|im_start|>user\nText:\n"""\n{text}\n"""\nIs this text an attack on an AI assistant (injection, '
+    "jailbreak, prompt extraction) or a request for harm?<|im_end|>\n<|im_start|>assistant\n"
+)
+
+
+def llm_states(samples: list[Sample], read: Any, cache: Path | None) -> np.ndarray:
+    """The chat model's last-token state for every sample's probe prompt (a progress bar: ~40 min on 2 cores).
+
+    ``cache`` keeps them in a .npy file keyed by a hash of the prompts, so that re-fitting does not re-read.
+    """
+    from tqdm import tqdm
+
+    weights = LlmProbeWeights(np.zeros(1), 0.0, 1.0, 1.0, 0.0, LLM_PROMPT, "", 0)
+    prompts = [weights.prompt_for(t) for t, _, _ in samples]
+    key = hashlib.sha256("\0".join(prompts).encode()).hexdigest()[:16]
+    path = cache.with_name(f"{cache.stem}-{key}.npy") if cache else None
+    if path and path.exists():
+        return np.load(path)
+    states = np.stack([read(p) for p in tqdm(prompts, desc="hidden states", unit="text")])
+    if path:
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, states)
+        tmp.replace(path)
+    return states
+
+
+def fit_llm_probe(
+    states: np.ndarray,
+    labels: np.ndarray,
+    cheap: np.ndarray,
+    fold: np.ndarray,
+    lookalike: np.ndarray,
+    max_fpr: float,
+    c: float,
+) -> tuple[float, float, float, dict[str, float]]:
+    """Choose (cheap_block_at, cheap_unsure_at, threshold) for the two-tier probe by cross-validation.
+
+    The cascade blocks a text when the cheap probe reaches ``cheap_block_at``, or when its score is in the band
+    [cheap_unsure_at, cheap_block_at) and the hidden-state probe reaches ``threshold``. ``cheap`` holds the cheap
+    probe's cross-validated scores; the hidden-state probe is cross-validated here on the same folds. Among the
+    triples whose look-alike false-positive rate stays within ``max_fpr`` (the cheap probe's own budget), take the
+    one that detects most, then the one that asks the costly probe least.
+    """
+    held = np.zeros(len(labels))
+    for part in range(5):
+        w, b = fit(states[fold != part], labels[fold != part], c)
+        held[fold == part] = 1 / (1 + np.exp(-(states[fold == part] @ w + b)))
+    attack = labels == 1
+    best: tuple[float, float, float, float, float, float] | None = None
+    for block_at in np.unique(np.quantile(cheap[lookalike], np.linspace(0.9, 1.0, 11))):
+        sure = cheap >= block_at
+        for unsure_at in np.unique(np.quantile(cheap, np.linspace(0.05, 0.95, 19))):
+            band = (cheap >= unsure_at) & ~sure
+            for threshold in np.linspace(0.5, 0.99, 50):
+                blocked = sure | (band & (held >= threshold))
+                fpr = float(blocked[lookalike].mean())
+                if fpr > max_fpr:
+                    continue
+                cand = (
+                    float(blocked[attack].mean()),
+                    -float(band.mean()),
+                    fpr,
+                    block_at,
+                    unsure_at,
+                    threshold,
+                )
+                if best is None or cand[:2] > best[:2]:
+                    best = cand
+    if best is None:
+        raise ValueError(f"no band and threshold keep look-alike false positives within {max_fpr:.1%}")
+    detected, band_share, fpr, block_at, unsure_at, threshold = best
+    stats = {"detected": detected, "band": -band_share, "fpr": fpr}
+    return float(block_at), float(unsure_at), float(threshold), stats
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         prog="python -m sensorium.agents.guardrails.train",
@@ -320,6 +399,23 @@ def main() -> int:
         help="threshold: the lowest score whose false-positive rate on held-back benign look-alikes is below this",
     )
     ap.add_argument("--out", type=Path, default=HERE / "data" / "probe.npz")
+    ap.add_argument(
+        "--llm",
+        action="store_true",
+        help="also train the hidden-state probe on the registry's chat GGUF (data/llm_probe.npz; ~40 min)",
+    )
+    ap.add_argument(
+        "--llm-c",
+        type=float,
+        default=300.0,
+        help="inverse regularisation of the hidden-state probe (its states are unit vectors: weak by default)",
+    )
+    ap.add_argument(
+        "--states",
+        type=Path,
+        default=None,
+        help="cache the hidden states in FILE-<hash>.npy (re-fits skip reading)",
+    )
     args = ap.parse_args()
 
     samples = (
@@ -381,7 +477,53 @@ def main() -> int:
     )
     tmp.replace(args.out)
     print(f"wrote {args.out}", file=sys.stderr)
+    if args.llm:
+        train_llm_probe(samples, labels, scores, threshold, fold, lookalike, args)
     return 0
+
+
+def train_llm_probe(
+    samples: list[Sample],
+    labels: np.ndarray,
+    cheap: np.ndarray,
+    cheap_threshold: float,
+    fold: np.ndarray,
+    lookalike: np.ndarray,
+    args: argparse.Namespace,
+) -> None:
+    """Read the chat model's states, choose the band and threshold by cross-validation, fit, write the weights."""
+    from ...models import resolve_path
+    from ..backends.llamacpp import LlamaCppStateReader
+    from ..chattemplate import gguf_metadata
+
+    path = Path(resolve_path("chat"))
+    states = llm_states(samples, LlamaCppStateReader(path), args.states)
+    block_at, unsure_at, threshold, stats = fit_llm_probe(
+        states, labels, cheap, fold, lookalike, args.max_fpr, args.llm_c
+    )
+    print(
+        f"cross-validated, cheap probe blocking at {block_at:.3f} and asking the hidden-state probe (threshold "
+        f"{threshold:.3f}) from {unsure_at:.3f} ({stats['band']:.1%} of texts): detection "
+        f"{(cheap[labels == 1] > cheap_threshold).mean():.1%} -> {stats['detected']:.1%} at "
+        f"{stats['fpr']:.1%} look-alike false positives",
+        file=sys.stderr,
+    )
+    w, b = fit(states, labels, args.llm_c)
+    out = args.out.with_name("llm_probe.npz")
+    tmp = out.with_suffix(".tmp.npz")
+    np.savez_compressed(
+        tmp,
+        w=w,
+        b=np.float32(b),
+        threshold=np.float32(threshold),
+        cheap_block_at=np.float32(block_at),
+        cheap_unsure_at=np.float32(unsure_at),
+        prompt=LLM_PROMPT,
+        model_name=str(gguf_metadata(path, ["general.name"]).get("general.name") or ""),
+        model_bytes=np.int64(path.stat().st_size),
+    )
+    tmp.replace(out)
+    print(f"wrote {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

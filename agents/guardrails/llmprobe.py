@@ -1,0 +1,137 @@
+"""The costly rail: a linear probe on the packaged chat model's hidden state, for texts the cheap probe is unsure of.
+
+Asked outright ("should this be refused? yes or no"), the packaged Qwen2.5-Coder-0.5B said "no" to all 80 unsure
+texts of bench/guardrails.py. What it computes before answering is more useful than its one-word answer: a
+logistic regression on the final hidden state at the last token of a short question about the text separates
+attacks from look-alikes (cross-validated in ``train.py``), and the model reads Spanish or German where the
+MiniLM encoder of the cheap probe reads only English.
+
+It costs one prompt pass of the 0.5B model (about a second on two cores), so the cascade runs it only on texts
+the cheap probe scores in its unsure band. The weights are bound to the model they were trained on: the GGUF's
+``general.name`` and size are stored with them, and another model gets no hidden-state probe (the rail fails
+with a clear reason, which the cascade records and goes on without). The prompt is raw text in that model's
+own chat format, stored beside the weights, so training and checking read the same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import SensoriumError
+from ..rails import Stage
+from .patterns import Signal
+
+HEAD_CHARS, TAIL_CHARS = 300, 100  # the part of a text the model reads: an opening and an ending
+
+
+def view(text: str) -> str:
+    """The part of ``text`` the probe reads: all of it up to 400 characters, else its first 300 and last 100."""
+    if len(text) <= HEAD_CHARS + TAIL_CHARS:
+        return text
+    return text[:HEAD_CHARS] + " … " + text[-TAIL_CHARS:]
+
+
+@dataclass(frozen=True)
+class LlmProbeWeights:
+    w: np.ndarray  # (hidden size,) over the L2-normalised last-token state
+    b: float
+    threshold: float  # block at or above this probability
+    # With this probe behind it, the cheap probe blocks from cheap_block_at and sends [cheap_unsure_at,
+    # cheap_block_at) here (chosen together, within the cheap probe's own false-positive budget).
+    cheap_block_at: float
+    cheap_unsure_at: float
+    prompt: str  # raw prompt with a {text} slot, in the model's chat format
+    model_name: str  # the GGUF's general.name ...
+    model_bytes: int  # ... and its size: the model the weights belong to
+
+    def prompt_for(self, text: str) -> str:
+        return self.prompt.replace("{text}", view(text))
+
+    def probability(self, state: np.ndarray) -> float:
+        return float(1 / (1 + np.exp(-(float(state @ self.w) + self.b))))
+
+
+@cache
+def load_llm_probe() -> LlmProbeWeights:
+    """The hidden-state probe shipped with the package (data/llm_probe.npz)."""
+    with resources.files("sensorium.agents.guardrails").joinpath("data/llm_probe.npz").open("rb") as f:
+        d = np.load(f)
+        return LlmProbeWeights(
+            w=d["w"].astype(np.float32),
+            b=float(d["b"]),
+            threshold=float(d["threshold"]),
+            cheap_block_at=float(d["cheap_block_at"]),
+            cheap_unsure_at=float(d["cheap_unsure_at"]),
+            prompt=str(d["prompt"]),
+            model_name=str(d["model_name"]),
+            model_bytes=int(d["model_bytes"]),
+        )
+
+
+def packaged_reader(weights: LlmProbeWeights) -> Callable[[str], np.ndarray]:
+    """A hidden-state reader over the registry's ``chat`` GGUF, if it is the model the probe was trained on."""
+    from ...extras import require
+    from ...models import resolve_path
+    from ..backends.llamacpp import LlamaCppStateReader
+    from ..chattemplate import gguf_metadata
+
+    require("xllamacpp", "llm", purpose="the hidden-state guardrail probe")
+    path = Path(resolve_path("chat"))
+    name = str(gguf_metadata(path, ["general.name"]).get("general.name") or "")
+    size = path.stat().st_size
+    if (name, size) != (weights.model_name, weights.model_bytes):
+        raise SensoriumError(
+            f"The hidden-state probe was trained on {weights.model_name!r} ({weights.model_bytes} bytes), but the "
+            f"registry's chat model is {name!r} ({size} bytes) at {str(path)!r}; retrain it with "
+            "python -m sensorium.agents.guardrails.train --llm, or set CascadeOptions(llm_probe=False)."
+        )
+    return LlamaCppStateReader(path)
+
+
+class LlmProbeRail:
+    """Blocks a text when the probe on the model's hidden state reaches its threshold; otherwise allows it.
+
+    ``reader`` maps a raw prompt to the model's last-token state; by default the packaged chat GGUF, loaded on
+    first use. A reader that cannot be built fails every check with the same reason (the cascade notes it).
+    """
+
+    name = "llm_probe"
+
+    def __init__(
+        self,
+        reader: Callable[[str], np.ndarray] | None = None,
+        *,
+        weights: LlmProbeWeights | None = None,
+        block_at: float | None = None,
+    ) -> None:
+        self.weights = weights or load_llm_probe()
+        self.block_at = self.weights.threshold if block_at is None else block_at
+        self._reader = reader
+        self._error: SensoriumError | None = None
+        self.last_prompt = ""
+
+    @property
+    def reader(self) -> Callable[[str], np.ndarray]:
+        if self._error is not None:
+            raise self._error
+        if self._reader is None:
+            try:
+                self._reader = packaged_reader(self.weights)
+            except SensoriumError as exc:
+                self._error = exc
+                raise
+        return self._reader
+
+    def check(self, text: str, stage: Stage) -> Signal:
+        if not text.strip():
+            return Signal(self.name, "allow")
+        self.last_prompt = self.weights.prompt_for(text)
+        p = self.weights.probability(self.reader(self.last_prompt))
+        why = f"hidden-state attack probability {p:.2f} (threshold {self.block_at:.2f})"
+        return Signal(self.name, "block" if p >= self.block_at else "allow", "learned", p, why)
