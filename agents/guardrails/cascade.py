@@ -2,7 +2,7 @@
 
 Order per check: attack patterns (regex) -> similarity to attack exemplars (embeddings) -> the learned probe (the
 same embeddings and character n-grams) -> for the probe's unsure band, a probe on the chat model's hidden state
--> LLM self-check (off by default); then personal-data masking (regex) on what passed. The first rail that is
+(opt-in) -> LLM self-check (off by default); then personal-data masking (regex) on what passed. The first rail that is
 sure ends the check; "unsure" goes one step further; if every enabled rail is unsure, ``on_unsure`` decides.
 Every rail that ran is recorded with its finding and its time in ``RailDecision.details`` so the graph's "rail"
 event shows why a text was blocked, masked or passed.
@@ -52,7 +52,8 @@ class CascadeOptions:
     # None: the threshold trained with the probe (data/probe.npz), or with the hidden-state probe when that is on
     probe_block_at: float | None = None
     # The costly tier: the chat model's hidden state, read for cheap-probe scores in [probe_unsure_at, block_at).
-    llm_probe: bool = True
+    # Off by default: on XSTest's safe look-alike questions it blocked 10.4 % (the cheap rails 4.8 %).
+    llm_probe: bool = False
     probe_unsure_at: float | None = None  # None: the band edge trained with it (data/llm_probe.npz)
     llm_probe_block_at: float | None = None  # None: its trained threshold
     # Whether a weak pattern and an "unsure" similarity agreeing count as sure (block without the LLM).
