@@ -21,6 +21,11 @@ Training data (none of it from the held-out bench sets):
 
 writes data/probe.npz (both probes' weights and biases, the n-gram idf, the threshold and the training-set
 counts) next to this module. Deterministic: the same inputs give the same file.
+
+``--llm`` also trains the opt-in hidden-state probe (``llmprobe.py``) on the registry's chat GGUF: it reads the
+model's last-token state for every training text (about 45 min on 2 cores; ``--states FILE`` caches them), then
+chooses, by the same 5-fold cross-validation and within the same look-alike false-positive budget, where the
+cheap probe blocks, from where it asks the hidden-state probe, and that probe's threshold; data/llm_probe.npz.
 """
 
 from __future__ import annotations
