@@ -25,7 +25,8 @@ default cascade is measured beside the same cascade with the opt-in hidden-state
 last-token state, asked for the cheap probe's unsure band); the generative LLM self-check is off (--self-check
 turns it on; slow on 2 cores).
 
-    .venv/bin/python bench/guardrails.py [--self-check] [--no-llm-probe] [--split test|dev|all] [--show-errors]
+    .venv/bin/python bench/guardrails.py [--self-check] [--no-llm-probe] [--no-xstest] [--split test|dev|all]
+        [--show-errors]
 """
 
 from __future__ import annotations

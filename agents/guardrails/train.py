@@ -401,19 +401,20 @@ def main() -> int:
         "--max-fpr",
         type=float,
         default=0.03,
-        help="threshold: the lowest score whose false-positive rate on held-back benign look-alikes is below this",
+        help="threshold: the lowest score whose false-positive rate on held-back benign look-alikes is below this "
+        "(with --llm: the budget of both probes together)",
     )
     ap.add_argument("--out", type=Path, default=HERE / "data" / "probe.npz")
     ap.add_argument(
         "--llm",
         action="store_true",
-        help="also train the hidden-state probe on the registry's chat GGUF (data/llm_probe.npz; ~40 min)",
+        help="also train the hidden-state probe on the registry's chat GGUF (data/llm_probe.npz; ~45 min)",
     )
     ap.add_argument(
         "--llm-c",
         type=float,
         default=300.0,
-        help="inverse regularisation of the hidden-state probe (its states are unit vectors: weak by default)",
+        help="inverse regularisation of the hidden-state probe (large: its inputs are unit vectors)",
     )
     ap.add_argument(
         "--states",
