@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ import numpy as np
 from ...errors import SensoriumError
 from ..rails import Stage
 from .patterns import Signal
+from .probe import packaged_arrays
 
 HEAD_CHARS, TAIL_CHARS = 300, 100  # the part of a text the model reads: an opening and an ending
 
@@ -63,18 +63,17 @@ class LlmProbeWeights:
 @cache
 def load_llm_probe() -> LlmProbeWeights:
     """The hidden-state probe shipped with the package (data/llm_probe.npz)."""
-    with resources.files("sensorium.agents.guardrails").joinpath("data/llm_probe.npz").open("rb") as f:
-        d = np.load(f)
-        return LlmProbeWeights(
-            w=d["w"].astype(np.float32),
-            b=float(d["b"]),
-            threshold=float(d["threshold"]),
-            cheap_block_at=float(d["cheap_block_at"]),
-            cheap_unsure_at=float(d["cheap_unsure_at"]),
-            prompt=str(d["prompt"]),
-            model_name=str(d["model_name"]),
-            model_bytes=int(d["model_bytes"]),
-        )
+    d = packaged_arrays("llm_probe.npz")
+    return LlmProbeWeights(
+        w=d["w"].astype(np.float32),
+        b=float(d["b"]),
+        threshold=float(d["threshold"]),
+        cheap_block_at=float(d["cheap_block_at"]),
+        cheap_unsure_at=float(d["cheap_unsure_at"]),
+        prompt=str(d["prompt"]),
+        model_name=str(d["model_name"]),
+        model_bytes=int(d["model_bytes"]),
+    )
 
 
 def packaged_reader(weights: LlmProbeWeights) -> Callable[[str], np.ndarray]:

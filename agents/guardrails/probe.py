@@ -87,19 +87,25 @@ class ProbeWeights:
         return 1 / (1 + np.exp(-np.asarray(z, dtype=np.float64)))
 
 
+def packaged_arrays(name: str) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file shipped in this package's data/ folder."""
+    path = resources.files("sensorium.agents.guardrails").joinpath(f"data/{name}")
+    with path.open("rb") as f, np.load(f) as d:
+        return {k: d[k] for k in d.files}
+
+
 @cache
 def load_probe() -> ProbeWeights:
     """The probe shipped with the package."""
-    with resources.files("sensorium.agents.guardrails").joinpath("data/probe.npz").open("rb") as f:
-        d = np.load(f)
-        return ProbeWeights(
-            w=d["w"].astype(np.float32),
-            b=float(d["b"]),
-            ngram_w=d["ngram_w"].astype(np.float32),
-            ngram_b=float(d["ngram_b"]),
-            idf=d["idf"].astype(np.float32),
-            threshold=float(d["threshold"]),
-        )
+    d = packaged_arrays("probe.npz")
+    return ProbeWeights(
+        w=d["w"].astype(np.float32),
+        b=float(d["b"]),
+        ngram_w=d["ngram_w"].astype(np.float32),
+        ngram_b=float(d["ngram_b"]),
+        idf=d["idf"].astype(np.float32),
+        threshold=float(d["threshold"]),
+    )
 
 
 class ProbeRail:
