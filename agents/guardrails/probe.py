@@ -64,6 +64,10 @@ def ngram_tfidf(counts: Any, idf: np.ndarray) -> Any:
     return x.multiply(1 / norms[:, None]).tocsr()
 
 
+def sigmoid(z: Any) -> Any:
+    return 1 / (1 + np.exp(-np.asarray(z)))  # in z's own precision
+
+
 def logit(p: np.ndarray | float) -> np.ndarray:
     q = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
     return np.log(q / (1 - q))
@@ -80,11 +84,11 @@ class ProbeWeights:
 
     def combine(self, meaning: np.ndarray | float, spelling: np.ndarray | float) -> np.ndarray:
         """The probability a text is an attack, from the two probes' probabilities (mean log-odds)."""
-        return 1 / (1 + np.exp(-(logit(meaning) + logit(spelling)) / 2))
+        return sigmoid((logit(meaning) + logit(spelling)) / 2)
 
     def spelling(self, texts: Sequence[str]) -> np.ndarray:
         z = ngram_tfidf(ngram_counts(texts), self.idf) @ self.ngram_w + self.ngram_b
-        return 1 / (1 + np.exp(-np.asarray(z, dtype=np.float64)))
+        return sigmoid(np.asarray(z, dtype=np.float64))
 
 
 def packaged_arrays(name: str) -> dict[str, np.ndarray]:
@@ -132,7 +136,7 @@ class ProbeRail:
     def score(self, text: str) -> tuple[float, float, float, int]:
         """(combined probability, meaning probability, spelling probability, the index of the top window)."""
         wt = self.weights
-        p = 1 / (1 + np.exp(-(self.vectors(text) @ wt.w + wt.b)))
+        p = sigmoid(self.vectors(text) @ wt.w + wt.b)
         i = int(np.argmax(p))
         spelling = float(wt.spelling([text])[0])
         return float(wt.combine(p[i], spelling)), float(p[i]), spelling, i

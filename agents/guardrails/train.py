@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .llmprobe import LlmProbeWeights
-from .probe import ProbeWeights, ngram_counts, ngram_tfidf
+from .llmprobe import probe_prompt
+from .probe import ProbeWeights, ngram_counts, ngram_tfidf, sigmoid
 from .similarity import minilm_embedder, windows
 
 HERE = Path(__file__).parent
@@ -290,7 +290,7 @@ def fit(x: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, float]:
 
 def text_scores(x: np.ndarray, owner: np.ndarray, n: int, w: np.ndarray, b: float) -> np.ndarray:
     """Per text: the highest probability over its windows (what the rail computes at check time)."""
-    p = 1 / (1 + np.exp(-(x @ w + b)))
+    p = sigmoid(x @ w + b)
     out = np.zeros(n)
     np.maximum.at(out, owner, p)
     return out
@@ -324,8 +324,7 @@ def llm_states(samples: list[Sample], read: Any, cache: Path | None) -> np.ndarr
     """
     from tqdm import tqdm
 
-    weights = LlmProbeWeights(np.zeros(1), 0.0, 1.0, 1.0, 0.0, LLM_PROMPT, "", 0)
-    prompts = [weights.prompt_for(t) for t, _, _ in samples]
+    prompts = [probe_prompt(LLM_PROMPT, t) for t, _, _ in samples]
     key = hashlib.sha256("\0".join(prompts).encode()).hexdigest()[:16]
     path = cache.with_name(f"{cache.stem}-{key}.npy") if cache else None
     if path and path.exists():
@@ -358,7 +357,7 @@ def fit_llm_probe(
     held = np.zeros(len(labels))
     for part in range(5):
         w, b = fit(states[fold != part], labels[fold != part], c)
-        held[fold == part] = 1 / (1 + np.exp(-(states[fold == part] @ w + b)))
+        held[fold == part] = sigmoid(states[fold == part] @ w + b)
     attack = labels == 1
     best: tuple[float, float, float, float, float, float] | None = None
     for block_at in np.unique(np.quantile(cheap[lookalike], np.linspace(0.9, 1.0, 11))):
