@@ -72,22 +72,23 @@ def _default_memory(paths: Paths) -> Any:
 
 
 def _default_rails() -> Any:
-    """SENSORIUM_RAILS picks the guardrails: ``cascade`` (default), ``strict`` (the cascade with the opt-in
-    hidden-state probe: more attacks stopped, more harmless look-alikes refused), ``nemo`` (NeMo Guardrails
-    in-process, its LLM being SENSORIUM_RAILS_MODEL, default ``llamacpp:chat``) or ``off``."""
+    """SENSORIUM_RAILS picks the guardrails: ``cascade`` (default: cheap rails, then the hidden-state probe on the
+    texts they are unsure of), ``fast`` (the cheap rails only: no second model pass, fewer attacks stopped),
+    ``nemo`` (NeMo Guardrails in-process, its LLM being SENSORIUM_RAILS_MODEL, default ``llamacpp:chat``) or
+    ``off``."""
     import os
 
     kind = os.environ.get("SENSORIUM_RAILS", "cascade").strip().lower()
     if kind in ("off", "none", "0"):
         return AllowAll()
-    if kind not in ("cascade", "strict", "nemo"):
-        raise InputError(f"SENSORIUM_RAILS={kind!r} is not one of cascade, strict, nemo, off.")
+    if kind not in ("cascade", "fast", "nemo"):
+        raise InputError(f"SENSORIUM_RAILS={kind!r} is not one of cascade, fast, nemo, off.")
     try:
         from .guardrails import CascadeOptions, default_rails
     except ImportError:
         return AllowAll()
-    if kind == "strict":
-        return default_rails(options=CascadeOptions(llm_probe=True))
+    if kind == "fast":
+        return default_rails(options=CascadeOptions(llm_probe=False))
     if kind == "nemo":
         from .guardrails.nemo import NemoRails
         from .models import load_chat_model

@@ -1,6 +1,6 @@
 """Guardrails: local checks on what goes into and out of the agents.
 
-``default_rails()`` gives the cascade (patterns -> similarity -> learned probe -> opt-in hidden-state probe ->
+``default_rails()`` gives the cascade (patterns -> similarity -> learned probe -> hidden-state probe -> optional
 LLM self-check) that implements the :class:`sensorium.agents.rails.Rails` protocol; ``nemo.NemoRails`` runs the same
 checks inside NeMo Guardrails.
 Heavy libraries (sentence-transformers, nemoguardrails) are imported only when a rail first needs them.
@@ -30,8 +30,8 @@ def default_rails(
     or a spec string (loaded on first use). Without one the self-check is off: the packaged default brain
     (Qwen2.5-Coder-0.5B) answered "no" to every attack in bench/guardrails.py and took seconds per check, so it
     only adds latency; give a larger model (``default_rails("hf:...")``) to use it. The similarity rail is on when
-    the packaged embedder is present; the opt-in hidden-state probe (``CascadeOptions(llm_probe=True)``) when the
-    packaged chat GGUF and llama.cpp are; otherwise they are switched off.
+    the packaged embedder is present; the hidden-state probe (``CascadeOptions.llm_probe``) when the packaged chat
+    GGUF and llama.cpp are; otherwise they are switched off.
     """
     from ...errors import ModelNotAvailableError
     from ...models import resolve_path

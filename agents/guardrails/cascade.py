@@ -2,8 +2,8 @@
 
 Order per check: attack patterns (regex) -> similarity to attack exemplars (embeddings) -> the learned probe (the
 same embeddings and character n-grams) -> for the probe's unsure band, a probe on the chat model's hidden state
-(opt-in) -> LLM self-check (off by default); then personal-data masking (regex) on what passed. The first rail that is
-sure ends the check; "unsure" goes one step further; if every enabled rail is unsure, ``on_unsure`` decides.
+-> LLM self-check (off by default); then personal-data masking (regex) on what passed. The first rail that is sure
+ends the check; "unsure" goes one step further; if every enabled rail is unsure, ``on_unsure`` decides.
 Every rail that ran is recorded with its finding and its time in ``RailDecision.details`` so the graph's "rail"
 event shows why a text was blocked, masked or passed.
 """
@@ -51,9 +51,10 @@ class CascadeOptions:
     probe: bool = True  # needs similarity (it reuses its embeddings)
     # None: the threshold trained with the probe (data/probe.npz), or with the hidden-state probe when that is on
     probe_block_at: float | None = None
-    # The costly tier: the chat model's hidden state, read for cheap-probe scores in [probe_unsure_at, block_at).
-    # Off by default: on XSTest's safe look-alike questions it blocked 10.4 % (the cheap rails 4.8 %).
-    llm_probe: bool = False
+    # The costly tier: the chat model's hidden state, read for cheap-probe scores in [probe_unsure_at, block_at)
+    # (about a fifth of texts, ~1 s each on two cores). default_rails() turns it off where the packaged chat GGUF
+    # or llama.cpp is missing; False keeps the cheap rails only (SENSORIUM_RAILS=fast).
+    llm_probe: bool = True
     probe_unsure_at: float | None = None  # None: the band edge trained with it (data/llm_probe.npz)
     llm_probe_block_at: float | None = None  # None: its trained threshold
     # Whether a weak pattern and an "unsure" similarity agreeing count as sure (block without the LLM).

@@ -83,7 +83,11 @@ class NemoRails:
     ) -> None:
         nemo = require("nemoguardrails", "guardrails", purpose="NeMo Guardrails")
         # The cheap cascade runs inside NeMo without its own LLM step: NeMo's self-check flow follows it.
-        self.cascade = cascade or Cascade(CascadeOptions(self_check=False))
+        if cascade is None:
+            from . import default_rails
+
+            cascade = default_rails(options=CascadeOptions(self_check=False))
+        self.cascade = cascade
         self.llm = SensoriumLangChainChat(chat_model=chat_model)
         self.rails = nemo.LLMRails(load_config(embed_path), llm=self.llm)
         self.rails.register_action(self._cheap_check, name="sensorium_cheap_check")
