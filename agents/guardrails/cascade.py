@@ -30,6 +30,7 @@ _WHAT = {
     "prompt_leak": "it asks for the assistant's hidden system prompt",
     "exfiltration": "it tries to send private data somewhere",
     "unsafe": "it asks for help with something that could cause serious harm",
+    "self_harm": "it asks for a way to hurt yourself",
     "attack": "it closely resembles known prompt-injection or jailbreak attacks",
     "learned": "it reads like a prompt injection, a jailbreak or a harmful request",
     "self_check": "the safety self-check judged it unsafe",
@@ -157,7 +158,7 @@ class Cascade:
                 text=text,
                 reason=f"Blocked because {what}. ({verdict.rail}: {verdict.reason})",
                 rail=verdict.rail,
-                details={"stage": stage, "trace": trace},
+                details={"stage": stage, "category": verdict.category, "trace": trace},
             )
             # A blocked text is never passed on: its replacement is the refusal the user (or the model) sees.
             decision.text = refusal(decision)
@@ -182,9 +183,20 @@ class Cascade:
         )
 
 
+# Someone asking how to hurt themselves needs a person, not a policy message.
+SELF_HARM_REPLY = (
+    "I can't help with that. If you are thinking about hurting yourself, you don't have to face it alone: please "
+    "talk to someone you trust, or to a crisis line now (in the US, call or text 988; elsewhere, "
+    "https://findahelpline.com lists free, confidential lines by country). If you are in immediate danger, call "
+    "your local emergency number."
+)
+
+
 def refusal(decision: RailDecision) -> str:
     """The message the user sees when a rail blocks their input or the assistant's reply."""
     stage = decision.details.get("stage", "input")
+    if decision.details.get("category") == "self_harm" and stage == "input":
+        return SELF_HARM_REPLY
     what = decision.reason.split(" (", 1)[0].removeprefix("Blocked because ").rstrip(".")
     if stage == "output":
         return f"I can't share that reply: {what}."

@@ -164,9 +164,24 @@ _STRONG: list[tuple[str, str]] = [
         "unsafe",
         r"\bhow\s+(do\s+i|to|can\s+i)\b.{0,30}\b(kill|murder|poison|hurt|stab|strangle)\s+(a\s+|my\s+|the\s+)?(person|people|someone|somebody|him|her|wife|husband|neighbou?r|boss|child|kid|family|human)",
     ),
+    # Attack planning, asked in the first person or as a how-to (not "how did they ...": history is fine).
     (
         "unsafe",
-        r"\b(best|painless|easiest|quickest)\s+(way|method)s?\s+to\s+(kill\s+myself|commit\s+suicide|end\s+my\s+life)",
+        r"\bhow\s+(do\s+i|can\s+i|could\s+i|should\s+i|would\s+i|to)\s+(carry\s+out|commit|pull\s+off|execute)\s+(a\s+)?(mass\s+|school\s+)?(shooting|massacre|bombing|terror(ist)?\s+attack)\b",
+    ),
+    # Self-harm: asking for a means or a method (suicide, cutting), or how to hide it. Help-seeking ("how do I stop
+    # wanting to ...", "what are warning signs of self-harm") is not matched: the verbs must follow the ask directly.
+    (
+        "self_harm",
+        r"\b(best|easiest|quickest|fastest|painless|surest|simplest|quietest|least\s+painful|most\s+effective)\s+(ways?|methods?|means)\s+(to|of|for)\s+(kill(ing)?\s+(myself|yourself|oneself)|commit(ting)?\s+suicide|suicide|end(ing)?\s+(my|your)\s+(own\s+)?life)\b",
+    ),
+    (
+        "self_harm",
+        r"\bhow\s+(to|do\s+i|can\s+i|should\s+i|would\s+i|could\s+i)\s+(commit\s+suicide|kill\s+myself|end\s+my\s+(own\s+)?life|hang\s+myself|overdose\s+on|cut\s+(myself|my\s+(wrists?|arms?|thighs?|legs?)))\b",
+    ),
+    (
+        "self_harm",
+        r"\b(discreet|subtle|secret|hidden|unnoticed)\s+ways?\s+(to|of)\s+(self[-\s]?harm|hurt(ing)?\s+myself|cut(ting)?\s+myself|bruis(e|ing)\s+myself|burn(ing)?\s+myself)\b",
     ),
     (
         "unsafe",
@@ -339,6 +354,8 @@ class PatternRail:
             for category, pattern in STRONG:
                 if category == "unsafe" and stage in ("tool_result", "retrieval"):
                     continue  # documents may discuss such things; what matters there is instructions to us
+                if category == "self_harm" and stage != "input":
+                    continue  # a reply or a document that names these words may well be the help
                 match = pattern.search(candidate)
                 if match:
                     where = " (in an encoded payload)" if i >= 2 else ""
