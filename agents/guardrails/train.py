@@ -26,10 +26,12 @@ Training data (none of it from the held-out bench sets):
         --agentdojo agentdojo-0.1.35-py3-none-any.whl --bfcl ../shared/bfcl --pyrit pyrit-1.1.0-py3-none-any.whl
 
 writes data/probe.npz (both probes' weights and biases, the n-gram idf, the threshold and the training-set
-counts) next to this module. Deterministic: the same inputs give the same file.
+counts) next to this module. Deterministic: the same inputs give the same file. The shipped files were trained
+with ``--pyrit`` and ``--llm``.
 
-``--llm`` also trains the opt-in hidden-state probe (``llmprobe.py``) on the registry's chat GGUF: it reads the
-model's last-token state for every training text (about 45 min on 2 cores; ``--states FILE.npz`` keeps them), then
+``--llm`` also trains the hidden-state probe (``llmprobe.py``) on the registry's chat GGUF: it reads the model's
+last-token state for every training text (about 1 s a text, an hour in all on 2 cores; ``--states FILE.npz`` keeps
+them, so a re-fit reads only new texts), then
 chooses, by the same 5-fold cross-validation and within the same look-alike false-positive budget, where the
 cheap probe blocks, from where it asks the hidden-state probe, and that probe's threshold; data/llm_probe.npz.
 """
@@ -509,7 +511,7 @@ def main() -> int:
     ap.add_argument(
         "--llm",
         action="store_true",
-        help="also train the hidden-state probe on the registry's chat GGUF (data/llm_probe.npz; ~45 min)",
+        help="also train the hidden-state probe on the registry's chat GGUF (data/llm_probe.npz; ~1 s a text)",
     )
     ap.add_argument(
         "--llm-c",
