@@ -10,6 +10,7 @@ event shows why a text was blocked, masked or passed.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -192,6 +193,14 @@ SELF_HARM_REPLY = (
 )
 
 
+# A blocked message that speaks of self-harm may be a cry for help that the probes misread: point to help anyway.
+_MENTIONS_SELF_HARM = re.compile(
+    r"\b(suicid\w*|self[-\s]?harm\w*|kill(ing)?\s+myself|end(ing)?\s+my\s+(own\s+)?life|hurt(ing)?\s+myself|"
+    r"cut(ting)?\s+myself|want\s+to\s+die)\b",
+    re.IGNORECASE,
+)
+
+
 def refusal(decision: RailDecision) -> str:
     """The message the user sees when a rail blocks their input or the assistant's reply."""
     stage = decision.details.get("stage", "input")
@@ -202,4 +211,7 @@ def refusal(decision: RailDecision) -> str:
         return f"I can't share that reply: {what}."
     if stage in ("tool_result", "retrieval"):
         return f"I ignored content from a tool or document: {what}."
-    return f"I can't help with that request: {what}. If this is a mistake, please rephrase."
+    message = f"I can't help with that request: {what}. If this is a mistake, please rephrase."
+    if _MENTIONS_SELF_HARM.search(decision.text):
+        message += " " + SELF_HARM_REPLY.removeprefix("I can't help with that. ")
+    return message
