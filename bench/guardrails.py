@@ -113,6 +113,25 @@ def load_pyrit() -> list[dict]:
     return [dict(r, source="pyrit", split="pyrit") for r in rows if r["label"] != "unclear"]
 
 
+def recording(rails: Cascade, found: dict[str, RailDecision]):
+    """A check for ``evaluate`` that keeps each row's decision in ``found``, for the breakdowns."""
+
+    def check(text: str, stage: str, row_id: str) -> bool:
+        found[row_id] = rails.check(text, stage)
+        return found[row_id].action == "block"
+
+    return check
+
+
+def blocked_per(rows: list[dict], found: dict[str, RailDecision], field: str) -> str:
+    """ "<field value> <label> blocked/total" for each group of rows."""
+    counts: dict[str, list[int]] = {}
+    for r in rows:
+        hit = counts.setdefault(f"{r[field]} {r['label']}", [0, 0])
+        hit[0], hit[1] = hit[0] + (found[r["id"]].action == "block"), hit[1] + 1
+    return ", ".join(f"{k} {b}/{n}" for k, (b, n) in sorted(counts.items()))
+
+
 def evaluate(name: str, check, rows: list[dict]) -> dict:
     tp = fn = fp = tn = 0
     times, misses, false_alarms = [], [], []
@@ -187,34 +206,21 @@ def main() -> int:
     # Each cascade's decision per row, for the breakdowns below.
     decisions: dict[str, dict[str, RailDecision]] = {"fast": {}, "default": {}}
 
-    def recorded(rails: Cascade, key: str):
-        def check(text: str, stage: str, row_id: str) -> bool:
-            decisions[key][row_id] = rails.check(text, stage)
-            return decisions[key][row_id].action == "block"
-
-        return check
-
     results = [
         evaluate("patterns only", lambda t, s, _: patterns.check(t, s).level == "block", rows),
         evaluate("patterns (unsure=block)", lambda t, s, _: patterns.check(t, s).level != "allow", rows),
         evaluate("cascade w/o similarity", lambda t, s, _: no_sim.check(t, s).action == "block", rows),
         evaluate("cascade w/o probe", lambda t, s, _: no_probe.check(t, s).action == "block", rows),
-        evaluate("cheap cascade (fast)", recorded(fast, "fast"), rows),
+        evaluate("cheap cascade (fast)", recording(fast, decisions["fast"]), rows),
     ]
     if cascade is not None:
         suffix = " + self-check" if args.self_check else ""
-        results.append(evaluate("cascade (default)" + suffix, recorded(cascade, "default"), rows))
+        results.append(evaluate("cascade (default)" + suffix, recording(cascade, decisions["default"]), rows))
     print(f"split={args.split}: {results[0]['n_attack']} attacks, {results[0]['n_benign']} benign")
     for key, found in decisions.items():
-        by_source: dict[str, list[int]] = {}
-        for r in rows if found else []:
-            hit = by_source.setdefault(f"{r['source']} {r['label']}", [0, 0])
-            hit[0], hit[1] = hit[0] + (found[r["id"]].action == "block"), hit[1] + 1
-        if by_source:
-            print(
-                f"{'cascade (default)' if key == 'default' else 'cheap cascade (fast)'} blocked, per source: "
-                + ", ".join(f"{k} {b}/{n}" for k, (b, n) in sorted(by_source.items()))
-            )
+        if found:
+            name = "cascade (default)" if key == "default" else "cheap cascade (fast)"
+            print(f"{name} blocked, per source: {blocked_per(rows, found, 'source')}")
     print(
         f"{'rails':28} {'detected':>9} {'goal':>6} {'ratio':>6} {'false pos':>10} {'goal':>6} "
         f"{'p50 ms':>8} {'p95 ms':>8} {'goal':>6} {'ratio':>6}"
@@ -269,30 +275,15 @@ def extra_set(
         if rails is None:
             continue
         decisions: dict[str, RailDecision] = {}
-
-        def check(
-            text: str, stage: str, row_id: str, rails: Cascade = rails, found: dict = decisions
-        ) -> bool:
-            found[row_id] = rails.check(text, stage)
-            return found[row_id].action == "block"
-
-        r = evaluate(name, check, rows)
+        r = evaluate(name, recording(rails, decisions), rows)
         print(f"{name:28} {r['fpr']:15.1%} {'5%':>6} {r['detect']:18.1%} {'90%':>6}")
-        blocked: dict[str, list[int]] = {}
-        for row in rows:
-            hit = blocked.setdefault(f"{row['category']} {row['label']}", [0, 0])
-            hit[0], hit[1] = hit[0] + (decisions[row["id"]].action == "block"), hit[1] + 1
-        print("  blocked, per type: " + ", ".join(f"{k} {b}/{n}" for k, (b, n) in blocked.items()))
+        print(f"  blocked, per type: {blocked_per(rows, decisions, 'category')}")
         if show_errors:
-            for label, wrong, what in (
-                ("benign", "block", "benign blocked"),
-                ("malicious", "allow", "missed"),
-            ):
+            for kind, what in (("false_alarms", "benign blocked"), ("misses", "missed")):
                 print(f"  {what}:")
-                for row in rows:
+                for row in r[kind]:
                     d = decisions[row["id"]]
-                    if row["label"] == label and d.action == wrong:
-                        print(f"    [{row['id']} {row['category']} {d.rail}] {row['text'][:110]!r}")
+                    print(f"    [{row['id']} {row['category']} {d.rail}] {row['text'][:110]!r}")
 
 
 if __name__ == "__main__":

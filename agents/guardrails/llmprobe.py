@@ -82,17 +82,22 @@ def load_llm_probe() -> LlmProbeWeights:
     )
 
 
+def model_identity(path: Path) -> tuple[str, int]:
+    """The GGUF's ``general.name`` and size in bytes: what the probe's weights are bound to."""
+    from ..chattemplate import gguf_metadata
+
+    return str(gguf_metadata(path, ["general.name"]).get("general.name") or ""), path.stat().st_size
+
+
 def packaged_reader(weights: LlmProbeWeights) -> Callable[[str], np.ndarray]:
     """A hidden-state reader over the registry's ``chat`` GGUF, if it is the model the probe was trained on."""
     from ...extras import require
     from ...models import resolve_path
     from ..backends.llamacpp import LlamaCppStateReader
-    from ..chattemplate import gguf_metadata
 
     require("xllamacpp", "llm", purpose="the hidden-state guardrail probe")
     path = Path(resolve_path("chat"))
-    name = str(gguf_metadata(path, ["general.name"]).get("general.name") or "")
-    size = path.stat().st_size
+    name, size = model_identity(path)
     if (name, size) != (weights.model_name, weights.model_bytes):
         raise SensoriumError(
             f"The hidden-state probe was trained on {weights.model_name!r} ({weights.model_bytes} bytes), but the "

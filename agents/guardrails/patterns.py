@@ -337,6 +337,11 @@ def _normalise(text: str) -> str:
     return re.sub(r"\b(\w) (?=\w\b)", r"\1", text)
 
 
+# Categories that hold only at some stages (the rest hold everywhere): documents may discuss unsafe things, what
+# matters there is instructions to us; a reply or a document that names self-harm may well be the help.
+CATEGORY_STAGES: dict[str, tuple[Stage, ...]] = {"unsafe": ("input", "output"), "self_harm": ("input",)}
+
+
 class PatternRail:
     """Regex rail: strong patterns block, weak ones mark the text unsure. Microseconds per check."""
 
@@ -352,10 +357,8 @@ class PatternRail:
             candidates += [codecs.decode(text, "rot13"), text[::-1]]
         for i, candidate in enumerate(candidates):
             for category, pattern in STRONG:
-                if category == "unsafe" and stage in ("tool_result", "retrieval"):
-                    continue  # documents may discuss such things; what matters there is instructions to us
-                if category == "self_harm" and stage != "input":
-                    continue  # a reply or a document that names these words may well be the help
+                if stage not in CATEGORY_STAGES.get(category, (stage,)):
+                    continue
                 match = pattern.search(candidate)
                 if match:
                     where = " (in an encoded payload)" if i >= 2 else ""

@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .llmprobe import probe_prompt
+from .llmprobe import model_identity, probe_prompt
 from .probe import ProbeWeights, ngram_counts, ngram_tfidf, sigmoid
 from .similarity import minilm_embedder, windows
 
@@ -246,7 +246,7 @@ PYRIT_SEEDS = ("adv_bench", "psfuzz_steal_system", "0din/", "airt/", "garak/doct
 PYRIT_SKIP = ("airt/fairness", "airt/airt_licensed_therapist")
 
 
-def pyrit_samples(wheel: Path, templates_per_goal: int = 1) -> list[Sample]:
+def pyrit_samples(wheel: Path) -> list[Sample]:
     """PyRIT (Microsoft, MIT): harmful objectives and jailbreak templates from its packaged datasets.
 
     Attacks: AdvBench's 520 harmful behaviours (Zou et al., MIT) and PyRIT's other local seed objectives; the user
@@ -284,10 +284,9 @@ def pyrit_samples(wheel: Path, templates_per_goal: int = 1) -> list[Sample]:
                     if str(ex.get("category", "")).lower().startswith("harmful"):
                         out.append((ex["user"].strip(), 1, "pyrit:manyshot"))
     short = [g for g in goals if len(g) < 300]
-    for t in templates:
-        for _ in range(templates_per_goal):
-            text = re.sub(r"\{\{\s*prompt\s*\}\}", rng.choice(short), t).strip()
-            out.append((text, 1, "pyrit:jailbreak"))
+    for t in templates:  # each template once, around a random short objective
+        text = re.sub(r"\{\{\s*prompt\s*\}\}", rng.choice(short), t).strip()
+        out.append((text, 1, "pyrit:jailbreak"))
     return out
 
 
@@ -607,12 +606,10 @@ def train_llm_probe(
     """Read the chat model's states, choose the band and threshold by cross-validation, fit, write the weights."""
     from ...models import resolve_path
     from ..backends.llamacpp import LlamaCppStateReader
-    from ..chattemplate import gguf_metadata
 
     path = Path(resolve_path("chat"))
-    model_name = str(gguf_metadata(path, ["general.name"]).get("general.name") or "")
-    model = f"{model_name} {path.stat().st_size}"
-    states = llm_states(samples, LlamaCppStateReader(path), args.states, model)
+    model_name, model_bytes = model_identity(path)
+    states = llm_states(samples, LlamaCppStateReader(path), args.states, f"{model_name} {model_bytes}")
     block_at, unsure_at, threshold, stats = fit_llm_probe(
         states, labels, cheap, fold, lookalike, args.max_fpr, args.llm_c
     )
@@ -635,7 +632,7 @@ def train_llm_probe(
         cheap_unsure_at=np.float32(unsure_at),
         prompt=LLM_PROMPT,
         model_name=model_name,
-        model_bytes=np.int64(path.stat().st_size),
+        model_bytes=np.int64(model_bytes),
     )
     tmp.replace(out)
     print(f"wrote {out}", file=sys.stderr)
