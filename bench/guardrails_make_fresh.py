@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -126,14 +127,18 @@ def codeipi_rows(wheel: Path) -> list[dict]:
         str, tuple[str, str]
     ] = {}  # text -> (row id, task id) of its first task: shared files count once
     for t in tasks:
-        marker = t["payload_indicator"].split("|")[0]
+        indicator = re.compile(t["payload_indicator"]) if t["payload_indicator"] else None
         files = {"ISSUE.md": t["issue_text"], **t["repo_files"]}
         for name, text in files.items():
             if not text.strip():
                 continue
+            # The poisoned artifact: the bug report, or the one repository file the task's indicator (a regex of
+            # what the payload asks for) matches; the set's own layout has exactly one such file per task.
+            carries = indicator is not None and indicator.search(text) is not None
             poisoned = not t["is_benign"] and (
-                (t["injection_vector"] == "issue_text" and name == "ISSUE.md")
-                or (t["injection_vector"] != "issue_text" and marker and marker in text)
+                name == "ISSUE.md"
+                if t["injection_vector"] == "issue_text"
+                else carries and name != "ISSUE.md"
             )
             if poisoned:
                 rows.append(
@@ -146,8 +151,8 @@ def codeipi_rows(wheel: Path) -> list[dict]:
                         key=t["id"],
                     )
                 )
-            elif marker and marker in text:
-                continue  # the payload's trace in a second file (a test checking it): neither clean nor the attack
+            elif carries and not t["is_benign"]:
+                continue  # the payload's words in a second file of a poisoned task: neither clean nor the attack
             else:
                 clean.setdefault(text, (f"codeipi-{t['id']}-{name}", t["id"]))
     for text, (rid, task) in clean.items():
@@ -203,6 +208,11 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     rows = spikee_rows(args.spikee) + codeipi_rows(args.inspect_evals)
+    seen: dict[str, int] = {}
+    for r in rows:  # spikee repeats an instruction id (sysmsg-extract-03): number the repeats
+        seen[r["id"]] = seen.get(r["id"], 0) + 1
+        if seen[r["id"]] > 1:
+            r["id"] += f"-{seen[r['id']]}"
     if args.garak and args.agentdojo and args.pyrit and args.bfcl:
         rows = drop_seen(rows, args)
     tmp = args.out.with_suffix(".tmp")
