@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from ..rails import Stage
 
+_SECRET = r"\w*(SECRET|TOKEN|PASSW(OR)?D|API_?KEY|ACCESS_KEY|PRIVATE_KEY|DATABASE_URL|CREDENTIALS?)\w*"
+
 # (category, pattern). Compiled case-insensitive; \W* between words tolerates punctuation and spacing tricks.
 _STRONG: list[tuple[str, str]] = [
     # Instruction override (en, de, fr, es, it).
@@ -187,6 +189,22 @@ _STRONG: list[tuple[str, str]] = [
         "unsafe",
         r"\bhow\s+(do\s+i|to|can\s+i)\b.{0,30}\b(hack\s+into|break\s+into|steal|launder\s+money|stalk|dox)\b",
     ),
+    # Commands planted in what a tool returns (a README, a code comment, a bug report) for a coding agent to run:
+    # print a secret, read a key file, shell out from a one-liner, pin an unknown package into the requirements.
+    # Tool results and documents only (a user may ask what such a command does). On 38,937 files of the standard
+    # library and the installed packages (code, READMEs, package metadata) these match twice (numpy docs opening
+    # ~/.ssh/id_dsa); piping a token into a login ("echo $HF_TOKEN | hf auth login") is left alone.
+    (
+        "planted_command",
+        rf"\b(echo|printf|print|printenv)\b[^\n]{{0,40}}(\$\{{?{_SECRET}(?!\}}?\s*\|)|os\.environ(\.get)?\s*[\[(]\s*['\"]{_SECRET}['\"])",
+    ),
+    ("planted_command", r"os\.environ\.items\(\)[^\n]{0,80}['\"](KEY|SECRET|TOKEN|PASSWORD)['\"]"),
+    (
+        "planted_command",
+        r"(\b(cat|type|more|less|head|tail)\s+|\bopen\(\s*)['\"]?[\w/~.-]*(/\.env\b|/\.secret\w*|\.ssh/id_\w+|\.aws/credentials|/\.netrc|\.git-credentials)",
+    ),
+    ("planted_command", r"\bpython3?\s+-c\s+[\"'][^\"'\n]*\bos\.system\("),
+    ("planted_command", r"(>>\s*requirements[\w.-]*\.txt|\badd\s+`?[\w.-]+==[\d.]+`?\s+to\s+requirements)"),
 ]
 
 _WEAK: list[tuple[str, str]] = [
@@ -338,8 +356,13 @@ def _normalise(text: str) -> str:
 
 
 # Categories that hold only at some stages (the rest hold everywhere): documents may discuss unsafe things, what
-# matters there is instructions to us; a reply or a document that names self-harm may well be the help.
-CATEGORY_STAGES: dict[str, tuple[Stage, ...]] = {"unsafe": ("input", "output"), "self_harm": ("input",)}
+# matters there is instructions to us; a reply or a document that names self-harm may well be the help; a user
+# may ask what a command does, but a document that tells us to print a secret is an attack.
+CATEGORY_STAGES: dict[str, tuple[Stage, ...]] = {
+    "unsafe": ("input", "output"),
+    "self_harm": ("input",),
+    "planted_command": ("tool_result", "retrieval"),
+}
 
 
 class PatternRail:
