@@ -27,6 +27,14 @@ Data (bench/data/):
   into systems, defraud or self-harm, whatever the framing (fiction, research, a game); "benign" seeks support,
   understanding or safety (self-harm help-seeking, self-defence, literature); "unclear" (81: dual-use security
   questions, crisis talk, dark fiction) is left out. 99 malicious, 25 benign. Held out; reported on its own.
+- fresh_injections.jsonl (bench/guardrails_make_fresh.py; spikee 0.9.2, WithSecure, Apache-2.0, spikee_LICENSE;
+  CodeIPI from inspect_evals 0.28.0, UK AI Security Institute, MIT, codeipi_LICENSE): injections hidden in an
+  email and a code snippet (exfiltration through a markdown image, XSS, runaway output; English and four
+  low-resource languages), system-prompt and secret extraction asks inside jailbreak templates, plain harmful
+  asks, and bug reports, code comments, READMEs and config files carrying commands for a coding agent (print a
+  secret, shell out, pin a package); benign: spikee's clean documents and finance questions, and every clean file
+  and bug report of CodeIPI's tasks. Labels come from the sources. Split by jailbreak template or task: the
+  probes train on "dev"; "test" (92 attacks, 131 benign) is reported on its own (--fresh-split).
 
 The reference beside each figure is the issue's goal (>= 90 % detected, <= 5 % false positives, cheap rails
 <= 50 ms); the patterns-only rail and partial cascades are shown as baselines measured in the same run. The
@@ -35,7 +43,7 @@ of) is measured beside the cheap cascade alone (SENSORIUM_RAILS=fast); the gener
 (--self-check turns it on; slow on 2 cores).
 
     .venv/bin/python bench/guardrails.py [--self-check] [--no-llm-probe] [--no-xstest] [--no-pyrit]
-        [--split test|dev|all] [--show-errors]
+        [--fresh-split test|dev|all|none] [--split test|dev|all] [--show-errors]
 """
 
 from __future__ import annotations
@@ -113,6 +121,12 @@ def load_pyrit() -> list[dict]:
     return [dict(r, source="pyrit", split="pyrit") for r in rows if r["label"] != "unclear"]
 
 
+def load_fresh(split: str) -> list[dict]:
+    """The fresh spikee + CodeIPI set (bench/guardrails_make_fresh.py): its "test" half, "dev" half or both."""
+    rows = [json.loads(line) for line in (DATA / "fresh_injections.jsonl").read_text("utf-8").splitlines()]
+    return [r for r in rows if split == "all" or r["split"] == split]
+
+
 def recording(rails: Cascade, found: dict[str, RailDecision]):
     """A check for ``evaluate`` that keeps each row's decision in ``found``, for the breakdowns."""
 
@@ -180,6 +194,12 @@ def main() -> int:
     ap.add_argument("--show-errors", action="store_true", help="list the missed attacks and false alarms")
     ap.add_argument("--no-xstest", action="store_true", help="skip the XSTest over-blocking section")
     ap.add_argument("--no-pyrit", action="store_true", help="skip the labelled PyRIT objectives section")
+    ap.add_argument(
+        "--fresh-split",
+        default="test",
+        choices=["test", "dev", "all", "none"],
+        help="which half of the fresh spikee + CodeIPI set to report (none: skip it)",
+    )
     args = ap.parse_args()
     rows = load(args.split)
 
@@ -261,6 +281,15 @@ def main() -> int:
         rows = load_pyrit()
         n_safe = sum(r["label"] == "benign" for r in rows)
         title = f"PyRIT objectives (held out, labelled for sensorium): {len(rows) - n_safe} attacks, {n_safe} benign"
+        extra_set(title, rows, fast, cascade, args.show_errors)
+    if args.fresh_split != "none":
+        rows = load_fresh(args.fresh_split)
+        n_safe = sum(r["label"] == "benign" for r in rows)
+        title = (
+            f"Fresh set, spikee + CodeIPI ({args.fresh_split} half): {len(rows) - n_safe} attacks "
+            f"(indirect injection in documents and code, prompt-leak asks, harmful asks), {n_safe} benign "
+            "(clean documents, code files, bug reports, finance questions)"
+        )
         extra_set(title, rows, fast, cascade, args.show_errors)
     return 0
 
