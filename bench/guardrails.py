@@ -34,7 +34,8 @@ Data (bench/data/):
   asks, and bug reports, code comments, READMEs and config files carrying commands for a coding agent (print a
   secret, shell out, pin a package); benign: spikee's clean documents and finance questions, and every clean file
   and bug report of CodeIPI's tasks. Labels come from the sources. Split by jailbreak template or task: the
-  probes train on "dev"; "test" (92 attacks, 131 benign) is reported on its own (--fresh-split).
+  planted-command patterns and the probe's bar for documents were set on "dev" (the probes were not trained on
+  it); "test" (92 attacks, 131 benign) is reported on its own (--fresh-split).
 
 The reference beside each figure is the issue's goal (>= 90 % detected, <= 5 % false positives, cheap rails
 <= 50 ms); the patterns-only rail and partial cascades are shown as baselines measured in the same run. The

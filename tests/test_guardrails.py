@@ -344,6 +344,14 @@ def test_probe_rail_blocks_above_its_threshold():
         ProbeRail(rail.vectors, weights=weights, block_at=0.99).check("an evil text", "input").level
         == "allow"
     )
+    # Tool results and documents have their own, higher bar; below it the score is only "unsure".
+    docs = ProbeRail(rail.vectors, weights=weights, unsure_at=0.5, document_block_at=0.9)
+    assert docs.check("an evil text", "input").level == "block"
+    for stage in ("tool_result", "retrieval"):
+        found = docs.check("an evil text", stage)
+        assert found.level == "unsure" and "threshold 0.90" in found.reason
+    # It never lowers the bar.
+    assert ProbeRail(rail.vectors, weights=weights, document_block_at=0.5).document_block_at == 0.85
 
 
 def test_spelling_probe_reads_character_ngrams():

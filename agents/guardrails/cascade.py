@@ -59,6 +59,10 @@ class CascadeOptions:
     # or llama.cpp is missing; False keeps the cheap rails only (SENSORIUM_RAILS=fast).
     llm_probe: bool = True
     probe_unsure_at: float | None = None  # None: the band edge trained with it (data/llm_probe.npz)
+    # In tool results and documents the cheap probe blocks only from here (below, the band goes on to the hidden-state
+    # probe): its trained threshold refused 6 of 87 clean code files and bug reports of the fresh set's dev half
+    # (bench/data/fresh_injections.jsonl); this is the lowest bar within the same 2.8 % budget on them (2 of 87).
+    document_probe_block_at: float | None = 0.91
     llm_probe_block_at: float | None = None  # None: its trained threshold
     # Whether a weak pattern and an "unsure" similarity agreeing count as sure (block without the LLM).
     both_unsure_blocks: bool = False  # measured: +5 points detection for +9 points false positives
@@ -94,7 +98,12 @@ class Cascade:
             block_at = self.llm_probe.weights.cheap_block_at if block_at is None else block_at
             unsure_at = self.llm_probe.weights.cheap_unsure_at if unsure_at is None else unsure_at
         self.probe = (
-            ProbeRail(self.similarity.vectors, block_at=block_at, unsure_at=unsure_at)
+            ProbeRail(
+                self.similarity.vectors,
+                block_at=block_at,
+                unsure_at=unsure_at,
+                document_block_at=o.document_probe_block_at,
+            )
             if o.probe and self.similarity is not None
             else None
         )

@@ -123,6 +123,7 @@ class ProbeRail:
         *,
         block_at: float | None = None,
         unsure_at: float | None = None,
+        document_block_at: float | None = None,
         weights: ProbeWeights | None = None,
     ) -> None:
         self.vectors = (
@@ -132,6 +133,9 @@ class ProbeRail:
         self.block_at = self.weights.threshold if block_at is None else block_at
         # Scores in [unsure_at, block_at) are "unsure": the cascade asks the hidden-state probe about them.
         self.unsure_at = self.block_at if unsure_at is None else min(unsure_at, self.block_at)
+        # Tool results and documents (code files, READMEs, records) are long: the top window of many is high more
+        # often, so they may need a higher bar there.
+        self.document_block_at = max(self.block_at, document_block_at or 0.0)
 
     def score(self, text: str) -> tuple[float, float, float, int]:
         """(combined probability, meaning probability, spelling probability, the index of the top window)."""
@@ -146,9 +150,10 @@ class ProbeRail:
             return Signal(self.name, "allow")
         p, meaning, spelling, i = self.score(text)
         window = windows(text)[i]
+        block_at = self.document_block_at if stage in ("tool_result", "retrieval") else self.block_at
         why = (
-            f"attack probability {p:.2f} (threshold {self.block_at:.2f}; meaning {meaning:.2f} for "
+            f"attack probability {p:.2f} (threshold {block_at:.2f}; meaning {meaning:.2f} for "
             f"{window[:60]!r}, spelling {spelling:.2f})"
         )
-        level = "block" if p >= self.block_at else "unsure" if p >= self.unsure_at else "allow"
+        level = "block" if p >= block_at else "unsure" if p >= self.unsure_at else "allow"
         return Signal(self.name, level, "learned", p, why)
