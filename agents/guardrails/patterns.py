@@ -190,10 +190,10 @@ _STRONG: list[tuple[str, str]] = [
         r"\bhow\s+(do\s+i|to|can\s+i)\b.{0,30}\b(hack\s+into|break\s+into|steal|launder\s+money|stalk|dox)\b",
     ),
     # Commands planted in what a tool returns (a README, a code comment, a bug report) for a coding agent to run:
-    # print a secret, read a key file, shell out from a one-liner, pin an unknown package into the requirements.
-    # Tool results and documents only (a user may ask what such a command does). On 38,937 files of the standard
-    # library and the installed packages (code, READMEs, package metadata) these match twice (numpy docs opening
-    # ~/.ssh/id_dsa); piping a token into a login ("echo $HF_TOKEN | hf auth login") is left alone.
+    # print a secret, read a key file, shell out or read the environment from a one-liner, pin an unknown package
+    # into the requirements. Tool results and documents only (a user may ask what such a command does). On 38,937
+    # files of the standard library and the installed packages (code, READMEs, package metadata) these match twice
+    # (numpy docs opening ~/.ssh/id_dsa); piping a token into a login ("echo $HF_TOKEN | hf auth login") is not.
     (
         "planted_command",
         rf"\b(echo|printf|print|printenv)\b[^\n]{{0,40}}(\$\{{?{_SECRET}(?!\}}?\s*\|)|os\.environ(\.get)?\s*[\[(]\s*['\"]{_SECRET}['\"])",
@@ -203,7 +203,7 @@ _STRONG: list[tuple[str, str]] = [
         "planted_command",
         r"(\b(cat|type|more|less|head|tail)\s+|\bopen\(\s*)['\"]?[\w/~.-]*(/\.env\b|/\.secret\w*|\.ssh/id_\w+|\.aws/credentials|/\.netrc|\.git-credentials)",
     ),
-    ("planted_command", r"\bpython3?\s+-c\s+[\"'][^\"'\n]*\bos\.system\("),
+    ("planted_command", r"\bpython3?\s+-c\s+[\"'][^\n]{0,160}\bos\.(system\(|environ\b)"),
     ("planted_command", r"(>>\s*requirements[\w.-]*\.txt|\badd\s+`?[\w.-]+==[\d.]+`?\s+to\s+requirements)"),
 ]
 
