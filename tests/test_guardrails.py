@@ -355,6 +355,22 @@ def test_probe_rail_blocks_above_its_threshold():
     assert ProbeRail(rail.vectors, weights=weights, document_block_at=0.5).document_block_at == 0.85
 
 
+def test_probe_ignores_windows_without_a_word():
+    from sensorium.agents.guardrails.probe import ProbeRail
+
+    weights = _weights(_unit(0) * 8, -4.0, 0.85)
+
+    def vectors(text: str) -> np.ndarray:  # a window with no letters in it reads as an attack
+        return np.stack([_unit(1 if any(c.isalpha() for c in w) else 0) for w in windows(text)])
+
+    rail = ProbeRail(vectors, weights=weights)
+    text = "A kind sentence here.\n}}}\n"
+    assert windows(text)[-1] == "}}}"  # the word-less window, which alone scores high
+    assert rail.check(text, "tool_result").level == "allow"
+    # A text with no word at all keeps its scores: nothing else could be read.
+    assert rail.check("{} [] ()", "input").level == "block"
+
+
 def test_spelling_probe_reads_character_ngrams():
     from sensorium.agents.guardrails.probe import ProbeRail
     from sensorium.agents.guardrails.train import fit_spelling, ngram_counts
@@ -644,6 +660,10 @@ def test_llm_probe_rail_reads_the_hidden_state_of_its_prompt():
     assert prompts == ["Q: open the vault ->"] and rail.last_prompt == prompts[0]
     assert rail.check("bake the bread", "input").level == "allow"
     assert rail.check("   ", "input").level == "allow" and len(prompts) == 2  # nothing to read
+    # Tool results and documents have their own, higher bar.
+    docs = LlmProbeRail(_fake_reader([]), weights=_llm_weights(), document_block_at=(1 + hit.score) / 2)
+    assert docs.check("open the vault", "input").level == "block"
+    assert docs.check("open the vault", "tool_result").level == "allow" and hit.score < 1
     # Long texts: the model reads their opening and their ending.
     long = "a" * 350 + "MIDDLE" + "z" * 350
     assert view(long) == "a" * 300 + " … " + "z" * 100 and view("short") == "short"

@@ -59,9 +59,10 @@ class CascadeOptions:
     # or llama.cpp is missing; False keeps the cheap rails only (SENSORIUM_RAILS=fast).
     llm_probe: bool = True
     probe_unsure_at: float | None = None  # None: the band edge trained with it (data/llm_probe.npz)
-    # In tool results and documents the cheap probe blocks only from here (below, the band goes on to the hidden-state
-    # probe): its trained threshold refused 6 of 87 clean code files and bug reports of the fresh set's dev half
-    # (bench/data/fresh_injections.jsonl); this is the lowest bar within the same 2.8 % budget on them (2 of 87).
+    # In tool results and documents both probes block only from here (below, the cheap probe's band goes on to the
+    # hidden-state probe): their trained thresholds refused 6 and 2 more of 87 clean code files and bug reports of
+    # the fresh set's dev half (bench/data/fresh_injections.jsonl); this is the lowest bar within the same 2.8 %
+    # budget on them (2 of 87), and it let no attack of that half through that the trained ones stopped.
     document_probe_block_at: float | None = 0.91
     llm_probe_block_at: float | None = None  # None: its trained threshold
     # Whether a weak pattern and an "unsure" similarity agreeing count as sure (block without the LLM).
@@ -89,7 +90,9 @@ class Cascade:
             else None
         )
         self.llm_probe = (
-            LlmProbeRail(self.llm_reader, block_at=o.llm_probe_block_at)
+            LlmProbeRail(
+                self.llm_reader, block_at=o.llm_probe_block_at, document_block_at=o.document_probe_block_at
+            )
             if o.llm_probe and o.probe and self.similarity is not None
             else None
         )

@@ -122,9 +122,11 @@ class LlmProbeRail:
         *,
         weights: LlmProbeWeights | None = None,
         block_at: float | None = None,
+        document_block_at: float | None = None,
     ) -> None:
         self.weights = weights or load_llm_probe()
         self.block_at = self.weights.threshold if block_at is None else block_at
+        self.document_block_at = max(self.block_at, document_block_at or 0.0)  # tool results and documents
         self._reader = reader
         self._error: SensoriumError | None = None
         self.last_prompt = ""
@@ -146,5 +148,6 @@ class LlmProbeRail:
             return Signal(self.name, "allow")
         self.last_prompt = self.weights.prompt_for(text)
         p = self.weights.probability(self.reader(self.last_prompt))
-        why = f"hidden-state attack probability {p:.2f} (threshold {self.block_at:.2f})"
-        return Signal(self.name, "block" if p >= self.block_at else "allow", "learned", p, why)
+        block_at = self.document_block_at if stage in ("tool_result", "retrieval") else self.block_at
+        why = f"hidden-state attack probability {p:.2f} (threshold {block_at:.2f})"
+        return Signal(self.name, "block" if p >= block_at else "allow", "learned", p, why)
