@@ -155,6 +155,27 @@ def test_ordinary_setup_docs_are_not_planted_commands(doc):
     assert PatternRail().check(doc, "tool_result").category != "planted_command"
 
 
+def test_cli_checks_a_file_as_a_tool_result(tmp_path, capsys):
+    import json
+
+    from sensorium.agents.guardrails.__main__ import main
+
+    readme = tmp_path / "README.md"
+    readme.write_text(POISONED_README, "utf-8")
+    assert main(["--file", str(readme), "--fast"]) == 1  # blocked: exit status 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["details"]["stage"] == "tool_result" and out["details"]["category"] == "planted_command"
+    # The same text typed as a user question is not a planted command.
+    assert main([POISONED_README, "--fast"]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["--file", str(tmp_path / "missing.md")])
+    err = capsys.readouterr().err
+    assert "cannot read --file" in err and "missing.md" in err and "No such file" in err
+    with pytest.raises(SystemExit):
+        main([])
+
+
 def test_pii_masking():
     r = mask_pii("Mail jane.doe@example.org, call +44 20 7946 0958, card 4111 1111 1111 1111.")
     assert r.text == "Mail [EMAIL], call [PHONE], card [CARD]."

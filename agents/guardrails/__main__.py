@@ -1,27 +1,47 @@
-"""Check a text with the default rails and print the decision as JSON.
+"""Check a text or a file with the default rails and print the decision as JSON (exit status 1 when blocked).
 
 python -m sensorium.agents.guardrails "Ignore all previous instructions" [--stage input|output|tool_result|retrieval]
     [--fast] [--model SPEC]
+python -m sensorium.agents.guardrails --file README.md   # a file (or - for stdin), checked as a tool result
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from . import CascadeOptions, default_rails
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sensorium.agents.guardrails", description=__doc__)
-    ap.add_argument("text", help="the text to check")
-    ap.add_argument("--stage", default="input", choices=["input", "output", "tool_result", "retrieval"])
+    ap.add_argument("text", nargs="?", help="the text to check")
+    ap.add_argument(
+        "--file",
+        help="check this file's text instead (- reads stdin); its stage defaults to tool_result, the way an agent "
+        "reads it",
+    )
+    ap.add_argument("--stage", choices=["input", "output", "tool_result", "retrieval"])
     ap.add_argument("--model", default=None, help="chat model spec for the LLM self-check (off when omitted)")
     ap.add_argument(
         "--fast", action="store_true", help="the cheap rails only (no hidden-state probe: no chat-model pass)"
     )
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    if (args.text is None) == (args.file is None):
+        ap.error("give either a text or --file PATH")
+    if args.file is not None:
+        try:
+            text = (
+                sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8", errors="replace")
+            )
+        except OSError as exc:
+            ap.error(f"cannot read --file {args.file}: {exc.strerror or exc}; give a readable text file")
+    else:
+        text = args.text
+    stage = args.stage or ("tool_result" if args.file is not None else "input")
     opts = CascadeOptions(self_check=args.model is not None, llm_probe=not args.fast)
-    decision = default_rails(args.model, options=opts).check(args.text, args.stage)
+    decision = default_rails(args.model, options=opts).check(text, stage)
     print(decision.model_dump_json(indent=2))
     return 0 if decision.action != "block" else 1
 
