@@ -15,7 +15,11 @@ from . import CascadeOptions, default_rails
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sensorium.agents.guardrails", description=__doc__)
+    ap = argparse.ArgumentParser(
+        prog="python -m sensorium.agents.guardrails",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("text", nargs="?", help="the text to check")
     ap.add_argument(
         "--file",
