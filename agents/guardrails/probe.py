@@ -18,7 +18,6 @@ Weights, the n-gram idf, the bias terms and the cross-validated threshold ship i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -113,9 +112,6 @@ def load_probe() -> ProbeWeights:
     )
 
 
-_WORD = re.compile(r"[^\W\d_]{2,}")
-
-
 class ProbeRail:
     """Blocks a text when its combined attack probability reaches the threshold; otherwise has no opinion."""
 
@@ -145,12 +141,6 @@ class ProbeRail:
         """(combined probability, meaning probability, spelling probability, the index of the top window)."""
         wt = self.weights
         p = sigmoid(self.vectors(text) @ wt.w + wt.b)
-        # A window without a word (the closing ``` of a code block, a lone brace) has no meaning to read: its
-        # score is noise, and it was the top window of some clean code files. A text with no word at all keeps
-        # its scores (zeroing them all would silence the spelling probe too, through the mean log-odds).
-        has_word = np.array([_WORD.search(w) is not None for w in windows(text)])
-        if has_word.any():
-            p = np.where(has_word, p, 0.0)
         i = int(np.argmax(p))
         spelling = float(wt.spelling([text])[0])
         return float(wt.combine(p[i], spelling)), float(p[i]), spelling, i
