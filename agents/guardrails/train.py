@@ -26,7 +26,9 @@ Training data (none of it from the held-out bench sets):
         --agentdojo agentdojo-0.1.35-py3-none-any.whl --bfcl ../shared/bfcl --pyrit pyrit-1.1.0-py3-none-any.whl
 
 writes data/probe.npz (both probes' weights and biases, the n-gram idf, the threshold and the training-set
-counts) next to this module. Deterministic: the same inputs give the same file. The shipped files were trained
+counts) next to this module. Deterministic: the same inputs and libraries give the same file (another torch build
+moves the MiniLM embeddings in their last digits: retrained with torch 2.14.1, the meaning weights moved by 0.1 %
+and the threshold by 1e-5; the n-gram probe was exact). The shipped files were trained
 with ``--pyrit`` and ``--llm``.
 
 ``--llm`` also trains the hidden-state probe (``llmprobe.py``) on the registry's chat GGUF: it reads the model's
