@@ -376,6 +376,22 @@ def test_probe_rail_blocks_above_its_threshold():
     assert ProbeRail(rail.vectors, weights=weights, document_block_at=0.5).document_block_at == 0.85
 
 
+def test_probe_ignores_windows_without_a_word():
+    from sensorium.agents.guardrails.probe import ProbeRail
+
+    weights = _weights(_unit(0) * 8, -4.0, 0.85)
+
+    def vectors(text: str) -> np.ndarray:  # a window with no letters in it reads as an attack
+        return np.stack([_unit(1 if any(c.isalpha() for c in w) else 0) for w in windows(text)])
+
+    rail = ProbeRail(vectors, weights=weights)
+    text = "A kind sentence here.\n}}}\n"
+    assert windows(text)[-1] == "}}}"  # the word-less window, which alone scores high
+    assert rail.check(text, "tool_result").level == "allow"
+    # A text with no word at all keeps its scores: nothing else could be read.
+    assert rail.check("{} [] ()", "input").level == "block"
+
+
 def test_spelling_probe_reads_character_ngrams():
     from sensorium.agents.guardrails.probe import ProbeRail
     from sensorium.agents.guardrails.train import fit_spelling, ngram_counts

@@ -18,6 +18,7 @@ Weights, the n-gram idf, the bias terms and the cross-validated threshold ship i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -112,6 +113,9 @@ def load_probe() -> ProbeWeights:
     )
 
 
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
 class ProbeRail:
     """Blocks a text when its combined attack probability reaches the threshold; otherwise has no opinion."""
 
@@ -141,6 +145,14 @@ class ProbeRail:
         """(combined probability, meaning probability, spelling probability, the index of the top window)."""
         wt = self.weights
         p = sigmoid(self.vectors(text) @ wt.w + wt.b)
+        # A window without a word (the closing ``` of a code block, a lone brace) has no meaning to read, yet the
+        # meaning probe learned code fences from the jailbreak prompts it was trained on: a lone ``` scores 1.00,
+        # which refused a README pasted as a user message. Such windows are left out here (training still fits on
+        # them: 27 of its 3,270 texts have one). Obfuscated payloads stay covered: the patterns decode Morse and
+        # hex, the spelling probe reads every character, and a text with no word at all keeps its scores.
+        has_word = np.array([_WORD.search(w) is not None for w in windows(text)])
+        if has_word.any():
+            p = np.where(has_word, p, 0.0)
         i = int(np.argmax(p))
         spelling = float(wt.spelling([text])[0])
         return float(wt.combine(p[i], spelling)), float(p[i]), spelling, i
