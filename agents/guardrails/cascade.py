@@ -47,7 +47,7 @@ class CascadeOptions:
     stages: tuple[Stage, ...] = ("input", "output", "tool_result", "retrieval")
     mask_pii_stages: tuple[Stage, ...] = ("input", "output")
     attack_stages: tuple[Stage, ...] = ("input", "tool_result", "retrieval")
-    output_attack_check: bool = True  # output: prompt leaks and harmful instructions (patterns only)
+    output_attack_check: bool = True  # output: harmful instructions and exfiltration links (patterns only)
     similarity: bool = True
     similarity_block_at: float = 0.62
     similarity_unsure_at: float = 0.45

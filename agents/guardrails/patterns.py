@@ -357,11 +357,18 @@ def _normalise(text: str) -> str:
 
 # Categories that hold only at some stages (the rest hold everywhere): documents may discuss unsafe things, what
 # matters there is instructions to us; a reply or a document that names self-harm may well be the help; a user
-# may ask what a command does, but a document that tells us to print a secret is an attack.
+# may ask what a command does, but a document that tells us to print a secret is an attack. A reply to the user
+# is checked for harmful instructions and exfiltration links only: instruction-override and jailbreak phrasing in
+# it attacks no one ("send a message to the agent", "turn on developer mode" were refused replies), and the
+# prompt-leak patterns are requests, which match innocent prose in a reply and never the leaked prompt itself.
+_TO_US: tuple[Stage, ...] = ("input", "tool_result", "retrieval")
 CATEGORY_STAGES: dict[str, tuple[Stage, ...]] = {
     "unsafe": ("input", "output"),
     "self_harm": ("input",),
     "planted_command": ("tool_result", "retrieval"),
+    "injection": _TO_US,
+    "jailbreak": _TO_US,
+    "prompt_leak": _TO_US,
 }
 
 
