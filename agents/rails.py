@@ -7,6 +7,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, Field
 
 Stage = Literal["input", "output", "tool_result", "retrieval"]
+# What tools and memory hand the model: documents, not the user's words or ours.
+DOCUMENTS: tuple[Stage, ...] = ("tool_result", "retrieval")
 
 
 class RailDecision(BaseModel):

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import get_args
 
+from ..rails import Stage
 from . import CascadeOptions, default_rails
 
 
@@ -26,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         help="check this file's text instead (- reads stdin); its stage defaults to tool_result, the way an agent "
         "reads it",
     )
-    ap.add_argument("--stage", choices=["input", "output", "tool_result", "retrieval"])
+    ap.add_argument("--stage", choices=get_args(Stage))
     ap.add_argument("--model", default=None, help="chat model spec for the LLM self-check (off when omitted)")
     ap.add_argument(
         "--fast", action="store_true", help="the cheap rails only (no hidden-state probe: no chat-model pass)"

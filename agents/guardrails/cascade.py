@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..chat import ChatModel
-from ..rails import RailDecision, Stage
+from ..rails import DOCUMENTS, RailDecision, Stage
 from .llmprobe import LlmProbeRail
 from .patterns import PatternRail, Signal
 from .pii import mask_pii
@@ -46,7 +46,7 @@ class CascadeOptions:
 
     stages: tuple[Stage, ...] = ("input", "output", "tool_result", "retrieval")
     mask_pii_stages: tuple[Stage, ...] = ("input", "output")
-    attack_stages: tuple[Stage, ...] = ("input", "tool_result", "retrieval")
+    attack_stages: tuple[Stage, ...] = ("input", *DOCUMENTS)
     output_attack_check: bool = True  # output: harmful instructions and exfiltration links (patterns only)
     similarity: bool = True
     similarity_block_at: float = 0.62
@@ -222,7 +222,7 @@ def refusal(decision: RailDecision) -> str:
     what = decision.reason.split(" (", 1)[0].removeprefix("Blocked because ").rstrip(".")
     if stage == "output":
         return f"I can't share that reply: {what}."
-    if stage in ("tool_result", "retrieval"):
+    if stage in DOCUMENTS:
         return f"I ignored content from a tool or document: {what}."
     message = f"I can't help with that request: {what}. If this is a mistake, please rephrase."
     if _MENTIONS_SELF_HARM.search(decision.text):

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import SensoriumError
-from ..rails import Stage
+from ..rails import DOCUMENTS, Stage
 from .patterns import Signal
 from .probe import packaged_arrays, sigmoid
 
@@ -148,6 +148,6 @@ class LlmProbeRail:
             return Signal(self.name, "allow")
         self.last_prompt = self.weights.prompt_for(text)
         p = self.weights.probability(self.reader(self.last_prompt))
-        block_at = self.document_block_at if stage in ("tool_result", "retrieval") else self.block_at
+        block_at = self.document_block_at if stage in DOCUMENTS else self.block_at
         why = f"hidden-state attack probability {p:.2f} (threshold {block_at:.2f})"
         return Signal(self.name, "block" if p >= block_at else "allow", "learned", p, why)

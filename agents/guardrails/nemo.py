@@ -23,7 +23,7 @@ from pydantic import ConfigDict
 
 from ...extras import require
 from ..chat import ChatModel, GenerationOptions
-from ..rails import RailDecision, Stage
+from ..rails import DOCUMENTS, RailDecision, Stage
 from .cascade import Cascade, CascadeOptions, refusal
 
 
@@ -101,7 +101,7 @@ class NemoRails:
         return decision.action
 
     def check(self, text: str, stage: Stage) -> RailDecision:
-        if stage in ("tool_result", "retrieval"):
+        if stage in DOCUMENTS:
             return self.cascade.check(text, stage)
         from nemoguardrails.rails.llm.options import RailStatus, RailType
 

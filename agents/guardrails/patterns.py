@@ -16,7 +16,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
-from ..rails import Stage
+from ..rails import DOCUMENTS, Stage
 
 _SECRET = r"\w*(SECRET|TOKEN|PASSW(OR)?D|API_?KEY|ACCESS_KEY|PRIVATE_KEY|DATABASE_URL|CREDENTIALS?)\w*"
 
@@ -361,11 +361,11 @@ def _normalise(text: str) -> str:
 # is checked for harmful instructions and exfiltration links only: instruction-override and jailbreak phrasing in
 # it attacks no one ("send a message to the agent", "turn on developer mode" were refused replies), and the
 # prompt-leak patterns are requests, which match innocent prose in a reply and never the leaked prompt itself.
-_TO_US: tuple[Stage, ...] = ("input", "tool_result", "retrieval")
+_TO_US: tuple[Stage, ...] = ("input", *DOCUMENTS)
 CATEGORY_STAGES: dict[str, tuple[Stage, ...]] = {
     "unsafe": ("input", "output"),
     "self_harm": ("input",),
-    "planted_command": ("tool_result", "retrieval"),
+    "planted_command": DOCUMENTS,
     "injection": _TO_US,
     "jailbreak": _TO_US,
     "prompt_leak": _TO_US,

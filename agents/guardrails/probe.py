@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..rails import Stage
+from ..rails import DOCUMENTS, Stage
 from .patterns import Signal
 from .similarity import windows
 
@@ -162,7 +162,7 @@ class ProbeRail:
             return Signal(self.name, "allow")
         p, meaning, spelling, i = self.score(text)
         window = windows(text)[i]
-        block_at = self.document_block_at if stage in ("tool_result", "retrieval") else self.block_at
+        block_at = self.document_block_at if stage in DOCUMENTS else self.block_at
         why = (
             f"attack probability {p:.2f} (threshold {block_at:.2f}; meaning {meaning:.2f} for "
             f"{window[:60]!r}, spelling {spelling:.2f})"

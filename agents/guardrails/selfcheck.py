@@ -16,7 +16,7 @@ import yaml
 from langchain_core.messages import HumanMessage
 
 from ..chat import ChatModel, GenerationOptions
-from ..rails import Stage
+from ..rails import DOCUMENTS, Stage
 from .patterns import Signal
 
 _YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
@@ -46,7 +46,7 @@ class SelfCheckRail:
         return self._model  # type: ignore[return-value]
 
     def check(self, text: str, stage: Stage) -> Signal:
-        template = prompts()["tool_result" if stage in ("tool_result", "retrieval") else stage]
+        template = prompts()["tool_result" if stage in DOCUMENTS else stage]
         prompt = template.replace("{text}", text[: self.max_chars])
         result = self.model.chat([HumanMessage(prompt)], options=GenerationOptions(max_tokens=4))
         reply = str(result.message.content or "")
