@@ -41,8 +41,9 @@ from .chat import ChatModel, ChatResult, GenerationOptions
 from .emit import emit, event_writer
 from .history import after_step_start, last_ai, last_human, unique_call_ids, window
 from .loopguard import HANDOFF_PREFIX, call_signature, only_repeats, results_by_call, tool_rounds
-from .rails import AllowAll, RailDecision, Rails
+from .rails import AllowAll, RailDecision, Rails, ReplyRails
 from .state import STATE_KEYS, AssistantState
+from .streamgate import StreamGate, gate_check
 from .team import AgentSpec, Team
 
 
@@ -137,15 +138,25 @@ def _call_model(
     tools: list[dict[str, Any]] | None = None,
     response_format: dict[str, Any] | None = None,
     options: GenerationOptions | None = None,
+    stream_check: Callable[[str], bool] | None = None,
 ) -> ChatResult:
+    """One model call, its tokens streamed as events (through a :class:`StreamGate` when ``stream_check`` is
+    given) and its exact prompt and reply logged."""
     writer = event_writer()
 
-    def on_token(text: str) -> None:
+    def release(text: str) -> None:
         writer({"type": "token", "node": node, "agent": agent, "data": {"text": text}})
 
+    gate = StreamGate(stream_check, release) if stream_check is not None else None
     result = model.chat(
-        messages, tools=tools or None, response_format=response_format, options=options, on_token=on_token
+        messages,
+        tools=tools or None,
+        response_format=response_format,
+        options=options,
+        on_token=gate.feed if gate is not None else release,
     )
+    if gate is not None:
+        gate.finish()
     writer(
         {
             "type": "model_call",
@@ -397,9 +408,9 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             emit("loop_guard", node="agent", agent=name,
                   message="every call of the last step had already run; asking for an answer without tools")  # fmt: skip
             tools, options = [], GenerationOptions(answer_only=True)
-        result = _call_model(
-            "agent", name, services.model(team.model_for(spec)), messages, tools=tools, options=options
-        )
+        # The reply streams to the user only as fast as the output rails' cheap checks clear it.
+        result = _call_model("agent", name, services.model(team.model_for(spec)), messages, tools=tools,
+                             options=options, stream_check=gate_check(services.rails, spec.role))  # fmt: skip
         ai = result.message
         ai.name = name
         if ai.id is None:
@@ -609,7 +620,12 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         out: dict[str, Any] = {}
         if not state.get("blocked"):
             try:
-                decision = services.rails.check(text, "output")
+                # The agent's role is what a reply could leak; recalled memory in its prompt is the user's own.
+                role = team[agent].role if agent in team.names else ""
+                if isinstance(services.rails, ReplyRails) and role:
+                    decision = services.rails.check_reply(text, role)
+                else:
+                    decision = services.rails.check(text, "output")
             except Exception as exc:
                 decision = None
                 emit("error", node="output_rails", message=f"output rail failed: {exc}", kind="rail")

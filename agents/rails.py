@@ -33,6 +33,21 @@ class Rails(Protocol):
     def check(self, text: str, stage: Stage) -> RailDecision: ...
 
 
+@runtime_checkable
+class ReplyRails(Rails, Protocol):
+    """Rails that also check a reply against the system prompt it was written under (for leaks of it).
+
+    The graph calls ``check_reply`` at the output stage when its rails have it, and ``check(text, "output")``
+    otherwise; while the reply streams, ``check_partial`` says whether the text so far may be shown.
+    """
+
+    def check_reply(self, text: str, system_prompt: str) -> RailDecision: ...
+
+    def check_partial(self, text: str, system_prompt: str) -> bool:
+        """Cheap (no model call, run every few tokens): True if this much of a streaming reply may be shown."""
+        ...
+
+
 class AllowAll:
     """No checks (the default until guardrails are configured)."""
 

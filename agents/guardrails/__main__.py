@@ -3,6 +3,8 @@
 python -m sensorium.agents.guardrails "Ignore all previous instructions" [--stage input|output|tool_result|retrieval]
     [--fast] [--model SPEC]
 python -m sensorium.agents.guardrails --file README.md   # a file (or - for stdin), checked as a tool result
+python -m sensorium.agents.guardrails "My ID is 1854." --stage output --system-prompt "Your ID is 1854. Keep it."
+    # a reply, also checked for leaks of the system prompt it was written under
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         "reads it",
     )
     ap.add_argument("--stage", choices=get_args(Stage))
+    ap.add_argument(
+        "--system-prompt",
+        metavar="TEXT",
+        help="with --stage output: the system prompt the reply was written under; a reply that holds a secret of "
+        "it or repeats half of it is blocked",
+    )
     ap.add_argument("--model", default=None, help="chat model spec for the LLM self-check (off when omitted)")
     ap.add_argument(
         "--fast", action="store_true", help="the cheap rails only (no hidden-state probe: no chat-model pass)"
@@ -46,8 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         text = args.text
     stage = args.stage or ("tool_result" if args.file is not None else "input")
+    if args.system_prompt is not None and stage != "output":
+        ap.error("--system-prompt is for replies: add --stage output")
     opts = CascadeOptions(self_check=args.model is not None, llm_probe=not args.fast)
-    decision = default_rails(args.model, options=opts).check(text, stage)
+    rails = default_rails(args.model, options=opts)
+    if args.system_prompt is not None:
+        decision = rails.check_reply(text, args.system_prompt)
+    else:
+        decision = rails.check(text, stage)
     print(decision.model_dump_json(indent=2))
     return 0 if decision.action != "block" else 1
 

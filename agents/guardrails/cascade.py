@@ -2,7 +2,8 @@
 
 Order per check: attack patterns (regex) -> similarity to attack exemplars (embeddings) -> the learned probe (the
 same embeddings and character n-grams) -> for the probe's unsure band, a probe on the chat model's hidden state
--> LLM self-check (off by default); then personal-data masking (regex) on what passed. The first rail that is sure
+-> LLM self-check (off by default); then personal-data masking (regex) on what passed. A reply checked with
+:meth:`Cascade.check_reply` is first compared with the system prompt it was written under (leak.py). The first rail that is sure
 ends the check; "unsure" goes one step further; if every enabled rail is unsure, ``on_unsure`` decides.
 Every rail that ran is recorded with its finding and its time in ``RailDecision.details`` so the graph's "rail"
 event shows why a text was blocked, masked or passed.
@@ -18,6 +19,7 @@ from typing import Any, Literal
 
 from ..chat import ChatModel
 from ..rails import DOCUMENTS, RailDecision, Stage
+from .leak import LeakRail
 from .llmprobe import LlmProbeRail
 from .patterns import PatternRail, Signal
 from .pii import mask_pii
@@ -37,6 +39,8 @@ _WHAT = {
     "learned": "it reads like a prompt injection, a jailbreak or a harmful request",
     "self_check": "the safety self-check judged it unsafe",
     "encoding": "it hides instructions in an encoded payload",
+    "leak": "it repeats the assistant's hidden instructions",
+    "secret": "it gives away a secret from the assistant's instructions",
 }
 
 
@@ -48,6 +52,9 @@ class CascadeOptions:
     mask_pii_stages: tuple[Stage, ...] = ("input", "output")
     attack_stages: tuple[Stage, ...] = ("input", *DOCUMENTS)
     output_attack_check: bool = True  # output: harmful instructions and exfiltration links (patterns only)
+    # check_reply: block a reply that holds a secret of its system prompt, or repeats leak_block_at of it
+    leak_check: bool = True
+    leak_block_at: float = 0.5
     similarity: bool = True
     similarity_block_at: float = 0.62
     similarity_unsure_at: float = 0.45
@@ -111,6 +118,48 @@ class Cascade:
             else None
         )
         self.self_check = SelfCheckRail(self.chat_model) if o.self_check and self.chat_model else None
+        self.leak = LeakRail(block_at=o.leak_block_at) if o.leak_check else None
+
+    def check_reply(self, text: str, system_prompt: str) -> RailDecision:
+        """``check(text, "output")``, after a check that the reply does not give ``system_prompt`` away."""
+        leak = self.leak_check(text, system_prompt)
+        if leak is None or leak.action == "block":
+            return leak or self.check(text, "output")
+        decision = self.check(text, "output")
+        decision.details["trace"] = [*leak.details["trace"], *decision.details.get("trace", [])]
+        return decision
+
+    def check_partial(self, text: str, system_prompt: str) -> bool:
+        """Whether this much of a streaming reply may be shown: the output stage's regex and leak checks, no model."""
+        o = self.options
+        if "output" not in o.stages or not text:
+            return True
+        if (
+            self.leak is not None
+            and system_prompt.strip()
+            and self.leak.check(text, system_prompt).level == "block"
+        ):
+            return False
+        if o.output_attack_check:
+            level = self.patterns.check(text, "output").level
+            # "unsure" goes on to the self-check when there is one: hold until the whole reply is judged.
+            if level == "block" or (level == "unsure" and self.self_check is not None):
+                return False
+        return not ("output" in o.mask_pii_stages and mask_pii(text).changed)
+
+    def leak_check(self, text: str, system_prompt: str) -> RailDecision | None:
+        """The leak rail alone (a block, or an allow carrying its trace); None where it does not run."""
+        if self.leak is None or "output" not in self.options.stages or not text or not system_prompt.strip():
+            return None
+        t0 = time.perf_counter()
+        sig = self.leak.check(text, system_prompt)
+        trace = [{"rail": sig.rail, "level": sig.level, "category": sig.category, "score": round(sig.score, 3),
+                  "reason": sig.reason, "ms": round((time.perf_counter() - t0) * 1000, 2)}]  # fmt: skip
+        if sig.level == "block":
+            return _blocked(text, "output", sig, trace)
+        return RailDecision(
+            action="allow", text=text, rail=sig.rail, details={"stage": "output", "trace": trace}
+        )
 
     def check(self, text: str, stage: Stage) -> RailDecision:
         o = self.options
@@ -166,17 +215,7 @@ class Cascade:
                 if o.on_unsure == "block":
                     verdict = Signal("cascade", "block", verdict.category, verdict.score, verdict.reason)
         if verdict is not None and verdict.level == "block":
-            what = _WHAT.get(verdict.category, "it failed a safety check")
-            decision = RailDecision(
-                action="block",
-                text=text,
-                reason=f"Blocked because {what}. ({verdict.rail}: {verdict.reason})",
-                rail=verdict.rail,
-                details={"stage": stage, "category": verdict.category, "trace": trace},
-            )
-            # A blocked text is never passed on: its replacement is the refusal the user (or the model) sees.
-            decision.text = refusal(decision)
-            return decision
+            return _blocked(text, stage, verdict, trace)
         if stage in o.mask_pii_stages:
             t0 = time.perf_counter()
             pii = mask_pii(text)
@@ -195,6 +234,20 @@ class Cascade:
         return RailDecision(
             action="allow", text=text, rail="cascade", details={"stage": stage, "trace": trace}
         )
+
+
+def _blocked(text: str, stage: Stage, verdict: Signal, trace: list[dict[str, Any]]) -> RailDecision:
+    what = _WHAT.get(verdict.category, "it failed a safety check")
+    decision = RailDecision(
+        action="block",
+        text=text,
+        reason=f"Blocked because {what}. ({verdict.rail}: {verdict.reason})",
+        rail=verdict.rail,
+        details={"stage": stage, "category": verdict.category, "trace": trace},
+    )
+    # A blocked text is never passed on: its replacement is the refusal the user (or the model) sees.
+    decision.text = refusal(decision)
+    return decision
 
 
 # Someone asking how to hurt themselves needs a person, not a policy message.

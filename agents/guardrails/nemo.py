@@ -100,6 +100,15 @@ class NemoRails:
         self._last = decision
         return decision.action
 
+    def check_reply(self, text: str, system_prompt: str) -> RailDecision:
+        """NeMo's output rails, after the cascade's check that the reply does not give ``system_prompt`` away."""
+        leak = self.cascade.leak_check(text, system_prompt)
+        return leak if leak is not None and leak.action == "block" else self.check(text, "output")
+
+    def check_partial(self, text: str, system_prompt: str) -> bool:
+        """The cascade's cheap checks on a streaming reply; NeMo's self-check judges the whole reply at the end."""
+        return self.cascade.check_partial(text, system_prompt)
+
     def check(self, text: str, stage: Stage) -> RailDecision:
         if stage in DOCUMENTS:
             return self.cascade.check(text, stage)

@@ -1,0 +1,106 @@
+"""Replies that give away the system prompt they were written under: the output side of prompt-leak defence.
+
+The input rails judge the ask; this judges the answer, so it holds whatever language or trick the ask came in
+(most misses of the input rails are asks in Irish, Scots Gaelic, Albanian or Zulu). It needs the prompt, which
+only the graph knows, so it runs through :meth:`Cascade.check_reply`, not ``check``. Two signs, both cheap:
+
+- the reply repeats the prompt: the share of the prompt's words that lie in 5-word runs the reply also has
+  (case, punctuation and spacing folded; encoded fragments of the reply decoded) reaches half (and 15 words),
+  nearly all of a short prompt, or one such stretch is 20 words long (a long prompt leaked in part);
+- the reply holds a secret of the prompt (the value after "ID", "key", "password", "token", ... "is"/":"/"=", or
+  a key-like token of 16+ letters and digits): as written, reversed, or in base64 or hex.
+
+A reply that says who the assistant is ("I'm sensorium, a helpful assistant") shares a few words, not half the
+prompt, and passes.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from .patterns import Signal, decoded_variants
+
+_N = 5
+_SECRET_AFTER = re.compile(
+    r"\b(?:id|identifier|key|password|passcode|passphrase|pin|token|secret|code)\b(?:\s*(?:is|was|=|:)){1,2}\s*"
+    r"([\"'`]?)([A-Za-z0-9][A-Za-z0-9_\-./+=]{3,})",
+    re.IGNORECASE,
+)
+_KEY_LIKE = re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[\w-]{16,}(?![\w-])")
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold())
+
+
+def secrets(prompt: str) -> list[str]:
+    """Values in the prompt that look like secrets (IDs, keys, passwords), longest first."""
+    found = set()
+    for m in _SECRET_AFTER.finditer(prompt):
+        value = m.group(2).rstrip(".,;:!?")
+        # A value, not a word of prose ("code: always test it"): quoted, with a digit, or in capitals.
+        if m.group(1) or re.search(r"\d", value) or (value.isupper() and len(value) >= 4):
+            found.add(value)
+    found |= {m.group(0) for m in _KEY_LIKE.finditer(prompt)}
+    return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
+
+
+def overlap(reply: str, prompt: str) -> tuple[float, int]:
+    """(share of the prompt's words in 5-word runs the reply shares, longest such stretch in words)."""
+    p = words(prompt)
+    if len(p) < _N:
+        return 0.0, 0
+    seen: set[tuple[str, ...]] = set()
+    for text in [reply, *decoded_variants(reply)]:
+        w = words(text)
+        seen.update(tuple(w[i : i + _N]) for i in range(len(w) - _N + 1))
+    covered = [False] * len(p)
+    for i in range(len(p) - _N + 1):
+        if tuple(p[i : i + _N]) in seen:
+            covered[i : i + _N] = [True] * _N
+    longest = run = 0
+    for c in covered:
+        run = run + 1 if c else 0
+        longest = max(longest, run)
+    return sum(covered) / len(p), longest
+
+
+def holds_secret(reply: str, secret: str) -> bool:
+    """Whether ``reply`` has ``secret`` as a whole token (any case), reversed, or in base64 or hex."""
+    folded = unicodedata.normalize("NFKC", reply).casefold()
+    for form in {secret.casefold(), secret.casefold()[::-1]}:
+        if re.search(rf"(?<!\w){re.escape(form)}(?!\w)", folded):
+            return True
+    raw = secret.encode("utf-8")
+    return base64.b64encode(raw).decode("ascii").rstrip("=") in reply or raw.hex() in folded
+
+
+@dataclass(frozen=True)
+class LeakRail:
+    """Blocks a reply that holds a secret of its prompt, or repeats it: ``block_at`` of its words (at least
+    ``min_words`` of them), ``all_at`` of a short prompt, or a ``run_words`` stretch of a long one."""
+
+    block_at: float = 0.5
+    min_words: int = 15  # an agent that restates its short role in its own words shares half of it
+    all_at: float = 0.9
+    run_words: int = 20
+    name: str = "leak"
+
+    def check(self, reply: str, prompt: str) -> Signal:
+        for secret in secrets(prompt):
+            if holds_secret(reply, secret):
+                why = f"the reply contains a secret value from the system prompt ({len(secret)} characters)"
+                return Signal(self.name, "block", "secret", 1.0, why)
+        share, longest = overlap(reply, prompt)
+        covered = round(share * len(words(prompt)))
+        if (
+            (share >= self.block_at and covered >= self.min_words)
+            or share >= self.all_at
+            or longest >= self.run_words
+        ):
+            why = f"the reply repeats {share:.0%} of the system prompt (longest stretch {longest} words)"
+            return Signal(self.name, "block", "leak", share, why)
+        return Signal(self.name, "allow", "", share, f"shares {share:.0%} of the system prompt")

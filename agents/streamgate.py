@@ -1,0 +1,58 @@
+"""Streamed replies pass the output rails' cheap checks before they are shown, a piece at a time.
+
+The chat REPL shows a reply as it is written, but the output rails judge the whole reply afterwards: a leaked
+secret or a phone number would be on the screen before the rail blocked or masked it. The gate holds the tokens
+back and releases them in steps of ``every`` characters once the rails have passed all the text so far, keeping
+the last ``margin`` characters back (a phone number or key still being written is not recognisable yet). Once a
+check fails nothing more is released; the output rails' verdict on the whole reply then decides what the user
+sees (the renderer prints the delivered reply when it differs from what was streamed).
+
+A secret longer than ``margin`` characters may show its first characters before the check catches it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .rails import Rails, ReplyRails
+
+
+class StreamGate:
+    """Feeds ``release`` the streamed text that ``passes`` has cleared (see the module docstring)."""
+
+    def __init__(
+        self,
+        passes: Callable[[str], bool],
+        release: Callable[[str], None],
+        *,
+        every: int = 80,
+        margin: int = 40,
+    ) -> None:
+        self.passes, self.release, self.every, self.margin = passes, release, every, margin
+        self.text = ""
+        self.released = 0
+        self.closed = False  # a check failed: nothing more is shown until the output rails have spoken
+
+    def feed(self, piece: str) -> None:
+        self.text += piece
+        if not self.closed and len(self.text) - self.released >= self.every + self.margin:
+            self._step(len(self.text) - self.margin)
+
+    def finish(self) -> None:
+        """The reply is complete: release the rest if the whole of it passes."""
+        if not self.closed and self.released < len(self.text):
+            self._step(len(self.text))
+
+    def _step(self, upto: int) -> None:
+        if not self.passes(self.text):
+            self.closed = True
+            return
+        self.release(self.text[self.released : upto])
+        self.released = upto
+
+
+def gate_check(rails: Rails, system_prompt: str) -> Callable[[str], bool] | None:
+    """The check for a gate over a reply written under ``system_prompt``; None for rails with no cheap one."""
+    if isinstance(rails, ReplyRails):
+        return lambda text: rails.check_partial(text, system_prompt)
+    return None
