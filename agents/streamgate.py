@@ -25,7 +25,7 @@ class StreamGate:
         passes: Callable[[str], bool],
         release: Callable[[str], None],
         *,
-        every: int = 80,
+        every: int = 24,
         margin: int = 40,
     ) -> None:
         self.passes, self.release, self.every, self.margin = passes, release, every, margin

@@ -81,6 +81,7 @@ from sensorium.agents.guardrails import Cascade, CascadeOptions
 from sensorium.agents.guardrails.patterns import PatternRail
 from sensorium.agents.guardrails.train import split_of, xstest_split
 from sensorium.agents.rails import RailDecision, ReplyRails
+from sensorium.agents.streamgate import StreamGate
 from sensorium.agents.team import default_team
 
 DATA = Path(__file__).parent / "data"
@@ -376,6 +377,7 @@ def main() -> int:
             "harmful instructions, exfiltration links, leaks of the system prompt)"
         )
         extra_set(title, rows, contenders, args.show_errors)
+        stream_overhead(fast, rows)
     if not args.no_leaks:
         leaks(contenders, args.show_errors)
     if args.fresh_split != "none":
@@ -388,6 +390,32 @@ def main() -> int:
         )
         extra_set(title, rows, contenders, args.show_errors)
     return 0
+
+
+def stream_overhead(rails: Any, rows: list[dict]) -> None:
+    """What the stream gate costs: each reply fed word by word through a StreamGate over the rails' partial check."""
+    spent, calls = [], []
+    for r in rows:
+        times: list[float] = []
+
+        def passes(text: str, system: str = r["system"], times: list[float] = times) -> bool:
+            t0 = time.perf_counter()
+            ok = rails.check_partial(text, system)
+            times.append((time.perf_counter() - t0) * 1000)
+            return ok
+
+        gate = StreamGate(passes, lambda _piece: None)
+        for piece in r["text"].split(" "):
+            gate.feed(piece + " ")
+        gate.finish()
+        spent.append(sum(times))
+        calls.append(len(times))
+    spent.sort()
+    print(
+        f"stream gate (the cheap output checks every {gate.every} characters of a streaming reply): checks per "
+        f"reply p50 {statistics.median(calls):.0f}, time per reply p50 {statistics.median(spent):.1f} ms, "
+        f"p95 {spent[int(0.95 * (len(spent) - 1))]:.1f} ms"
+    )
 
 
 def reply_check(rails: Any, text: str, system: str) -> RailDecision:

@@ -8,7 +8,7 @@ only the graph knows, so it runs through :meth:`Cascade.check_reply`, not ``chec
   (case, punctuation and spacing folded; encoded fragments of the reply decoded) reaches half (and 15 words),
   nearly all of a short prompt, or one such stretch is 20 words long (a long prompt leaked in part);
 - the reply holds a secret of the prompt (the value after "ID", "key", "password", "token", ... "is"/":"/"=", or
-  a key-like token of 16+ letters and digits): as written, reversed, or in base64 or hex.
+  a key-like token: 20+ letters and digits, interleaved): as written, reversed, or in base64 or hex.
 
 A reply that says who the assistant is ("I'm sensorium, a helpful assistant") shares a few words, not half the
 prompt, and passes.
@@ -29,7 +29,15 @@ _SECRET_AFTER = re.compile(
     r"([\"'`]?)([A-Za-z0-9][A-Za-z0-9_\-./+=]{3,})",
     re.IGNORECASE,
 )
-_KEY_LIKE = re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[\w-]{16,}(?![\w-])")
+_TOKEN = re.compile(r"(?<![\w-])[\w-]{20,}(?![\w-])")
+
+
+def key_like(token: str) -> bool:
+    """An API key or UUID, not a tool or model name ("generate_image_v2", "gpt-4o-2024-08-06"): 20+ characters,
+    letters and digits interleaved."""
+    kinds = ["d" if c.isdigit() else "a" for c in token if c.isalnum()]
+    switches = sum(a != b for a, b in zip(kinds, kinds[1:], strict=False))
+    return kinds.count("d") >= 4 and kinds.count("a") >= 4 and switches >= 4
 
 
 def words(text: str) -> list[str]:
@@ -44,7 +52,7 @@ def secrets(prompt: str) -> list[str]:
         # A value, not a word of prose ("code: always test it"): quoted, with a digit, or in capitals.
         if m.group(1) or re.search(r"\d", value) or (value.isupper() and len(value) >= 4):
             found.add(value)
-    found |= {m.group(0) for m in _KEY_LIKE.finditer(prompt)}
+    found |= {m.group(0) for m in _TOKEN.finditer(prompt) if key_like(m.group(0))}
     return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
 
 
