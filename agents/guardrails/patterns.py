@@ -28,6 +28,10 @@ _ORDER = (
     r"help\s+me|methods?\s+(for|to|of)|ways?\s+to)"
 )
 _ASK = rf"({_ORDER}|explain|outline|provide|describe|detail)"
+# ... unless the ask is how to stop it ("how do I stop people hacking into my wifi?").
+_NOT_DEFENCE = (
+    r"(?!.{0,60}\b(stop|prevent|protect|defend|detect|avoid|block|guard|report|recogni[sz]e|spot)(s|ed|ing)?\b)"
+)
 
 _STRONG: list[tuple[str, str]] = [
     # Instruction override (en, de, fr, es, it).
@@ -203,17 +207,17 @@ _STRONG: list[tuple[str, str]] = [
     # dev half among them) and 9,447 documentation paragraphs of the installed packages they match nothing.
     (
         "unsafe",
-        rf"\b{_ASK}\b.{{0,60}}\bweaponi[sz](e|ing)\b.{{0,30}}\b(virus(es)?|pathogens?|bacteri\w*|diseases?|toxins?|"
+        rf"\b{_ASK}\b{_NOT_DEFENCE}.{{0,60}}\bweaponi[sz](e|ing)\b.{{0,30}}\b(virus(es)?|pathogens?|bacteri\w*|diseases?|toxins?|"
         r"anthrax|smallpox|plague|influenza|flu)\b",
     ),
     (
         "unsafe",
-        rf"\b{_ASK}\b.{{0,80}}\b(contaminat\w+|poison\w*|infect\w*)\s+((an?|the|our|their|this|that|[\w-]+'s)\s+){{0,2}}"
+        rf"\b{_ASK}\b{_NOT_DEFENCE}.{{0,80}}\b(contaminat\w+|poison\w*|infect\w*)\s+((an?|the|our|their|this|that|[\w-]+'s)\s+){{0,2}}"
         r"(public\s+|municipal\s+|local\s+|drinking\s+)?water\s+(supply|supplies|system|reservoir)",
     ),
     (
         "unsafe",
-        rf"\b{_ASK}\b.{{0,40}}\bcultur(e|ing)\s+(dangerous|deadly|lethal|pathogenic|virulent)\s+(bacteria|pathogens?|"
+        rf"\b{_ASK}\b{_NOT_DEFENCE}.{{0,40}}\bcultur(e|ing)\s+(dangerous|deadly|lethal|pathogenic|virulent)\s+(bacteria|pathogens?|"
         r"viruses|microbes)",
     ),
     (
@@ -223,11 +227,11 @@ _STRONG: list[tuple[str, str]] = [
     ),
     (
         "unsafe",
-        rf"\b{_ASK}\b.{{0,60}}\b(attack|bomb(ing)?|shooting|explosion|virus|pathogen|riots?)\b.{{0,60}}"
+        rf"\b{_ASK}\b{_NOT_DEFENCE}.{{0,60}}\b(attack|bomb(ing)?|shooting|explosion|virus|pathogen|riots?)\b.{{0,60}}"
         r"\b(maximum|max|mass|most)\s+(casualties|deaths|fatalities|spread|loss\s+of\s+life)\b",
     ),
     # Not "explain how hackers get in" (security education): an order for the steps.
-    ("unsafe", rf"\b{_ORDER}\b.{{0,40}}\bhack(ing)?\s+into\b"),
+    ("unsafe", rf"\b{_ORDER}\b{_NOT_DEFENCE}.{{0,40}}\bhack(ing)?\s+into\b"),
     (
         "unsafe",
         r"\b(run(ning)?|set(ting)?\s+up|start(ing)?|operat(e|ing)|pull(ing)?\s+off)\s+(an?\s+)?(investment|ponzi|"
