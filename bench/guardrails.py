@@ -353,6 +353,7 @@ def main() -> int:
         print(
             f"  {name:12} n={len(ms):4}  p50={statistics.median(ms):8.2f}  p95={ms[int(0.95 * (len(ms) - 1))]:8.2f}"
         )
+    embedder_speed(rows)
     if args.show_errors:
         for final in results[4:]:  # the reference and the two cascades
             for kind in ("misses", "false_alarms"):
@@ -390,6 +391,43 @@ def main() -> int:
         )
         extra_set(title, rows, contenders, args.show_errors)
     return 0
+
+
+def embedder_speed(rows: list[dict]) -> None:
+    """The similarity rail's embedder, ONNX Runtime (ours) beside sentence-transformers (torch), on the same windows."""
+    from sentence_transformers import SentenceTransformer
+
+    from sensorium.agents.guardrails.similarity import minilm_embedder, windows
+    from sensorium.models import resolve_path
+
+    ours = minilm_embedder()
+    model = SentenceTransformer(str(resolve_path("embed")), device="cpu")
+
+    def torch_embed(texts: list[str]) -> Any:
+        return model.encode(texts, normalize_embeddings=True, batch_size=32)
+
+    which = getattr(ours, "__self__", None).__class__.__name__
+    times: dict[str, list[float]] = {"ours": [], "torch": []}
+    diff = 0.0
+    for _ in range(2):  # alternate, so machine noise hits both alike; the first pass warms both up
+        for key, f in (("ours", ours), ("torch", torch_embed)):
+            times[key] = []
+            for r in rows:
+                w = windows(r["text"])
+                t0 = time.perf_counter()
+                f(w)
+                times[key].append((time.perf_counter() - t0) * 1000)
+    for r in rows[:40]:
+        w = windows(r["text"])
+        diff = max(diff, float(abs(ours(w) - torch_embed(w)).max()))
+    q = {k: sorted(v) for k, v in times.items()}
+    p50 = {k: statistics.median(v) for k, v in q.items()}
+    p95 = {k: v[int(0.95 * (len(v) - 1))] for k, v in q.items()}
+    print(
+        f"similarity embedder per text (its windows): ours ({which}) p50 {p50['ours']:.1f} ms, p95 {p95['ours']:.1f}"
+        f" ms; reference sentence-transformers (torch) p50 {p50['torch']:.1f} ms, p95 {p95['torch']:.1f} ms; "
+        f"ratio p50 {p50['ours'] / p50['torch']:.2f}; largest vector difference {diff:.1e}"
+    )
 
 
 def stream_overhead(rails: Any, rows: list[dict]) -> None:

@@ -3,17 +3,17 @@
 jailguard 0.1.2 (PyPI, MIT or Apache-2.0, https://github.com/yfedoseev/jailguard) is a prompt-injection and
 jailbreak detector: a small MLP over all-MiniLM-L6-v2 sentence embeddings, trained by its author on 17 public data
 sets. On first use it downloads that encoder as ONNX from the Hugging Face hub, which an offline machine cannot:
-here the registry's packaged all-MiniLM-L6-v2 (the same weights) is exported to ONNX once, atomically, under
-``$SENSORIUM_MODELS/jailguard/``, and jailguard reads it from there (``JAILGUARD_MODEL_DIR``). Its verdict is used
+here the registry's packaged all-MiniLM-L6-v2 (the same weights), as exported to ONNX for sensorium's own
+embedder, is copied once, atomically, under ``$SENSORIUM_MODELS/jailguard/``, and jailguard reads it from there (``JAILGUARD_MODEL_DIR``). Its verdict is used
 as it ships (``is_injection``); it sees the same text for every stage, since it has no notion of one.
 
-    pip install 'sensorium[bench]'   # jailguard, and onnx for the export (part of `make`'s install)
+    pip install 'sensorium[bench]'   # jailguard (part of `make`'s install; the export needs sensorium[memory])
 """
 
 from __future__ import annotations
 
 import os
-import warnings
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -29,42 +29,16 @@ class ReferenceUnavailable(RuntimeError):
 
 
 def export_minilm(target: Path) -> Path:
-    """Write the packaged all-MiniLM-L6-v2 as ONNX (token embeddings, as the hub's onnx/model.onnx) to ``target``."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
+    """Put the packaged all-MiniLM-L6-v2's ONNX export at ``target``, atomically: the one sensorium's own
+    embedder reads (memory/embedder_onnx.py; ``sensorium models prepare`` makes it, or this does, once)."""
+    from sensorium.memory.embedder_onnx import onnx_for
     from sensorium.models import resolve_path
 
-    source = resolve_path("embed")
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModel.from_pretrained(source).eval()
-
-    class TokenEmbeddings(torch.nn.Module):  # keyword arguments: BertModel.forward's order differs by version
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = model  # a submodule, so the tracer exports its weights as parameters
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            out = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-            return out.last_hidden_state
-
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    example = tokenizer(["an example sentence"], return_tensors="pt")
+    source = onnx_for(resolve_path("embed"))
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's tracer warnings
-        torch.onnx.export(
-            TokenEmbeddings(),
-            tuple(example[n] for n in names),
-            str(partial),
-            input_names=names,
-            output_names=["last_hidden_state"],
-            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
-            opset_version=17,
-            dynamo=False,
-        )
-    partial.replace(target)  # a run killed mid-export leaves only the .partial file
+    shutil.copyfile(source, partial)
+    partial.replace(target)  # a run killed mid-copy leaves only the .partial file
     return target
 
 

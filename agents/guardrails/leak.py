@@ -17,6 +17,7 @@ prompt, and passes.
 from __future__ import annotations
 
 import base64
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ def key_like(token: str) -> bool:
     """An API key or UUID, not a tool or model name ("generate_image_v2", "gpt-4o-2024-08-06"): 20+ characters,
     letters and digits interleaved."""
     kinds = ["d" if c.isdigit() else "a" for c in token if c.isalnum()]
-    switches = sum(a != b for a, b in zip(kinds, kinds[1:], strict=False))
+    switches = sum(a != b for a, b in itertools.pairwise(kinds))
     return kinds.count("d") >= 4 and kinds.count("a") >= 4 and switches >= 4
 
 

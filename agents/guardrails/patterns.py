@@ -29,9 +29,7 @@ _ORDER = (
 )
 _ASK = rf"({_ORDER}|explain|outline|provide|describe|detail)"
 # ... unless the ask is how to stop it ("how do I stop people hacking into my wifi?").
-_NOT_DEFENCE = (
-    r"(?!.{0,60}\b(stop|prevent|protect|defend|detect|avoid|block|guard|report|recogni[sz]e|spot)(s|ed|ing)?\b)"
-)
+_NOT_DEFENCE = r"(?!.{0,60}\b(stop|prevent|protect|defend|detect|avoid|block|guard|report|recogni[sz]e|spot)(s|ed|ing)?\b)"
 
 _STRONG: list[tuple[str, str]] = [
     # Instruction override (en, de, fr, es, it).

@@ -3,13 +3,15 @@
 The exemplars (``data/exemplars.yaml``) are short texts; a long text is split into sentence windows so an attack
 buried in a document still lines up with them. The score is the best cosine similarity to an attack exemplar; a
 text at least as near to a benign look-alike is not flagged (this is what keeps "how do I kill a Python process"
-from looking like an attack). The embedder is the packaged all-MiniLM-L6-v2 through sentence-transformers,
-loaded lazily on the first check.
+from looking like an attack). The embedder is the packaged all-MiniLM-L6-v2 through ONNX Runtime (or
+sentence-transformers), loaded lazily on the first check.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import resources
@@ -32,11 +34,23 @@ def load_exemplars() -> dict[str, list[str]]:
 
 @cache
 def minilm_embedder(path: str | None = None) -> Embedder:
-    """The packaged sentence embedder (role ``embed``), on the CPU; cached per path."""
+    """The packaged sentence embedder (role ``embed``) on the CPU, cached per path: through ONNX Runtime where it
+    is installed (the same vectors, about 2.5 times faster here: memory/embedder_onnx.py), else sentence-transformers.
+    """
     from ...models import resolve_path
 
+    model_dir = resolve_path("embed", path)
+    if importlib.util.find_spec("onnxruntime") is not None:
+        from ...memory.embedder_onnx import OnnxEmbedder, onnx_for
+
+        try:
+            return OnnxEmbedder(model_dir, onnx_for(model_dir)).embed  # type: ignore[return-value]
+        except Exception as exc:  # a failed export or load must not take the rails down: torch reads it too
+            warnings.warn(
+                f"ONNX Runtime embedder unavailable ({exc}); using sentence-transformers", stacklevel=2
+            )
     st = require("sentence_transformers", "memory", purpose="the similarity guardrail")
-    model = st.SentenceTransformer(str(path or resolve_path("embed")), device="cpu")
+    model = st.SentenceTransformer(str(model_dir), device="cpu")
 
     def embed(texts: Sequence[str]) -> np.ndarray:
         return np.asarray(
