@@ -12,9 +12,7 @@ texts the guardrails embed, and no torch import on the way.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import sys
 import threading
 import warnings
 from pathlib import Path
@@ -70,33 +68,11 @@ def onnx_for(model_dir: str | Path) -> Path:
     A registry role's model exports to ``$SENSORIUM_MODELS/<role>/model.onnx`` (what ``sensorium models prepare``
     writes); any other directory to a cache folder keyed by its path, size and modification time.
     """
-    from sensorium.config import Paths
-    from sensorium.models import package_location, registry
-    from sensorium.supply import check_derived, derive_file, derived_path
+    from sensorium.supply import derived_for
 
     model_dir = Path(model_dir)
-    target = None
-    for role, spec in registry().items():
-        if ONNX_NAME in spec.derive:
-            where = package_location(spec)
-            if where is not None and where.exists() and where.resolve() == model_dir.resolve():
-                target = derived_path(role, ONNX_NAME)
-                break
-    if target is None:
-        weights = next(
-            iter(sorted(model_dir.glob("*.safetensors")) or sorted(model_dir.glob("*.bin"))), model_dir
-        )
-        stat = weights.stat()
-        key = f"{model_dir.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-        target = (
-            Paths.default().models / "converted" / hashlib.sha256(key.encode()).hexdigest()[:16] / ONNX_NAME
-        )
-    problem = check_derived(target)
-    if problem:
-        why = "" if problem == "missing" else f" ({problem})"
-        print(f"Exporting {model_dir} to ONNX{why} -> {target}", file=sys.stderr)
-        derive_file(f"{__name__}:export_onnx", model_dir, target)
-    return target
+    weights = next(iter(sorted(model_dir.glob("*.safetensors")) or sorted(model_dir.glob("*.bin"))), model_dir)
+    return derived_for(model_dir, ONNX_NAME, f"{__name__}:export_onnx", weights)
 
 
 class OnnxEmbedder:

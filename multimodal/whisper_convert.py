@@ -15,7 +15,6 @@ timestamps; ``load_model`` ignores the key, :mod:`.whisper_openai` applies it).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import struct
@@ -183,30 +182,9 @@ def checkpoint_for(model_dir: Path) -> Path:
     A registry role's model converts to ``$SENSORIUM_MODELS/<role>/openai-whisper.pt`` (what ``sensorium models
     prepare`` writes); any other directory to a cache folder keyed by its path, size and modification time.
     """
-    import sys
-
-    from ..models import package_location, registry
-    from ..supply import check_derived, derive_file, derived_path
+    from ..supply import derived_for
 
     model_dir = Path(model_dir)
-    target = None
-    for role, spec in registry().items():
-        if CHECKPOINT_NAME in spec.derive:
-            where = package_location(spec)
-            if where is not None and where.exists() and where.resolve() == model_dir.resolve():
-                target = derived_path(role, CHECKPOINT_NAME)
-                break
-    if target is None:
-        from ..config import Paths
-
-        stat = (model_dir / "model.bin").stat()
-        key = hashlib.sha256(f"{model_dir.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[
-            :16
-        ]
-        target = Paths.default().models / "converted" / key / CHECKPOINT_NAME
-    problem = check_derived(target)
-    if problem:
-        why = "" if problem == "missing" else f" ({problem})"
-        print(f"Converting {model_dir} to an openai-whisper checkpoint{why} -> {target}", file=sys.stderr)
-        derive_file(f"{__name__}:convert_ct2_to_openai", model_dir, target)
-    return target
+    return derived_for(
+        model_dir, CHECKPOINT_NAME, f"{__name__}:convert_ct2_to_openai", model_dir / "model.bin"
+    )

@@ -195,6 +195,35 @@ def derive_file(ref: str, source: Path, target: Path) -> Path:
     return target
 
 
+def derived_for(model_dir: Path, name: str, ref: str, weights: Path) -> Path:
+    """File ``name`` derived from ``model_dir`` by ``ref``, deriving it now (once, cached, hash-checked) if needed.
+
+    A registry role's model derives to ``$SENSORIUM_MODELS/<role>/<name>`` (what ``sensorium models prepare``
+    writes); any other directory to a cache folder keyed by its path and the size and modification time of
+    ``weights``.
+    """
+    import hashlib
+
+    model_dir = Path(model_dir)
+    target = None
+    for role, role_spec in registry().items():
+        if name in role_spec.derive:
+            where = package_location(role_spec)
+            if where is not None and where.exists() and where.resolve() == model_dir.resolve():
+                target = derived_path(role, name)
+                break
+    if target is None:
+        stat = weights.stat()
+        key = hashlib.sha256(f"{model_dir.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+        target = Paths.default().models / "converted" / key[:16] / name
+    problem = check_derived(target)
+    if problem:
+        why = "" if problem == "missing" else f" ({problem})"
+        print(f"Deriving {name} from {model_dir}{why} -> {target}", file=sys.stderr)
+        derive_file(ref, model_dir, target)
+    return target
+
+
 def check_derived(target: Path) -> str:
     """ "" when ``target`` matches the sha256 in its sidecar, else what is wrong."""
     side = sidecar(target)
