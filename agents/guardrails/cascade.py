@@ -227,7 +227,7 @@ class Cascade:
                 return RailDecision(
                     action="mask",
                     text=pii.text,
-                    reason=f"Masked personal data ({kinds}).",
+                    reason=f"Masked sensitive data ({kinds}).",
                     rail="pii",
                     details={"stage": stage, "trace": trace},
                 )

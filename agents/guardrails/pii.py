@@ -1,8 +1,12 @@
-"""Personal data: find e-mail addresses, phone numbers and payment card numbers, and mask them.
+"""Personal data: find e-mail addresses, phone numbers, payment card numbers and credentials, and mask them.
 
 Masking keeps the rest of the text usable (the turn goes on), so it is preferred over blocking. Card numbers are
 confirmed with the Luhn checksum, so order numbers and other long digit runs are left alone; phone numbers need
-a plausible shape (international prefix or a 3-3-4 / grouped layout with 9 to 15 digits).
+a plausible shape (international prefix or a 3-3-4 / grouped layout with 9 to 15 digits). Credentials are
+the formats their issuers publish (AWS, GitHub, OpenAI/Anthropic-style ``sk-``, Slack, Google, Stripe, Hugging
+Face, JSON web tokens) and PEM private key blocks, so a pasted key reaches neither the model nor memory, and a
+reply never prints one. (The thread's event log and first checkpoint keep the input as typed: they are the
+user's own record of the turn.)
 """
 
 from __future__ import annotations
@@ -10,6 +14,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+SECRET = re.compile(
+    r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----"
+    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"  # AWS access key id
+    r"|\bgh[pousr]_[A-Za-z0-9]{36,}\b|\bgithub_pat_[A-Za-z0-9_]{40,}\b"  # GitHub
+    r"|\bsk-(?:[a-z]+-)*[A-Za-z0-9_-]{32,}"  # OpenAI, Anthropic and others' "sk-" keys
+    r"|\bxox[abposr]-[A-Za-z0-9-]{10,}\b"  # Slack
+    r"|\bAIza[0-9A-Za-z_-]{35}\b"  # Google API key
+    r"|\b[sr]k_(?:live|test)_[0-9A-Za-z]{16,}\b"  # Stripe secret and restricted keys
+    r"|\bhf_[A-Za-z0-9]{30,}\b"  # Hugging Face
+    r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"  # a JSON web token
+)
 EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 PHONE = re.compile(
@@ -40,7 +55,8 @@ class PiiResult:
 
 
 def mask_pii(text: str) -> PiiResult:
-    """Replace e-mails, card numbers and phone numbers with ``[EMAIL]``, ``[CARD]``, ``[PHONE]``."""
+    """Replace credentials, e-mails, card numbers and phone numbers with ``[SECRET]``, ``[EMAIL]``, ``[CARD]``,
+    ``[PHONE]`` (credentials first: their digits are no phone number)."""
     found: dict[str, int] = {}
 
     def sub(kind: str, pattern: re.Pattern[str], s: str, keep: object = None) -> str:
@@ -66,7 +82,8 @@ def mask_pii(text: str) -> PiiResult:
             return False
         return 9 <= len(digits) <= 15
 
-    out = sub("EMAIL", EMAIL, text)
+    out = sub("SECRET", SECRET, text)
+    out = sub("EMAIL", EMAIL, out)
     out = sub("CARD", CARD, out, is_card)
     out = sub("PHONE", PHONE, out, is_phone)
     return PiiResult(out, found)
