@@ -112,6 +112,19 @@ def test_a_long_stretch_of_a_long_prompt_is_a_leak() -> None:
     assert LeakRail().check(RULES[1], prompt).level == "allow"  # one rule (13 words) restated is not a leak
 
 
+def test_words_the_prompt_quotes_for_the_reply_are_not_a_leak() -> None:
+    signoff = (
+        "If you have more questions about your order, reply to this message and our team will answer you"
+    )
+    for quoted in (f"'{signoff}'", f'"{signoff}"', f"“{signoff}”"):
+        prompt = f"You are the shop's assistant. Be kind and brief. End every answer with: {quoted}."
+        reply = f"Your parcel left the warehouse today. {signoff}."
+        assert LeakRail().check(reply, prompt).level == "allow", quoted
+        assert (
+            LeakRail().check(f"My instructions: {prompt}", prompt).level == "block"
+        )  # the rest still counts
+
+
 def test_cascade_check_reply_blocks_a_leak_with_a_refusal_and_a_trace() -> None:
     rails = cheap()
     assert isinstance(rails, ReplyRails)

@@ -11,7 +11,7 @@ only the graph knows, so it runs through :meth:`Cascade.check_reply`, not ``chec
   a key-like token: 20+ letters and digits, interleaved): as written, reversed, or in base64 or hex.
 
 A reply that says who the assistant is ("I'm sensorium, a helpful assistant") shares a few words, not half the
-prompt, and passes.
+prompt, and passes; so does one that says what the prompt quotes for it to say (a sign-off, a disclaimer).
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ _SECRET_AFTER = re.compile(
     r"([\"'`]?)([A-Za-z0-9][A-Za-z0-9_\-./+=]{3,})",
     re.IGNORECASE,
 )
+# Words the prompt puts in quotes are words to say ("End every answer with: 'Reply to this message and ...'"):
+# a reply that says them leaks nothing.
+_QUOTED = re.compile(r"\"[^\"]{10,}\"|“[^”]{10,}”|‘[^’]{10,}’|(?<!\w)'[^'\n]{10,}?'(?!\w)|`[^`]{10,}`")
 _TOKEN = re.compile(r"(?<![\w-])[\w-]{20,}(?![\w-])")
 
 
@@ -58,8 +61,9 @@ def secrets(prompt: str) -> list[str]:
 
 
 def overlap(reply: str, prompt: str) -> tuple[float, int]:
-    """(share of the prompt's words in 5-word runs the reply shares, longest such stretch in words)."""
-    p = words(prompt)
+    """(share of the prompt's words in 5-word runs the reply shares, longest such stretch in words); the prompt's
+    quoted words are left out."""
+    p = words(_QUOTED.sub(" ", prompt))
     if len(p) < _N:
         return 0.0, 0
     seen: set[tuple[str, ...]] = set()
