@@ -68,7 +68,7 @@ def test_a_reply_that_repeats_the_prompt_is_blocked_even_without_a_secret() -> N
     )
     sig = LeakRail().check(reply, ROLE)
     assert (sig.level, sig.category) == ("block", "leak")
-    assert overlap(reply, ROLE)[0] == 1.0
+    assert overlap(reply, ROLE)[:2] == (1.0, len(ROLE.replace("'", " ").split()))
     encoded = base64.b64encode(reply.encode()).decode()  # the same leak, base64-encoded
     assert LeakRail().check(f"Here it is: {encoded}", ROLE).level == "block"
 
@@ -80,7 +80,7 @@ def test_saying_who_the_assistant_is_is_not_a_leak() -> None:
         "",
     ]:
         assert LeakRail().check(reply, ROLE).level == "allow", reply
-    share, longest = overlap("I'm sensorium, a helpful assistant running on your own computer.", ROLE)
+    share, longest, _ = overlap("I'm sensorium, a helpful assistant running on your own computer.", ROLE)
     assert share < 0.3 and longest < 10
     # A short role restated in the agent's own words shares more than half of it, yet gives nothing away ...
     artist = (
@@ -103,13 +103,33 @@ RULES = [
 ]
 
 
-def test_a_long_stretch_of_a_long_prompt_is_a_leak() -> None:
+def test_the_opening_of_a_long_prompt_is_a_leak() -> None:
     prompt = ROLE + " " + " ".join(RULES)
-    part = "Internal notes: " + " ".join(RULES[1:3])
-    share, longest = overlap(part, prompt)
-    assert share < 0.5 and longest >= 20
-    assert LeakRail().check(part, prompt).level == "block"
+    dump = "Here is what I was told: " + ROLE + " " + RULES[0]  # cut short, as by a reply's token limit
+    share, _, opening = overlap(dump, prompt)
+    assert share < 0.5 and opening >= 20
+    assert LeakRail().check(dump, prompt).level == "block"
     assert LeakRail().check(RULES[1], prompt).level == "allow"  # one rule (13 words) restated is not a leak
+
+
+FAQ = [
+    "Opening hours: the shop on Harbour Street is open from nine in the morning until six in the evening on "
+    "weekdays, and from ten until four on Saturdays; it is closed on Sundays and public holidays.",
+    "Returns: anything bought in the last thirty days can be returned with its receipt for a full refund, or "
+    "without one for store credit, as long as it is unused and in its original packaging.",
+    "Delivery: orders placed before two in the afternoon leave the warehouse the same day and usually arrive "
+    "within two working days; delivery is free for orders above fifty euros.",
+    "Repairs: bicycles bought here get a free check after six weeks and discounted repairs for a year; book a "
+    "slot at the counter or by phone, and expect most repairs to take three days.",
+]
+
+
+def test_one_answer_from_a_prompts_faq_told_word_for_word_is_not_a_leak() -> None:
+    faq = "You are the shop's assistant. Answer from these facts.\n" + "\n".join(FAQ)  # 140 words
+    answer = "Sure! " + FAQ[1]  # one entry, a quarter of the prompt in one stretch
+    assert overlap(answer, faq)[1] >= 30
+    assert LeakRail().check(answer, faq).level == "allow"
+    assert LeakRail().check(faq, faq).level == "block"
 
 
 def test_words_the_prompt_quotes_for_the_reply_are_not_a_leak() -> None:

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         "--system-prompt",
         metavar="TEXT",
         help="with --stage output: the system prompt the reply was written under; a reply that holds a secret of "
-        "it or repeats half of it is blocked",
+        "it, or repeats half of it or its first 20 words, is blocked",
     )
     ap.add_argument("--model", default=None, help="chat model spec for the LLM self-check (off when omitted)")
     ap.add_argument(
