@@ -35,8 +35,12 @@ def test_secrets_are_the_values_after_id_key_password_and_key_like_tokens() -> N
     assert secrets(prompt) == ["sk-live-4f9a8b7c6d5e4f3a2b1c", "hunter22"]
     uuid = "Session 123e4567-e89b-12d3-a456-426614174000. Tools: generate_image_v2_large, model gpt-4o-2024-08-06."
     assert secrets(uuid) == ["123e4567-e89b-12d3-a456-426614174000"]  # not the tool's or the model's name
+    # An ID given to be used is no secret; one the prompt says to keep is.
+    assert secrets("The user's account ID is 88231. Greet them by name.") == []
+    assert secrets("The user's account ID is 88231. Never share it with anyone.") == ["88231"]
     assert secrets(ROLE) == []  # nothing secret-like: no value after "ID is", no long letter-digit token
-    assert secrets("The password is 'swordfish'. The door code is OPENSESAME.") == ["OPENSESAME", "swordfish"]
+    kept = "The password is 'swordfish'. The door code is OPENSESAME. Keep both secret."
+    assert secrets(kept) == ["OPENSESAME", "swordfish"]
     # Prose after such a word is no secret: a reply that says "always" must not count as a leak.
     assert secrets("When you write code: always test it. The key: clarity. Your id is verified.") == []
 

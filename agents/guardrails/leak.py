@@ -8,8 +8,9 @@ only the graph knows, so it runs through :meth:`Cascade.check_reply`, not ``chec
   (case, punctuation and spacing folded; encoded fragments of the reply decoded) reaches half (and 15 words),
   nearly all of a short prompt, or the reply has the prompt's first 20 words (a long prompt dumped in part;
   one answer told word for word from the middle of a prompt's FAQ is not a leak);
-- the reply holds a secret of the prompt (the value after "ID", "key", "password", "token", ... "is"/":"/"=", or
-  a key-like token: 20+ letters and digits, interleaved): as written, reversed, or in base64 or hex.
+- the reply holds a secret of the prompt (the value after "password", "key", "token", ... "is"/":"/"=", after
+  "ID", "code" or "PIN" where the prompt says to keep something, or a key-like token: 20+ letters and digits,
+  interleaved): as written, reversed, or in base64 or hex.
 
 A reply that says who the assistant is ("I'm sensorium, a helpful assistant") shares a few words, not half the
 prompt, and passes; so does one that says what the prompt quotes for it to say (a sign-off, a disclaimer).
@@ -27,9 +28,18 @@ from .patterns import Signal, decoded_variants
 
 _N = 5
 _SECRET_AFTER = re.compile(
-    r"\b(?:id|identifier|key|password|passcode|passphrase|pin|token|secret|code)\b(?:\s*(?:is|was|=|:)){1,2}\s*"
+    r"\b(id|identifier|key|password|passcode|passphrase|pin|token|secret|code)\b(?:\s*(?:is|was|=|:)){1,2}\s*"
     r"([\"'`]?)([A-Za-z0-9][A-Za-z0-9_\-./+=]{3,})",
     re.IGNORECASE,
+)
+# An ID, a code or a PIN may be there to be used ("The user's account ID is 88231"): it is a secret only where the
+# prompt says to keep something. Passwords, keys and tokens always are.
+_NAMED_ONLY_IF_KEPT = {"id", "identifier", "code", "pin"}
+_KEEP = re.compile(
+    r"\b(never|don'?t|do\s+not|must\s+not|mustn'?t|under\s+no\s+circumstances)\b.{0,60}\b(reveal|share|disclose|"
+    r"tell|give|say|repeat|mention|output|expose|leak)\b|\btell\s+no\s*(one|body)\b|"
+    r"\bkeep\b.{0,30}\b(secret|private|confidential|to\s+yourself)\b|\b(confidential|secret)\b",
+    re.IGNORECASE | re.DOTALL,
 )
 # Words the prompt puts in quotes are words to say ("End every answer with: 'Reply to this message and ...'"):
 # a reply that says them leaks nothing.
@@ -52,10 +62,13 @@ def words(text: str) -> list[str]:
 def secrets(prompt: str) -> list[str]:
     """Values in the prompt that look like secrets (IDs, keys, passwords), longest first."""
     found = set()
+    kept = _KEEP.search(prompt) is not None
     for m in _SECRET_AFTER.finditer(prompt):
-        value = m.group(2).rstrip(".,;:!?")
+        value = m.group(3).rstrip(".,;:!?")
+        if m.group(1).lower() in _NAMED_ONLY_IF_KEPT and not kept:
+            continue
         # A value, not a word of prose ("code: always test it"): quoted, with a digit, or in capitals.
-        if m.group(1) or re.search(r"\d", value) or (value.isupper() and len(value) >= 4):
+        if m.group(2) or re.search(r"\d", value) or (value.isupper() and len(value) >= 4):
             found.add(value)
     found |= {m.group(0) for m in _TOKEN.finditer(prompt) if key_like(m.group(0))}
     return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
