@@ -116,6 +116,19 @@ def load_probe() -> ProbeWeights:
 _WORD = re.compile(r"[^\W\d_]{2,}")
 
 
+def meaningful(ws: list[str]) -> np.ndarray:
+    """Which windows the meaning probe reads (training and checking alike): those with a word, or all of them when
+    none has one.
+
+    A window without a word (the closing ``` of a code block, a lone brace) has no meaning to read; fitted on, the
+    probe learned code fences from the jailbreak prompts of its training data (a lone ``` scored 1.00 and refused a
+    README pasted as a user message). Obfuscated payloads stay covered: the patterns decode Morse and hex, the
+    spelling probe reads every character, and a text with no word at all keeps its windows.
+    """
+    has = np.array([_WORD.search(w) is not None for w in ws], bool)
+    return has if has.any() else np.ones(len(ws), bool)
+
+
 class ProbeRail:
     """Blocks a text when its combined attack probability reaches the threshold; otherwise has no opinion."""
 
@@ -145,14 +158,7 @@ class ProbeRail:
         """(combined probability, meaning probability, spelling probability, the index of the top window)."""
         wt = self.weights
         p = sigmoid(self.vectors(text) @ wt.w + wt.b)
-        # A window without a word (the closing ``` of a code block, a lone brace) has no meaning to read, yet the
-        # meaning probe learned code fences from the jailbreak prompts it was trained on: a lone ``` scores 1.00,
-        # which refused a README pasted as a user message. Such windows are left out here (training still fits on
-        # them: 27 of its 3,270 texts have one). Obfuscated payloads stay covered: the patterns decode Morse and
-        # hex, the spelling probe reads every character, and a text with no word at all keeps its scores.
-        has_word = np.array([_WORD.search(w) is not None for w in windows(text)])
-        if has_word.any():
-            p = np.where(has_word, p, 0.0)
+        p = np.where(meaningful(windows(text)), p, 0.0)
         i = int(np.argmax(p))
         spelling = float(wt.spelling([text])[0])
         return float(wt.combine(p[i], spelling)), float(p[i]), spelling, i

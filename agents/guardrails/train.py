@@ -26,10 +26,12 @@ Training data (none of it from the held-out bench sets):
         --agentdojo agentdojo-0.1.35-py3-none-any.whl --bfcl ../shared/bfcl --pyrit pyrit-1.1.0-py3-none-any.whl
 
 writes data/probe.npz (both probes' weights and biases, the n-gram idf, the threshold and the training-set
-counts) next to this module. Deterministic: the same inputs and libraries give the same file (another torch build
-moves the MiniLM embeddings in their last digits: retrained with torch 2.14.1, the meaning weights moved by 0.1 %
-and the threshold by 1e-5; the n-gram probe was exact). The shipped files were trained
-with ``--pyrit`` and ``--llm``.
+counts) next to this module. Deterministic: the same inputs and libraries give the same file (the MiniLM
+embeddings come from ONNX Runtime where it is installed, else sentence-transformers: they agree to 2e-7, and
+another build of either moves them in their last digits; retrained with torch 2.14.1 the meaning weights once moved
+by 0.1 % and the threshold by 1e-5; the n-gram probe was exact). Windows without a word are left out, as the rail
+leaves them out at check time (``probe.meaningful``). The shipped files were trained with ``--pyrit`` and
+``--llm``.
 
 ``--llm`` also trains the hidden-state probe (``llmprobe.py``) on the registry's chat GGUF: it reads the model's
 last-token state for every training text (about 1 s a text, an hour in all on 2 cores; ``--states FILE.npz`` keeps
@@ -58,7 +60,7 @@ import numpy as np
 import yaml
 
 from .llmprobe import model_identity, probe_prompt
-from .probe import ProbeWeights, ngram_counts, ngram_tfidf, sigmoid
+from .probe import ProbeWeights, meaningful, ngram_counts, ngram_tfidf, sigmoid
 from .similarity import minilm_embedder, windows
 
 HERE = Path(__file__).parent
@@ -361,10 +363,11 @@ def featurise(
 
     A long attack (a DAN prompt) keeps its opening and a few sentence windows; a benign document keeps all its
     windows, since at check time the probe sees every window and one false alarm among them blocks the text.
+    Windows the probe does not read at check time (``meaningful``: no word in them) are not fitted on either.
     """
     texts, labels, owner = [], [], []
     for i, (text, label, _) in enumerate(samples):
-        ws = windows(text)
+        ws = [w for w, keep in zip(windows(text), meaningful(windows(text)), strict=True) if keep]
         ws = ws[:max_windows] if label else ws
         texts += ws
         labels += [label] * len(ws)
