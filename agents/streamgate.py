@@ -44,7 +44,11 @@ class StreamGate:
             self._step(len(self.text))
 
     def _step(self, upto: int) -> None:
-        if not self.passes(self.text):
+        try:
+            ok = self.passes(self.text)
+        except Exception:  # a failing check must not end the generation: hold the rest for the output rails
+            ok = False
+        if not ok:
             self.closed = True
             return
         self.release(self.text[self.released : upto])
