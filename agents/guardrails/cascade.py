@@ -2,9 +2,10 @@
 
 Order per check: attack patterns (regex) -> similarity to attack exemplars (embeddings) -> the learned probe (the
 same embeddings and character n-grams) -> for the probe's unsure band, a probe on the chat model's hidden state
--> LLM self-check (off by default); then personal-data masking (regex) on what passed. A reply checked with
-:meth:`Cascade.check_reply` is first compared with the system prompt it was written under (leak.py). The first rail that is sure
-ends the check; "unsure" goes one step further; if every enabled rail is unsure, ``on_unsure`` decides.
+-> LLM self-check (off by default); then personal-data masking (regex) on what passed. The first rail that is sure
+ends the check; "unsure" goes one step further; if every enabled rail is unsure, ``on_unsure`` decides. A reply
+checked with :meth:`Cascade.check_reply` is first compared with the system prompt it was written under (leak.py);
+:meth:`Cascade.check_partial` is the regex-only view of a reply still streaming (streamgate.py).
 Every rail that ran is recorded with its finding and its time in ``RailDecision.details`` so the graph's "rail"
 event shows why a text was blocked, masked or passed.
 """
