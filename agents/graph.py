@@ -41,7 +41,7 @@ from .chat import ChatModel, ChatResult, GenerationOptions
 from .emit import emit, event_writer
 from .history import after_step_start, last_ai, last_human, unique_call_ids, window
 from .loopguard import HANDOFF_PREFIX, call_signature, only_repeats, results_by_call, tool_rounds
-from .rails import AllowAll, RailDecision, Rails, ReplyRails
+from .rails import AllowAll, RailDecision, Rails, check_output
 from .state import STATE_KEYS, AssistantState
 from .streamgate import StreamGate, gate_check
 from .team import AgentSpec, Team
@@ -622,10 +622,7 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             try:
                 # The agent's role is what a reply could leak; recalled memory in its prompt is the user's own.
                 role = team[agent].role if agent in team.names else ""
-                if isinstance(services.rails, ReplyRails) and role:
-                    decision = services.rails.check_reply(text, role)
-                else:
-                    decision = services.rails.check(text, "output")
+                decision = check_output(services.rails, text, role)
             except Exception as exc:
                 decision = None
                 emit("error", node="output_rails", message=f"output rail failed: {exc}", kind="rail")

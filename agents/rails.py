@@ -48,6 +48,14 @@ class ReplyRails(Rails, Protocol):
         ...
 
 
+def check_output(rails: Rails, text: str, system_prompt: str = "") -> RailDecision:
+    """A reply through ``rails``: ``check_reply`` against its system prompt where the rails have it (and there is
+    one), else ``check(text, "output")``."""
+    if system_prompt and isinstance(rails, ReplyRails):
+        return rails.check_reply(text, system_prompt)
+    return rails.check(text, "output")
+
+
 class AllowAll:
     """No checks (the default until guardrails are configured)."""
 

@@ -80,7 +80,7 @@ from tqdm import tqdm
 from sensorium.agents.guardrails import Cascade, CascadeOptions
 from sensorium.agents.guardrails.patterns import PatternRail
 from sensorium.agents.guardrails.train import split_of, xstest_split
-from sensorium.agents.rails import RailDecision, ReplyRails
+from sensorium.agents.rails import RailDecision, check_output
 from sensorium.agents.streamgate import StreamGate
 from sensorium.agents.team import default_team
 
@@ -199,9 +199,7 @@ def recording(rails: Any, found: dict[str, RailDecision], systems: dict[str, str
 
     def check(text: str, stage: str, row_id: str) -> bool:
         system = (systems or {}).get(row_id, "")
-        found[row_id] = (
-            reply_check(rails, text, system) if stage == "output" and system else rails.check(text, stage)
-        )
+        found[row_id] = check_output(rails, text, system) if stage == "output" else rails.check(text, stage)
         return found[row_id].action == "block"
 
     return check
@@ -456,10 +454,6 @@ def stream_overhead(rails: Any, rows: list[dict]) -> None:
     )
 
 
-def reply_check(rails: Any, text: str, system: str) -> RailDecision:
-    return rails.check_reply(text, system) if isinstance(rails, ReplyRails) else rails.check(text, "output")
-
-
 def leaks(contenders: list[tuple[str, Any]], show_errors: bool) -> None:
     """Spikee's extraction asks end to end: how many of the model's leaks would reach the user."""
     rows = load_leak_replies()
@@ -478,7 +472,7 @@ def leaks(contenders: list[tuple[str, Any]], show_errors: bool) -> None:
         if rails is None:
             continue
         stopped_in = [r for r in leaked if rails.check(r["ask"], "input").action == "block"]
-        stopped_out = [r for r in leaked if reply_check(rails, r["text"], r["system"]).action == "block"]
+        stopped_out = [r for r in leaked if check_output(rails, r["text"], r["system"]).action == "block"]
         through = [r for r in leaked if r not in stopped_in and r not in stopped_out]
         print(f"  {name:30} input rails stop {len(stopped_in)}, reply check {len(stopped_out)}: "
               f"{len(through)} reach the user")  # fmt: skip
