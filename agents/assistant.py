@@ -34,7 +34,7 @@ from .approval import ApprovalRequest, Decision
 from .emit import EVENT_SINK
 from .events import Event, EventLog
 from .graph import Services, build_graph
-from .rails import AllowAll
+from .rails import AllowAll, redact_input
 from .state import merge_usage
 from .team import Team
 from .threads import ThreadInfo
@@ -172,6 +172,10 @@ class Assistant:
                 raise InputError(
                     f"attachment {att.path} does not exist; pass the path of an existing {att.kind} file"
                 )
+        # Masked before anything records the turn: the event log and every checkpoint see only the redacted text.
+        redacted = redact_input(self.services.rails, text)
+        if redacted is not None and redacted.action == "mask":
+            text = redacted.text
         state = {
             "messages": [HumanMessage(content=text, id=f"human-{uuid.uuid4().hex[:12]}")],
             "input": text,
@@ -192,7 +196,15 @@ class Assistant:
             thread_id=thread_id,
             data={"input": text, "attachments": state["attachments"]},
         )
-        yield from self._stream(thread_id, state, start_event, live)
+        after: list[Event] = []
+        if redacted is not None and redacted.action == "mask":
+            data = {"rail": redacted.rail, "stage": "input", "action": "mask", "reason": redacted.reason}
+            after.append(
+                Event(
+                    type="rail", thread_id=thread_id, node="redact", data=data | {"details": redacted.details}
+                )
+            )
+        yield from self._stream(thread_id, state, start_event, live, after=after)
 
     def _check_ready(self, thread_id: str) -> None:
         """Refuse a new message on a thread that waits for approval or was cut off mid-turn.
@@ -253,7 +265,9 @@ class Assistant:
         start_event = Event(type="turn_started", thread_id=thread_id, data={"resume": payload})
         yield from self._stream(thread_id, Command(resume=payload), start_event, live)
 
-    def _stream(self, thread_id: str, graph_input: Any, start_event: Event, live: bool) -> Iterator[Event]:
+    def _stream(
+        self, thread_id: str, graph_input: Any, start_event: Event, live: bool, after: Sequence[Event] = ()
+    ) -> Iterator[Event]:
         configurable: dict[str, Any] = {"thread_id": thread_id}
         batch: list[tuple[float, dict[str, Any]]] = []  # the running step's events, stamped, when not live
         if not live:
@@ -262,6 +276,8 @@ class Assistant:
         modes = ["custom", "updates"] if live else ["updates"]
         start = time.perf_counter()
         yield self._log(start_event)
+        for ev in after:
+            yield self._log(ev)
         interrupted, final = False, ""
         usage: dict[str, dict[str, float]] = {}
 

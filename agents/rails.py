@@ -48,6 +48,22 @@ class ReplyRails(Rails, Protocol):
         ...
 
 
+@runtime_checkable
+class RedactingRails(Rails, Protocol):
+    """Rails that mask personal data and credentials in the user's words before anything records them."""
+
+    def redact(self, text: str) -> RailDecision:
+        """Cheap and deterministic (no model): ``mask`` with the redacted text, or ``allow``. The assistant runs it
+        before the turn reaches the event log and the thread's checkpoints, so a pasted key or card number is
+        never written to disk; the input rails then check the redacted text."""
+        ...
+
+
+def redact_input(rails: Rails, text: str) -> RailDecision | None:
+    """``rails.redact(text)`` where the rails have it; None otherwise (the text is recorded as typed)."""
+    return rails.redact(text) if isinstance(rails, RedactingRails) else None
+
+
 def check_output(rails: Rails, text: str, system_prompt: str = "") -> RailDecision:
     """A reply through ``rails``: ``check_reply`` against its system prompt where the rails have it (and there is
     one), else ``check(text, "output")``."""

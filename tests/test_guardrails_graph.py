@@ -70,3 +70,41 @@ def test_a_self_harm_ask_gets_crisis_lines_and_never_reaches_the_model():
     assert rail.data["action"] == "block" and "hurt yourself" in rail.data["reason"]
     final = events[-1].data["final"]
     assert "988" in final and "findahelpline.com" in final and "prompt injection" not in final
+
+
+def test_a_pasted_key_and_card_never_reach_the_model_the_event_log_or_the_checkpoints(tmp_path):
+    key, card = "AKIAIOSFODNN7EXAMPLE", "4111 1111 1111 1111"
+    model = ScriptedChatModel(["Thanks, I will not keep it."])
+    team = Team([AgentSpec(name="assistant")], model=model)
+    rails = default_rails(options=CascadeOptions(similarity=False, self_check=False))
+    assistant = Assistant(team, home=tmp_path, memory=False, perceiver=False, rails=rails)
+    events = list(assistant.run("t", f"my key is {key} and my card {card}, is that safe?"))
+    started = events[0]
+    assert (
+        started.type == "turn_started"
+        and started.data["input"] == "my key is [SECRET] and my card [CARD], is that safe?"
+    )
+    masked = events[1]
+    assert (
+        masked.type == "rail"
+        and masked.data["action"] == "mask"
+        and "1 secret, 1 card" in masked.data["reason"]
+    )
+    assert "[SECRET]" in str(model.calls[0]["messages"][-1].content)
+    assert (
+        assistant.state("t")["messages"][0].content == "my key is [SECRET] and my card [CARD], is that safe?"
+    )
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".jsonl" for p in files) and any("threads" in p.name for p in files)
+    for p in files:
+        raw = p.read_bytes()
+        assert key.encode() not in raw and card.encode() not in raw, p
+
+
+def test_without_masking_rails_the_input_is_recorded_as_typed(tmp_path):
+    model = ScriptedChatModel(["ok"])
+    assistant = Assistant(Team([AgentSpec(name="assistant")], model=model), home=tmp_path, memory=False,
+                          perceiver=False, rails=False)  # fmt: skip
+    events = list(assistant.run("t", "mail me at jane@example.com"))
+    assert events[0].data["input"] == "mail me at jane@example.com"
+    assert not any(e.type == "rail" for e in events)

@@ -338,3 +338,18 @@ def test_piped_stdin_runs_line_by_line(tmp_path: Path) -> None:
     assert "Approval needed: send_note by clerk" in done.stdout
     assert "send_note: note sent to bob" in done.stdout
     assert "clerk: Bob has it." in done.stdout
+
+
+def test_the_prompt_history_file_keeps_no_line_with_a_secret(tmp_path):
+    from prompt_toolkit.history import FileHistory
+
+    from sensorium.agents.repl.app import _private_history
+
+    path = tmp_path / "history"
+    history = _private_history(FileHistory)(str(path))
+    history.append_string("what is the weather in Paris?")
+    history.append_string("use my token ghp_" + "a1B2" * 9)
+    history.append_string("call me on +44 20 7946 0958")
+    assert history.get_strings()[-1] == "call me on +44 20 7946 0958"  # this session's Up arrow still has it
+    written = path.read_text()
+    assert "weather in Paris" in written and "ghp_" not in written and "7946" not in written

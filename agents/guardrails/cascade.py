@@ -149,6 +149,13 @@ class Cascade:
                 return False
         return not ("output" in o.mask_pii_stages and mask_pii(text).changed)
 
+    def redact(self, text: str) -> RailDecision:
+        """Personal data and credentials in the user's input masked (regex only), before the turn is recorded."""
+        o = self.options
+        if "input" not in o.stages or "input" not in o.mask_pii_stages or not text:
+            return RailDecision(action="allow", text=text, rail="pii")
+        return _masked(text, "input", []) or RailDecision(action="allow", text=text, rail="pii")
+
     def leak_check(self, text: str, system_prompt: str) -> RailDecision | None:
         """The leak rail alone (a block, or an allow carrying its trace); None where it does not run."""
         if self.leak is None or "output" not in self.options.stages or not text or not system_prompt.strip():
@@ -219,23 +226,29 @@ class Cascade:
         if verdict is not None and verdict.level == "block":
             return _blocked(text, stage, verdict, trace)
         if stage in o.mask_pii_stages:
-            t0 = time.perf_counter()
-            pii = mask_pii(text)
-            trace.append(
-                {"rail": "pii", "found": pii.found, "ms": round((time.perf_counter() - t0) * 1000, 2)}
-            )
-            if pii.changed:
-                kinds = ", ".join(f"{n} {k.lower()}" for k, n in pii.found.items())
-                return RailDecision(
-                    action="mask",
-                    text=pii.text,
-                    reason=f"Masked sensitive data ({kinds}).",
-                    rail="pii",
-                    details={"stage": stage, "trace": trace},
-                )
+            masked = _masked(text, stage, trace)
+            if masked is not None:
+                return masked
         return RailDecision(
             action="allow", text=text, rail="cascade", details={"stage": stage, "trace": trace}
         )
+
+
+def _masked(text: str, stage: Stage, trace: list[dict[str, Any]]) -> RailDecision | None:
+    """``text`` with its personal data masked (its trace entry appended to ``trace``); None if it holds none."""
+    t0 = time.perf_counter()
+    pii = mask_pii(text)
+    trace.append({"rail": "pii", "found": pii.found, "ms": round((time.perf_counter() - t0) * 1000, 2)})
+    if not pii.changed:
+        return None
+    kinds = ", ".join(f"{n} {k.lower()}" for k, n in pii.found.items())
+    return RailDecision(
+        action="mask",
+        text=pii.text,
+        reason=f"Masked sensitive data ({kinds}).",
+        rail="pii",
+        details={"stage": stage, "trace": trace},
+    )
 
 
 def _blocked(text: str, stage: Stage, verdict: Signal, trace: list[dict[str, Any]]) -> RailDecision:

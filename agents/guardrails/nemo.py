@@ -105,6 +105,10 @@ class NemoRails:
         leak = self.cascade.leak_check(text, system_prompt)
         return leak if leak is not None and leak.action == "block" else self.check(text, "output")
 
+    def redact(self, text: str) -> RailDecision:
+        """The cascade's masking of personal data in the input, before the turn is recorded."""
+        return self.cascade.redact(text)
+
     def check_partial(self, text: str, system_prompt: str) -> bool:
         """The cascade's cheap checks on a streaming reply; NeMo's self-check judges the whole reply at the end."""
         return self.cascade.check_partial(text, system_prompt)

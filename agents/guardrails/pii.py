@@ -5,8 +5,8 @@ confirmed with the Luhn checksum, so order numbers and other long digit runs are
 a plausible shape (international prefix or a 3-3-4 / grouped layout with 9 to 15 digits). Credentials are
 the formats their issuers publish (AWS, GitHub, OpenAI/Anthropic-style ``sk-``, Slack, Google, Stripe, Hugging
 Face, JSON web tokens) and PEM private key blocks, so a pasted key reaches neither the model nor memory, and a
-reply never prints one. (The thread's event log and first checkpoint keep the input as typed: they are the
-user's own record of the turn.)
+reply never prints one. The assistant masks the user's input before the turn is recorded (``Cascade.redact``), so
+neither the thread's event log nor its checkpoints hold what was masked.
 """
 
 from __future__ import annotations

@@ -52,6 +52,19 @@ def new_thread_id() -> str:
     return time.strftime("chat-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
 
 
+def _private_history(file_history: type) -> type:
+    """prompt_toolkit's FileHistory, except that a line holding a credential, card number, e-mail or phone number
+    (what the input rail masks) is not written to the file: Up arrow still finds it in this session."""
+    from sensorium.agents.guardrails.pii import mask_pii
+
+    class PrivateFileHistory(file_history):  # type: ignore[misc,valid-type]
+        def store_string(self, string: str) -> None:
+            if not mask_pii(string).changed:
+                super().store_string(string)
+
+    return PrivateFileHistory
+
+
 class LineInput:
     """Reads lines: prompt_toolkit (history, editing, prefilled answers) on a terminal, plain stdin otherwise."""
 
@@ -65,7 +78,7 @@ class LineInput:
             history: Any = InMemoryHistory()
             if history_path is not None:
                 history_path.parent.mkdir(parents=True, exist_ok=True)
-                history = FileHistory(str(history_path))
+                history = _private_history(FileHistory)(str(history_path))
             self._session = PromptSession(history=history)
             # approvals and edits stay out of the message history
             self._questions: PromptSession[str] = PromptSession()
