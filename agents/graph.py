@@ -41,7 +41,7 @@ from .chat import ChatModel, ChatResult, GenerationOptions
 from .emit import emit, event_writer
 from .history import after_step_start, last_ai, last_human, unique_call_ids, window
 from .loopguard import HANDOFF_PREFIX, call_signature, only_repeats, results_by_call, tool_rounds
-from .rails import AllowAll, RailDecision, Rails, check_output
+from .rails import AllowAll, RailDecision, Rails, Stage, check_output
 from .state import STATE_KEYS, AssistantState
 from .streamgate import StreamGate, gate_check
 from .team import AgentSpec, Team
@@ -204,6 +204,31 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
             return {"input": decision.text}
         return {}
 
+    def _checked_percept(dump: dict[str, Any]) -> dict[str, Any]:
+        """A percept's text through the rails before the model reads it or anything records it: a transcript is
+        the user's words (the input stage: a spoken jailbreak is refused, a spoken card number masked); a caption
+        or a file's text is a document, where injections arrive (withheld)."""
+        if not dump.get("text"):
+            return dump
+        stage: Stage = "input" if dump["kind"] == "speech" else "tool_result"
+        try:
+            decision = services.rails.check(dump["text"], stage)
+        except Exception as exc:
+            emit("error", node="perceive", message=f"rail on {dump['source']} failed: {exc}", kind="rail")
+            return dump
+        _rail_event("perceive", stage, decision, source=dump["source"])
+        if decision.action == "allow":
+            return dump
+        # A transcript's segments and an image's caption would repeat what was masked or withheld.
+        dump = dump | {"data": {k: v for k, v in dump["data"].items() if k not in ("segments", "caption")}}
+        if decision.action == "mask":
+            return dump | {"text": decision.text}
+        if stage == "input":
+            refusal = decision.text if decision.text and decision.text != dump["text"] else decision.reason
+            return dump | {"text": "", "error": "refused by the guardrails", "blocked": decision.reason or "blocked",
+                           "refusal": refusal or "I can't help with that request."}  # fmt: skip
+        return dump | {"text": "", "error": f"withheld by the guardrails: {decision.reason}"}
+
     def perceive(state: AssistantState) -> dict[str, Any]:
         attachments = state.get("attachments") or []
         if not attachments:
@@ -222,7 +247,13 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
                 except Exception as exc:  # a broken sense never kills the turn
                     percept = Percept(kind="speech" if att.kind == "audio" else att.kind, source=att.path,
                                       error=f"{type(exc).__name__}: {exc}")  # fmt: skip
-            dump = percept.model_dump(mode="json")
+            dump = _checked_percept(percept.model_dump(mode="json"))
+            if dump.get("blocked"):  # what the user said is refused as if typed: the turn ends here
+                emit("percept", node="perceive", **{k: v for k, v in dump.items() if k not in ("data", "blocked")},
+                      data={})  # fmt: skip
+                kept = {k: v for k, v in dump.items() if k not in ("blocked", "refusal")}
+                return {"percepts": [kept], "blocked": dump["blocked"],
+                        "messages": [AIMessage(content=dump["refusal"], name="rails")]}  # fmt: skip
             emit("percept", node="perceive", **{k: v for k, v in dump.items() if k != "data"},
                   data=_short(dump.get("data")))  # fmt: skip
             percepts.append(dump)
@@ -674,7 +705,9 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
     graph.add_conditional_edges(
         "input_rails", lambda s: "respond" if s.get("blocked") else "perceive", ["respond", "perceive"]
     )
-    graph.add_edge("perceive", "recall")
+    graph.add_conditional_edges(
+        "perceive", lambda s: "respond" if s.get("blocked") else "recall", ["respond", "recall"]
+    )
     graph.add_edge("recall", "plan")
     graph.add_edge("plan", "route")
     graph.add_edge("route", "agent")
