@@ -21,10 +21,10 @@ from typing import Any, Literal
 from ..chat import ChatModel
 from ..rails import DOCUMENTS, RailDecision, Stage
 from .leak import LeakRail
-from .llmprobe import LlmProbeRail
+from .llmprobe import LlmProbeRail, load_llm_probe
 from .patterns import PatternRail, Signal
 from .pii import mask_pii
-from .probe import ProbeRail
+from .probe import ProbeRail, load_probe
 from .selfcheck import SelfCheckRail
 from .similarity import Embedder, SimilarityRail
 
@@ -60,6 +60,10 @@ class CascadeOptions:
     similarity_block_at: float = 0.62
     similarity_unsure_at: float = 0.45
     probe: bool = True  # needs similarity (it reuses its embeddings)
+    # Tool results and retrieved documents go to the probes trained also on a project's code and manual
+    # (data/probe_documents.npz, llm_probe_documents.npz): the others withheld about one clean file in six, and
+    # training them all on documents cost attacks in what users type (cross-validated on the training data).
+    document_probes: bool = True
     # None: the threshold trained with the probe (data/probe.npz), or with the hidden-state probe when that is on
     probe_block_at: float | None = None
     # The costly tier: the chat model's hidden state, read for cheap-probe scores in [probe_unsure_at, block_at)
@@ -98,29 +102,34 @@ class Cascade:
             if o.similarity
             else None
         )
-        self.llm_probe = (
-            LlmProbeRail(
-                self.llm_reader, block_at=o.llm_probe_block_at, document_block_at=o.document_probe_block_at
-            )
-            if o.llm_probe and o.probe and self.similarity is not None
-            else None
-        )
-        block_at, unsure_at = o.probe_block_at, o.probe_unsure_at
-        if self.llm_probe is not None:  # the two tiers' thresholds were chosen together
-            block_at = self.llm_probe.weights.cheap_block_at if block_at is None else block_at
-            unsure_at = self.llm_probe.weights.cheap_unsure_at if unsure_at is None else unsure_at
-        self.probe = (
-            ProbeRail(
-                self.similarity.vectors,
-                block_at=block_at,
-                unsure_at=unsure_at,
-                document_block_at=o.document_probe_block_at,
-            )
-            if o.probe and self.similarity is not None
-            else None
+        self.probe, self.llm_probe = self._probes("probe.npz")
+        # One chat model serves both hidden-state probes.
+        self.doc_probe, self.doc_llm_probe = (
+            self._probes("probe_documents.npz", shared=self.llm_probe) if o.document_probes else (None, None)
         )
         self.self_check = SelfCheckRail(self.chat_model) if o.self_check and self.chat_model else None
         self.leak = LeakRail(block_at=o.leak_block_at) if o.leak_check else None
+
+    def _probes(
+        self, name: str, shared: LlmProbeRail | None = None
+    ) -> tuple[ProbeRail | None, LlmProbeRail | None]:
+        """The cheap probe of data/``name`` and its hidden-state probe (data/llm_``name``), thresholds chosen
+        together; (None, None) where the options turn the probes off."""
+        o = self.options
+        if not (o.probe and self.similarity is not None):
+            return None, None
+        llm = None
+        if o.llm_probe:
+            reader = self.llm_reader if shared is None else (lambda prompt: shared.reader(prompt))
+            llm = LlmProbeRail(reader, weights=load_llm_probe("llm_" + name), block_at=o.llm_probe_block_at,
+                               document_block_at=o.document_probe_block_at)  # fmt: skip
+        block_at, unsure_at = o.probe_block_at, o.probe_unsure_at
+        if llm is not None:  # the two tiers' thresholds were chosen together
+            block_at = llm.weights.cheap_block_at if block_at is None else block_at
+            unsure_at = llm.weights.cheap_unsure_at if unsure_at is None else unsure_at
+        probe = ProbeRail(self.similarity.vectors, weights=load_probe(name), block_at=block_at,
+                          unsure_at=unsure_at, document_block_at=o.document_probe_block_at)  # fmt: skip
+        return probe, llm
 
     def check_reply(self, text: str, system_prompt: str) -> RailDecision:
         """``check(text, "output")``, after a check that the reply does not give ``system_prompt`` away."""
@@ -194,8 +203,10 @@ class Cascade:
             entry |= {"reason": sig.reason, "ms": round((time.perf_counter() - t0) * 1000, 2)}
             if rail is self.self_check and self.self_check is not None:
                 entry |= {"prompt": self.self_check.last_prompt, "reply": self.self_check.last_reply}
-            if rail is self.llm_probe and self.llm_probe is not None:
-                entry |= {"prompt": self.llm_probe.last_prompt}
+            if isinstance(rail, LlmProbeRail):
+                entry |= {"prompt": rail.last_prompt}
+            if rail is self.doc_probe or rail is self.doc_llm_probe:
+                entry["weights"] = "documents"
             trace.append(entry)
             return sig
 
@@ -211,10 +222,13 @@ class Cascade:
                 elif sim.level != "allow" or verdict.level == "allow" or sim.category == "near_benign":
                     # A text nearer to a benign look-alike than to any attack clears a weak pattern's doubt.
                     verdict = sim
-                if verdict.level != "block" and self.probe is not None:
-                    learned = run(self.probe)
-                    if learned.level == "unsure" and self.llm_probe is not None:
-                        learned = run(self.llm_probe)
+                probe, llm_probe = self.probe, self.llm_probe
+                if stage in DOCUMENTS and self.doc_probe is not None:
+                    probe, llm_probe = self.doc_probe, self.doc_llm_probe
+                if verdict.level != "block" and probe is not None:
+                    learned = run(probe)
+                    if learned.level == "unsure" and llm_probe is not None:
+                        learned = run(llm_probe)
                     if learned.level == "block":
                         verdict = learned
             if verdict.level == "unsure" and self.self_check is not None:

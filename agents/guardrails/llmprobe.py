@@ -67,9 +67,10 @@ class LlmProbeWeights:
 
 
 @cache
-def load_llm_probe() -> LlmProbeWeights:
-    """The hidden-state probe shipped with the package (data/llm_probe.npz)."""
-    d = packaged_arrays("llm_probe.npz")
+def load_llm_probe(name: str = "llm_probe.npz") -> LlmProbeWeights:
+    """A hidden-state probe shipped with the package (data/llm_probe.npz, or llm_probe_documents.npz: trained
+    beside probe_documents.npz, for tool results and retrieved documents)."""
+    d = packaged_arrays(name)
     return LlmProbeWeights(
         w=d["w"].astype(np.float32),
         b=float(d["b"]),

@@ -100,9 +100,10 @@ def packaged_arrays(name: str) -> dict[str, np.ndarray]:
 
 
 @cache
-def load_probe() -> ProbeWeights:
-    """The probe shipped with the package."""
-    d = packaged_arrays("probe.npz")
+def load_probe(name: str = "probe.npz") -> ProbeWeights:
+    """A probe shipped with the package: ``probe.npz`` (for what users and replies say) or ``probe_documents.npz``
+    (also trained on a project's code and manual, for tool results and retrieved documents)."""
+    d = packaged_arrays(name)
     return ProbeWeights(
         w=d["w"].astype(np.float32),
         b=float(d["b"]),

