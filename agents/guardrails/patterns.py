@@ -123,9 +123,19 @@ _STRONG: list[tuple[str, str]] = [
         r"\b(DAN|STAN|DUDE|AIM)\b.{0,80}\b(do\s+anything|no\s+(rules|restrictions|limits|filters)|unfiltered|jailbr(oken|eak))",
     ),
     ("jailbreak", r"\bdo\s+anything\s+now\b"),
+    ("jailbreak", r"\b(unrestricted|jailbreak|jailbroken|unfiltered|uncensored)\s+mode\b"),
+    # "Developer mode", "debug mode", "god mode" are everyday words (Android, Flask, games): a jailbreak is one
+    # the assistant is put in. The bare words are only "unsure" (the probes judge).
     (
         "jailbreak",
-        r"\b(developer|god|debug|admin|sudo|unrestricted|jailbreak|jailbroken|evil|unfiltered|uncensored)\s+mode\b",
+        r"\b(you\s*(are|'re)\s+(now\s+)?(in|running\s+in|operating\s+in)|(respond|answer|reply|act|speak|"
+        r"operate)\w*\s+(in|as|with)|simulat\w+|enter\w*|switch\w*\s+(in)?to|activat\w+|with)\s+(the\s+|your\s+)?"
+        r"(\w+\s+)?(developer|god|debug|admin|sudo|evil)\s+mode\b"
+        r"|(?-i:\b(DEVELOPER|GOD|DEBUG|ADMIN|SUDO|EVIL)\s+MODE\s+(IS\s+|HAS\s+BEEN\s+)?(NOW\s+)?(ENABLED|ACTIVATED|ENGAGED|UNLOCKED))"
+        r"|\b(developer|god|debug|admin|sudo|evil)\s+mode\s+(is\s+|has\s+been\s+)?(now\s+)?(enabled|activated|engaged|unlocked)\W{0,5}\s*(you|your)\b"
+        r"|\b(developer|god|debug|admin|sudo|evil)\s+mode\s+(output|response|enabled\b.{0,40}\b(you|your))"
+        r"|\b(enabl|turn\w*\s+on|unlock)\w*\s+(the\s+|your\s+)?(developer|god|debug|admin|sudo|evil)\s+mode\s+(and|then|to)\s+"
+        r"(answer|respond|reply|ignore|bypass|tell|say|reveal|print|output|show)",
     ),
     (
         "jailbreak",
@@ -265,6 +275,7 @@ _STRONG: list[tuple[str, str]] = [
 ]
 
 _WEAK: list[tuple[str, str]] = [
+    ("jailbreak", r"\b(developer|god|debug|admin|sudo|evil)\s+mode\b"),
     (
         "jailbreak",
         r"\b(pretend|imagine|roleplay|role-play|act\s+as|you\s+are\s+now|from\s+now\s+on|hypothetically|in\s+a\s+fictional\s+world)\b",
