@@ -3,7 +3,7 @@
 A coding agent reads source files and manuals all day, and a rail that withholds one of them for no reason breaks
 the task. The bench's other benign documents are short (CodeIPI's files, AgentDojo-style records), so this set
 holds what a real project looks like: the top-level functions and classes of its .py files, and runs of paragraphs
-of its .rst/.md/.txt manual (``train.document_chunks``), from the source archives of three projects the probes
+of its .rst/.md/.txt manual (``guardrails.chunks.document_chunks``), from the source archives of three projects the probes
 never saw (they train on Django's):
 
 - Flask 3.1.0 (BSD-3-Clause, Pallets), Click 8.1.8 (BSD-3-Clause, Pallets), Requests 2.32.3 (Apache-2.0,
@@ -26,7 +26,7 @@ from pathlib import Path
 from guardrails import DATA
 from guardrails_make_fresh import write_jsonl
 
-from sensorium.agents.guardrails.train import document_chunks
+from sensorium.agents.guardrails.chunks import document_chunks
 
 
 def main() -> int:

@@ -333,11 +333,12 @@ def test_packaged_probe_on_the_packaged_embedder():
 
 
 def test_project_documents_from_an_sdist(tmp_path: Path) -> None:
-    """train.document_chunks: top-level functions and classes of .py files, paragraph runs of the manual; licences,
+    """chunks.document_chunks: top-level functions and classes of .py files, paragraph runs of the manual; licences,
     translations and vendored code left out; project_samples labels them benign documents."""
     import tarfile
 
-    from sensorium.agents.guardrails.train import document_chunks, project_samples
+    from sensorium.agents.guardrails.chunks import document_chunks
+    from sensorium.agents.guardrails.train import project_samples
 
     func = 'def area(r):\n    """The area of a circle of radius r, in the unit of r squared (for drawing only)."""\n    return 3.14159 * r * r\n'
     files = {
