@@ -3,11 +3,11 @@
 The chat REPL shows a reply as it is written, but the output rails judge the whole reply afterwards: a leaked
 secret or a phone number would be on the screen before the rail blocked or masked it. The gate holds the tokens
 back and releases them in steps of ``every`` characters once the rails have passed all the text so far, keeping
-the last ``margin`` characters back (a phone number or key still being written is not recognisable yet). Once a
-check fails nothing more is released; the output rails' verdict on the whole reply then decides what the user
-sees (the renderer prints the delivered reply when it differs from what was streamed).
-
-A secret longer than ``margin`` characters may show its first characters before the check catches it.
+the last ``margin`` characters back (a phone number or key still being written is not recognisable yet), and
+never cutting inside a word: a key or token longer than the margin is one unbroken run of characters, so it stays
+back whole until a space ends it and the check has seen all of it. Once a check fails nothing more is released;
+the output rails' verdict on the whole reply then decides what the user sees (the renderer prints the delivered
+reply when it differs from what was streamed).
 """
 
 from __future__ import annotations
@@ -31,11 +31,19 @@ class StreamGate:
         self.passes, self.release, self.every, self.margin = passes, release, every, margin
         self.text = ""
         self.released = 0
+        self.checked = (
+            0  # the text's length at the last check: a word held back is not checked again per token
+        )
         self.closed = False  # a check failed: nothing more is shown until the output rails have spoken
 
     def feed(self, piece: str) -> None:
         self.text += piece
-        if not self.closed and len(self.text) - self.released >= self.every + self.margin:
+        n = len(self.text)
+        if (
+            not self.closed
+            and n - self.released >= self.every + self.margin
+            and n - self.checked >= self.every
+        ):
             self._step(len(self.text) - self.margin)
 
     def finish(self) -> None:
@@ -44,12 +52,18 @@ class StreamGate:
             self._step(len(self.text))
 
     def _step(self, upto: int) -> None:
+        self.checked = len(self.text)
         try:
             ok = self.passes(self.text)
         except Exception:  # a failing check must not end the generation: hold the rest for the output rails
             ok = False
         if not ok:
             self.closed = True
+            return
+        if upto < len(self.text) and not self.text[upto].isspace():  # inside a word: back to its start
+            while upto > self.released and not self.text[upto - 1].isspace():
+                upto -= 1
+        if upto == self.released:
             return
         self.release(self.text[self.released : upto])
         self.released = upto

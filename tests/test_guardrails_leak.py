@@ -256,3 +256,30 @@ def test_a_streamed_reply_never_shows_the_secret_the_output_rail_blocks() -> Non
     plain = Assistant(Team([AgentSpec(name="keeper", role=role)], model=model), memory=False, perceiver=False,
                       rails=False)  # fmt: skip
     assert [e.data["text"] for e in plain.run("u", "hi") if e.type == "token"] == ["one ", "two ", "three "]
+
+
+def test_stream_gate_holds_a_long_key_back_whole_until_the_check_has_seen_all_of_it() -> None:
+    from sensorium.agents.streamgate import StreamGate
+
+    key = "sk-" + "A1b2C3d4E5" * 6  # 63 characters: longer than the margin
+    shown: list[str] = []
+    checks: list[str] = []
+
+    def passes(text: str) -> bool:
+        checks.append(text)
+        return key not in text  # recognisable only once written out in full
+
+    gate = StreamGate(passes, shown.append, every=10, margin=20)
+    for ch in f"Here is what the config holds for you: {key} and that is all.":
+        gate.feed(ch)
+        assert "sk-" not in "".join(shown)  # not even the key's first characters before the check caught it
+    gate.finish()
+    assert gate.closed and "".join(shown).endswith("holds for you: ")
+    assert len(checks) <= 1 + len(gate.text) // 10  # a word held back is not re-checked at every character
+
+    shown.clear()
+    gate = StreamGate(lambda text: True, shown.append, every=10, margin=20)
+    for ch in f"A harmless reply with a long path /usr/lib/python3/site-packages/{'x' * 40} in it.":
+        gate.feed(ch)
+    gate.finish()
+    assert "".join(shown) == gate.text  # held words are all released at the end
