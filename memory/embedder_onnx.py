@@ -71,7 +71,9 @@ def onnx_for(model_dir: str | Path) -> Path:
     from sensorium.supply import derived_for
 
     model_dir = Path(model_dir)
-    weights = next(iter(sorted(model_dir.glob("*.safetensors")) or sorted(model_dir.glob("*.bin"))), model_dir)
+    weights = next(
+        iter(sorted(model_dir.glob("*.safetensors")) or sorted(model_dir.glob("*.bin"))), model_dir
+    )
     return derived_for(model_dir, ONNX_NAME, f"{__name__}:export_onnx", weights)
 
 
