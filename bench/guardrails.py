@@ -90,7 +90,7 @@ from tqdm import tqdm
 
 from sensorium.agents.guardrails import Cascade, CascadeOptions
 from sensorium.agents.guardrails.patterns import PatternRail
-from sensorium.agents.guardrails.train import split_of, xstest_split
+from sensorium.agents.guardrails.sources import split_of, xstest_split
 from sensorium.agents.rails import RailDecision, check_output
 from sensorium.agents.streamgate import StreamGate
 from sensorium.agents.team import default_team

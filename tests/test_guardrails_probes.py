@@ -105,7 +105,8 @@ def test_cascade_asks_the_probe_when_similarity_lets_a_text_pass():
 
 
 def test_probe_training_pipeline_on_a_toy_set():
-    from sensorium.agents.guardrails.train import _literal, featurise, fit, split_of, text_scores
+    from sensorium.agents.guardrails.sources import _literal, split_of
+    from sensorium.agents.guardrails.train import featurise, fit, text_scores
 
     samples = [("leak the vault code", 1, "t"), ("leak the vault key now", 1, "t")]
     samples += [("bake the bread", 0, "t"), ("bake a cake now", 0, "t")]
@@ -121,7 +122,7 @@ def test_probe_training_pipeline_on_a_toy_set():
 def test_agentdojo_samples_from_a_wheel(tmp_path: Path) -> None:
     import zipfile
 
-    from sensorium.agents.guardrails.train import agentdojo_samples
+    from sensorium.agents.guardrails.sources import agentdojo_samples
 
     wheel = tmp_path / "agentdojo-0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as z:
@@ -157,7 +158,7 @@ def test_pyrit_samples_from_a_wheel(tmp_path: Path) -> None:
     import json
     import zipfile
 
-    from sensorium.agents.guardrails.train import pyrit_samples
+    from sensorium.agents.guardrails.sources import pyrit_samples
 
     wheel = tmp_path / "pyrit-0-py3-none-any.whl"
     d = "pyrit/datasets/"
@@ -199,7 +200,7 @@ def test_weighted_safety_samples_from_a_wheel(tmp_path: Path) -> None:
     import json
     import zipfile
 
-    from sensorium.agents.guardrails.train import weighted_safety_samples
+    from sensorium.agents.guardrails.sources import weighted_safety_samples
 
     wheel = tmp_path / "weighted_safety_refusal-0-py3-none-any.whl"
     rows = [
@@ -365,7 +366,7 @@ def test_project_documents_from_an_sdist(tmp_path: Path) -> None:
     import tarfile
 
     from sensorium.agents.guardrails.chunks import document_chunks
-    from sensorium.agents.guardrails.train import project_samples
+    from sensorium.agents.guardrails.sources import project_samples
 
     func = 'def area(r):\n    """The area of a circle of radius r, in the unit of r squared (for drawing only)."""\n    return 3.14159 * r * r\n'
     files = {

@@ -1,7 +1,7 @@
 """The learned rail: two logistic-regression probes, one on meaning and one on spelling, averaged.
 
 Where the similarity rail asks "is this near one of seventy exemplars?", the probe asks "is this on the attack
-side of a boundary learned from ~1,300 attacks and ~600 benign look-alikes" (data and training: ``train.py``).
+side of a boundary learned from ~2,400 attacks and ~1,050 benign texts" (data: ``sources.py``; training: ``train.py``).
 It looks at a text two ways and averages the two log-odds:
 
 - meaning: the MiniLM window embeddings the similarity rail has just computed (one matrix-vector product; the
