@@ -37,6 +37,7 @@ chat: models
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python -m mypy
 
 test: models sysdeps lint
 	$(BIN)/python -m pytest -m "not slow and not gpu"

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"cannot read --file {args.file}: {exc.strerror or exc}; give a readable text file")
     else:
         text = args.text
-    stage = args.stage or ("tool_result" if args.file is not None else "input")
+    stage: Stage = args.stage or ("tool_result" if args.file is not None else "input")
     if args.system_prompt is not None and stage != "output":
         ap.error("--system-prompt is for replies: add --stage output")
     opts = CascadeOptions(self_check=args.model is not None, llm_probe=not args.fast)

@@ -44,7 +44,7 @@ def minilm_embedder(path: str | None = None) -> Embedder:
         from ...memory.embedder_onnx import OnnxEmbedder, onnx_for
 
         try:
-            return OnnxEmbedder(model_dir, onnx_for(model_dir)).embed  # type: ignore[return-value]
+            return OnnxEmbedder(model_dir, onnx_for(model_dir)).embed
         except Exception as exc:  # a failed export or load must not take the rails down: torch reads it too
             warnings.warn(
                 f"ONNX Runtime embedder unavailable ({exc}); using sentence-transformers", stacklevel=2

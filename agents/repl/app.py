@@ -57,7 +57,7 @@ def _private_history(file_history: type) -> type:
     (what the input rail masks) is not written to the file: Up arrow still finds it in this session."""
     from sensorium.agents.guardrails.pii import mask_pii
 
-    class PrivateFileHistory(file_history):  # type: ignore[misc,valid-type]
+    class PrivateFileHistory(file_history):
         def store_string(self, string: str) -> None:
             if not mask_pii(string).changed:
                 super().store_string(string)
