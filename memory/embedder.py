@@ -17,7 +17,7 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 
 from sensorium.errors import InputError
-from sensorium.extras import require
+from sensorium.extras import quiet_loading, require
 
 Pooling = Literal["mean", "cls", "max"]
 DEFAULT_DEVICE = "cpu"  # the one place a device is picked; pass device="cuda" to use a GPU
@@ -62,7 +62,8 @@ class SentenceTransformerEmbedder:
             from sentence_transformers.sentence_transformer import modules
         except ImportError:
             from sentence_transformers import models as modules  # type: ignore[attr-defined,no-redef]
-        transformer = modules.Transformer(self.path)
+        with quiet_loading():
+            transformer = modules.Transformer(self.path)
         width = (
             getattr(transformer, "get_embedding_dimension", None) or transformer.get_word_embedding_dimension
         )

@@ -10,7 +10,7 @@ import threading
 from functools import cache
 from typing import Protocol, runtime_checkable
 
-from sensorium.extras import require
+from sensorium.extras import quiet_loading, require
 
 from .embedder import DEFAULT_DEVICE
 
@@ -32,7 +32,8 @@ class CrossEncoderReranker:
 
         self.path = str(resolve_path("rerank", path))
         st = require("sentence_transformers", "memory", purpose="cross-encoder reranking")
-        self._model = st.CrossEncoder(self.path, device=device)
+        with quiet_loading():
+            self._model = st.CrossEncoder(self.path, device=device)
         self.batch_size = batch_size
         self._lock = threading.Lock()
 

@@ -110,3 +110,17 @@ def test_cli_add_and_search(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     )
     assert '"heading": "Garden"' in capsys.readouterr().out
     assert main(["memory", "add", str(tmp_path / "missing.md")]) == 2
+
+
+def test_loading_the_embedder_prints_no_weight_loading_bar_and_restores_the_setting(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from transformers.utils import logging as hf_logging
+
+    from sensorium.memory.embedder import SentenceTransformerEmbedder
+
+    assert hf_logging.is_progress_bar_enabled()
+    SentenceTransformerEmbedder(EmbedderOptions(pooling="max"))  # not the cached one: this loads the weights
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err, err  # it used to land in the middle of a chat turn
+    assert hf_logging.is_progress_bar_enabled()  # a later big model load still shows its bar

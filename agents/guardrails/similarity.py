@@ -19,7 +19,7 @@ from importlib import resources
 import numpy as np
 import yaml
 
-from ...extras import require
+from ...extras import quiet_loading, require
 from ..rails import Stage
 from .patterns import Signal
 
@@ -50,7 +50,8 @@ def minilm_embedder(path: str | None = None) -> Embedder:
                 f"ONNX Runtime embedder unavailable ({exc}); using sentence-transformers", stacklevel=2
             )
     st = require("sentence_transformers", "memory", purpose="the similarity guardrail")
-    model = st.SentenceTransformer(str(model_dir), device="cpu")
+    with quiet_loading():
+        model = st.SentenceTransformer(str(model_dir), device="cpu")
 
     def embed(texts: Sequence[str]) -> np.ndarray:
         return np.asarray(
