@@ -186,8 +186,13 @@ def test_multistep_request_is_planned_and_executed_step_by_step() -> None:
     assert [s["status"] for s in plans[-1]] == ["done", "done"]
     assert assistant.state("t")["plan"]["steps"][0]["result"] == "6*7 = 42"
     assert model.calls[0]["response_format"]["required"] == ["steps"]
-    # the plan is shown to the agent
-    assert "Do step 1 now" in str(model.calls[1]["messages"][0].content)
+    # The plan is shown to the agent with the request, after the system prompt (which stays the same, so that
+    # llama.cpp and vLLM reuse its cached prefix), and step 2's call sees step 2 as current.
+    first, second = model.calls[1]["messages"], model.calls[3]["messages"]
+    assert "plan" not in str(first[0].content) and first[0].content == second[0].content
+    assert str(first[1].content).endswith("First compute 6*7, then compute 2+2")
+    assert "Do step 1 now" in str(first[1].content) and "Do step 2 now" in str(second[1].content)
+    assert assistant.state("t")["messages"][0].content == "First compute 6*7, then compute 2+2"  # as written
 
 
 def test_failed_step_triggers_a_replan() -> None:
@@ -372,11 +377,15 @@ class FakeMemory:
 
 def test_recall_puts_memory_in_the_prompt_and_remember_stores_the_exchange() -> None:
     memory = FakeMemory()
-    assistant, model = make(["Your cat is Miso."], memory=memory)
+    assistant, model = make(["Your cat is Miso.", "Your cat is Miso."], memory=memory)
     events = list(assistant.run("t", "what's my cat's name?"))
-    assert "Miso" in model.calls[0]["messages"][0].content
+    system, request = model.calls[0]["messages"]
+    assert "Miso" not in system.content  # the system prompt stays the same turn after turn (prefix cache)
+    assert "Miso" in request.content and request.content.endswith("what's my cat's name?")
     assert next(e for e in events if e.type == "recall").data["hits"] == [{"id": "m1", "score": 0.9}]
     assert memory.added[0][0] == ["User: what's my cat's name?\nAssistant: Your cat is Miso."]
+    list(assistant.run("t2", "what's my cat's name?"))  # the same exchange again: the same id, so one record
+    assert memory.added[1][1]["ids"] == memory.added[0][1]["ids"] and memory.added[0][1]["ids"][0]
 
 
 def test_broken_memory_does_not_kill_the_turn() -> None:
@@ -473,3 +482,30 @@ def test_per_step_delivery_flushes_a_failing_steps_events_before_the_error() -> 
     assert ("node_started", "agent") in [
         (e.type, e.node) for e in seen
     ]  # the failing node's start came first
+
+
+def test_turn_context_goes_before_the_users_request_not_a_planner_note() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from sensorium.agents.nodes.acting import with_context
+
+    request = HumanMessage(content="book it", id="h1")
+    note = HumanMessage(content="Next, step 2 of the plan: pay", name="planner")
+    history = [
+        HumanMessage(content="earlier"),
+        AIMessage(content="ok"),
+        request,
+        AIMessage(content="done"),
+        note,
+    ]
+    out = with_context(history, "NOTES")
+    assert out[2].content == "NOTES\n\nbook it" and out[2].id == "h1"
+    assert [m.content for i, m in enumerate(out) if i != 2] == ["earlier", "ok", "done", note.content]
+    assert request.content == "book it"  # the state's message is not changed
+    assert with_context(history, "") is history
+    parts = with_context([HumanMessage(content=[{"type": "text", "text": "what is this?"}])], "NOTES")
+    assert parts[0].content == [{"type": "text", "text": "NOTES"}, {"type": "text", "text": "what is this?"}]
+    assert (
+        with_context([AIMessage(content="x")], "NOTES")[0].content == "NOTES"
+    )  # request cut off by the window
+

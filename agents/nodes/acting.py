@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langgraph.types import Send, interrupt
 
 from sensorium.tools.base import Tool
@@ -54,10 +54,10 @@ def tool_specs(services: Services, agent: AgentSpec) -> list[dict[str, Any]]:
     return specs
 
 
-def system_prompt(agent: AgentSpec, state: AssistantState) -> str:
-    """The agent's role, then what memory recalled and the plan with its current step, where there are."""
+def turn_context(state: AssistantState) -> str:
+    """What memory recalled for this request and the plan with its current step; "" when there is neither."""
     prompts = planner.prompts()
-    parts = [agent.role.strip()]
+    parts = []
     if state.get("recalled"):
         hits = "\n".join(f"- {h['text']}" for h in state["recalled"])
         parts.append(prompts["context_recall"].format(hits=hits))
@@ -66,6 +66,35 @@ def system_prompt(agent: AgentSpec, state: AssistantState) -> str:
     if current_plan is not None and step is not None:
         parts.append(prompts["context_plan"].format(plan=planner.render(current_plan), current=step["id"]))
     return "\n\n".join(parts)
+
+
+def with_context(history: list[Any], context: str) -> list[Any]:
+    """``history`` with ``context`` put before the text of the turn's request (the last message the user wrote,
+    not the planner's step notes), in the copy the model reads; the checkpoint keeps the request as written.
+
+    Not in the system prompt, although that reads more naturally: what changes every turn or step should come
+    after what does not, so that llama.cpp and vLLM reuse the cached prefix (the agent's role, its ~1,000 tokens
+    of tool schemas, the earlier turns) instead of reading the whole prompt again on every call.
+    """
+    if not context:
+        return history
+    humans = [i for i, m in enumerate(history) if isinstance(m, HumanMessage)]
+    if not humans:  # the window cut the request off (a long tool loop): the context goes first
+        return [HumanMessage(content=context), *history]
+    at = next((i for i in reversed(humans) if history[i].name != "planner"), humans[-1])
+    content = history[at].content
+    if isinstance(content, str):
+        content = f"{context}\n\n{content}"
+    else:  # content parts (text and images): the context is one more text part, first
+        content = [{"type": "text", "text": context}, *content]
+    return [*history[:at], history[at].model_copy(update={"content": content}), *history[at + 1 :]]
+
+
+def prompt_messages(agent: AgentSpec, state: AssistantState) -> list[BaseMessage]:
+    """What the agent's model reads: its role as the system prompt, then the history window, the turn's context
+    put with the request (``with_context``)."""
+    history = window(state.get("messages", []))
+    return [SystemMessage(content=agent.role.strip()), *with_context(history, turn_context(state))]
 
 
 def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
@@ -77,10 +106,7 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
         note = prompts["step_limit"].format(steps=steps)
         emit("error", node="agent", agent=name, message=note, kind="step_limit")
         return {"messages": [AIMessage(content=note, name=name)]}
-    messages: list[BaseMessage] = [
-        SystemMessage(content=system_prompt(spec, state)),
-        *window(state.get("messages", [])),
-    ]
+    messages = prompt_messages(spec, state)
     tools, options = tool_specs(services, spec), None
     if team.tool_rounds is not None and tool_rounds(state.get("messages", [])) >= team.tool_rounds:
         # The team's budget of tool rounds for this request is spent: answer from the results. The tools
@@ -96,11 +122,12 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
     result = call_model("agent", name, services.model(team.model_for(spec)), messages, tools=tools,
                         options=options, stream_check=gate_check(services.rails, spec.role))  # fmt: skip
     ai = result.message
+    usage = usage_update(name, result)
     ai.name = name
     if ai.id is None:
         ai.id = f"ai-{uuid.uuid4().hex[:12]}"
     unique_call_ids(ai, state.get("messages", []))
-    out: dict[str, Any] = {"messages": [ai], "steps": steps + 1, "usage": usage_update(name, result)}
+    out: dict[str, Any] = {"messages": [ai], "steps": steps + 1, "usage": usage}
     handoffs = [c for c in ai.tool_calls if c["name"].startswith(HANDOFF_PREFIX)]
     if handoffs:
         target = handoffs[0]["name"][len(HANDOFF_PREFIX) :]

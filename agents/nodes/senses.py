@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
@@ -90,8 +91,12 @@ def remember(services: Services, state: AssistantState) -> dict[str, Any]:
     if services.memory is None or not services.remember_turns or state.get("blocked"):
         return out
     text = f"User: {state.get('input', '')}\nAssistant: {state.get('final', '')}"
+    # The id comes from the text: the same exchange again updates its record instead of being recalled twice.
+    key = "exchange-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
     try:
-        services.memory.add([text], metadata=[{"kind": "exchange", "agent": state.get("active_agent", "")}])
+        services.memory.add(
+            [text], ids=[key], metadata=[{"kind": "exchange", "agent": state.get("active_agent", "")}]
+        )
     except Exception as exc:
         emit("error", node="remember", message=f"could not store the exchange: {exc}", kind="memory")
     return out
