@@ -232,6 +232,10 @@ class LogRenderer:
             )
         elif t == "loop_guard":
             self._line(ev, "loop guard", "yellow", str(d.get("message", "")))
+        elif t == "ungrounded":
+            calls = "; ".join(f"{c.get('name')}({json.dumps(c.get('arguments'))}): {c.get('reason', '')}"
+                              for c in d.get("calls") or [])  # fmt: skip
+            self._line(ev, "not run", "yellow", calls)
         elif t == "error":
             self._line(ev, "error", "bold red", f"{d.get('kind', '')}: {d.get('message', '')}")
         elif t == "turn_finished":

@@ -35,6 +35,7 @@ EventType = Literal[
     "rail",  # data: {"rail", "stage", "action": allow|mask|block, "reason", "details"}
     "message",  # agent, data: {"content": str}  (the final reply of the turn)
     "loop_guard",  # agent, data: {"message": str}  (the model repeated calls that had run; tools withheld)
+    "ungrounded",  # agent, data: {"calls": [{"name", "arguments", "reason"}]}  (calls dropped, not run)
     "error",  # data: {"message": str, "kind": str}
     "turn_finished",  # data: {"elapsed_s", "usage": {agent: {...}}, "interrupted": bool}
 ]

@@ -204,7 +204,17 @@ class EventTracer:
             self._turn.add_event(
                 "error", attributes={"message": _text(d.get("message", ""))}, timestamp=_ns(ev.ts)
             )
-        elif ev.type in ("plan", "route", "handoff", "percept", "recall", "rail", "loop_guard", "message"):
+        elif ev.type in (
+            "plan",
+            "route",
+            "handoff",
+            "percept",
+            "recall",
+            "rail",
+            "loop_guard",
+            "ungrounded",
+            "message",
+        ):
             self._turn.add_event(ev.type, attributes={"data": _text(d)}, timestamp=_ns(ev.ts))
         elif ev.type == "turn_finished":
             self._turn.set_attribute("sensorium.interrupted", bool(d.get("interrupted")))

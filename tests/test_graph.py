@@ -509,3 +509,39 @@ def test_turn_context_goes_before_the_users_request_not_a_planner_note() -> None
         with_context([AIMessage(content="x")], "NOTES")[0].content == "NOTES"
     )  # request cut off by the window
 
+
+def test_a_call_with_no_ground_in_the_conversation_is_dropped_and_the_model_answers_without_tools() -> None:
+    # What the 0.5B default does for "I like cats.": it copies the example from calculate's description.
+    assistant, model = make(
+        [
+            {"tool_calls": [{"name": "calculate", "arguments": {"expression": "(17 * 23) + sqrt(16)"}}]},
+            "Cats are great!",
+        ]
+    )
+    events = list(assistant.run("t", "I like cats."))
+    model.assert_done()
+    assert "tool_result" not in types(events) and "tool_call" not in types(events)
+    dropped = next(e for e in events if e.type == "ungrounded").data["calls"]
+    assert dropped[0]["name"] == "calculate" and "17" in dropped[0]["reason"]
+    assert model.calls[1]["tools"] == []  # asked again, for prose
+    assert events[-1].data["final"] == "Cats are great!"
+    usage = events[-1].data["usage"]["assistant"]
+    assert usage["calls"] == 2  # both model calls are counted
+    ai = assistant.state("t")["messages"][-1]
+    assert ai.content == "Cats are great!" and not ai.tool_calls
+
+
+def test_a_grounded_call_runs_and_one_grounded_in_an_earlier_turn_too() -> None:
+    assistant, model = make(
+        [
+            {"tool_calls": [{"name": "calculate", "arguments": {"expression": "17*23"}}]},
+            "391.",
+            {"tool_calls": [{"name": "calculate", "arguments": {"expression": "391 * 2"}}]},
+            "782.",
+        ]
+    )
+    list(assistant.run("t", "What is seventeen times twenty-three?"))
+    events = list(assistant.run("t", "Double that."))  # 391 comes from the earlier turn, 2 from "double"
+    model.assert_done()
+    assert "ungrounded" not in types(events)
+    assert next(e for e in events if e.type == "tool_result").data["content"] == "782"

@@ -174,6 +174,25 @@ def test_renderer_streams_replies_and_holds_tool_call_json() -> None:
     assert "(1.5s, 9 tokens generated)" in text
 
 
+def test_renderer_drops_a_call_the_graph_did_not_run_and_streams_the_answer_written_instead() -> None:
+    out = io.StringIO()
+    r = TurnRenderer(Console(file=out, width=100, color_system=None))
+
+    def ev(type_: str, **data: object) -> None:
+        r.event(Event(type=type_, thread_id="t", agent="assistant", node="agent", data=data))  # type: ignore[arg-type]
+
+    ev("turn_started", input="I like cats.")
+    ev("token", text='<tool_call>{"name": "calculate"')
+    reason = "the expression uses none of the numbers in the conversation"
+    ev("ungrounded", calls=[{"name": "calculate", "arguments": {"expression": "17*23"}, "reason": reason}])
+    for piece in ["Cats ", "are ", "great!"]:
+        ev("token", text=piece)
+    ev("message", content="Cats are great!")
+    text = out.getvalue()
+    assert "<tool_call>" not in text and "not run: calculate" in text
+    assert text.count("Cats are great!") == 1  # streamed, not printed again
+
+
 def test_renderer_shows_a_reply_changed_by_the_output_rail() -> None:
     out = io.StringIO()
     r = TurnRenderer(Console(file=out, width=100, color_system=None))

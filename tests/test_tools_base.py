@@ -243,3 +243,52 @@ def test_google_docstring_parsing_edge_cases() -> None:
     )
     assert desc == "Summary line.\n\nMore detail."
     assert params == {"a": "First, with a type in parentheses.", "kw": "Keyword things."}
+
+
+def test_calculate_grounding_needs_one_number_of_the_conversation() -> None:
+    from sensorium.tools.basic import calculate
+
+    def why(expression: str, conversation: str) -> str | None:
+        return calculate.ungrounded({"expression": expression}, conversation)
+
+    assert why("(17 * 23) + sqrt(16)", "I like cats.") is not None
+    assert why("green * 23", "My favourite colour is green.") is not None
+    assert why("2^10", "What's 2 to the power 10?") is None
+    assert why("15 * 240 / 100", "How much is 15% of 240?") is None  # % grounds the 100
+    assert why("sqrt(2)", "What is the square root of two?") is None  # number words count
+    assert why("(4 + 5 + 9) / 3", "the average of 4, 5 and 9") is None  # one shared number is enough
+    assert why("1000 * 3", "three thousand") is None
+    assert why("pi * e", "pi times e") is None  # no number to check: it runs
+
+
+def test_a_grounding_rule_that_raises_lets_the_call_run() -> None:
+    from sensorium.tools.base import tool
+
+    def broken(arguments: dict, conversation: str) -> str | None:
+        raise RuntimeError("bug in the rule")
+
+    @tool(grounding=broken)
+    def echo(text: str) -> str:
+        """Echo.
+
+        Args:
+            text: what to echo
+        """
+        return text
+
+    assert echo.ungrounded({"text": "x"}, "") is None
+    assert echo.grounding is broken and echo.invoke({"text": "x"}).content == "x"
+
+
+def test_time_and_file_tools_need_the_conversation_to_speak_of_time_or_files() -> None:
+    from sensorium.tools.basic import current_time
+    from sensorium.tools.files import list_files, read_file
+
+    assert current_time.ungrounded({"timezone": "UTC"}, "My name is Grace and I live in Lisbon.") is not None
+    for asked in ("What time is it in Tokyo?", "What day is it today?", "Is it Friday?", "what's the date"):
+        assert current_time.ungrounded({"timezone": "Asia/Tokyo"}, asked) is None, asked
+    assert list_files.ungrounded({"path": "."}, "Tell me a joke.") is not None
+    assert read_file.ungrounded({"path": "x"}, "Hello there!") is not None
+    for asked in ("What files are in my workspace?", "Read notes.txt", "show me the report folder"):
+        assert list_files.ungrounded({"path": "."}, asked) is None, asked
+    assert read_file.ungrounded({"path": "plan"}, "what does plan say?") is None  # the path itself is named

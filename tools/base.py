@@ -17,6 +17,9 @@ from typing import Any, get_type_hints
 from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, ValidationError, create_model
 
 ApprovalRule = bool | Callable[[dict[str, Any]], bool]
+# (arguments, the conversation's text) -> why the call is not grounded in the conversation, or None. Small models
+# call a tool for a message that needs none, copying the example from its description; such a call is not run.
+GroundingRule = Callable[[dict[str, Any], str], str | None]
 
 
 class ToolDefinitionError(TypeError):
@@ -98,12 +101,14 @@ class Tool:
         args_model: type[BaseModel],
         needs_approval: ApprovalRule = False,
         takes_model: bool = False,
+        grounding: GroundingRule | None = None,
     ) -> None:
         self.fn = fn
         self.name = name
         self.description = description
         self.args_model = args_model
         self.needs_approval = needs_approval
+        self.grounding = grounding
         self._takes_model = takes_model
         self.parameters = _clean_schema(args_model.model_json_schema())
         self.parameters.setdefault("properties", {})
@@ -126,6 +131,16 @@ class Tool:
             except Exception:
                 return True
         return bool(rule)
+
+    def ungrounded(self, arguments: dict[str, Any], conversation: str) -> str | None:
+        """Why this call is not grounded in ``conversation`` (so it should not run), or None. A rule that raises
+        counts as grounded: this guards answer quality, not safety (that is what approval and the rails do)."""
+        if self.grounding is None:
+            return None
+        try:
+            return self.grounding(arguments, conversation)
+        except Exception:
+            return None
 
     def validate(self, arguments: dict[str, Any]) -> BaseModel:
         """Validate arguments; raises ``ValidationError``."""
@@ -184,20 +199,25 @@ def tool(
     *,
     name: str | None = None,
     needs_approval: ApprovalRule = False,
+    grounding: GroundingRule | None = None,
 ) -> Any:
     """Turn a typed function with a Google-style docstring into a :class:`Tool`.
 
-    Usable bare (``@tool``) or with options (``@tool(needs_approval=True)``).
+    Usable bare (``@tool``) or with options (``@tool(needs_approval=True)``, ``@tool(grounding=rule)``).
     """
 
     def build(f: Callable[..., Any]) -> Tool:
-        return function_tool(f, name=name, needs_approval=needs_approval)
+        return function_tool(f, name=name, needs_approval=needs_approval, grounding=grounding)
 
     return build(fn) if fn is not None else build
 
 
 def function_tool(
-    fn: Callable[..., Any], *, name: str | None = None, needs_approval: ApprovalRule = False
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    needs_approval: ApprovalRule = False,
+    grounding: GroundingRule | None = None,
 ) -> Tool:
     tool_name = name or fn.__name__
     description, docs = parse_google_docstring(fn.__doc__ or "")
@@ -230,9 +250,8 @@ def function_tool(
         )
     try:
         model = create_model(f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields)
-        return Tool(
-            fn, name=tool_name, description=description, args_model=model, needs_approval=needs_approval
-        )
+        return Tool(fn, name=tool_name, description=description, args_model=model,
+                    needs_approval=needs_approval, grounding=grounding)  # fmt: skip
     except PydanticUserError as exc:  # e.g. a parameter type with no JSON schema
         raise ToolDefinitionError(
             f"tool {tool_name!r}: a parameter type cannot be described as JSON schema ({exc}); "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -65,7 +66,40 @@ def _eval(node: ast.AST) -> float | int:
     raise ValueError(f"unsupported expression element: {ast.dump(node)[:80]}")
 
 
-@tool
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_UNITS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty"
+)
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(_UNITS.split(" "))} | {
+    "thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
+    "hundred": "100", "thousand": "1000", "million": "1000000", "dozen": "12", "half": "2", "twice": "2",
+    "double": "2", "squared": "2", "triple": "3", "cubed": "3", "percent": "100",
+}  # fmt: skip
+_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+
+
+def _numbers(text: str) -> set[str]:
+    """The numbers a text holds, written as digits ("1,000" and "1000" alike) or as common number words."""
+    found = {n.replace(",", "") for n in _NUMBER.findall(text)}
+    found |= {_NUMBER_WORDS[w.lower()] for w in _WORD.findall(text)}
+    return found | {"100"} if "%" in text else found
+
+
+def _calculation_grounded(arguments: dict[str, Any], conversation: str) -> str | None:
+    """Not grounded when the expression has numbers and none of them occurs in the conversation: the small
+    default model, offered this tool, calculates "(17 * 23) + sqrt(16)" (the example above) for "I like cats".
+    One shared number is enough, so that "the average of 4, 5 and 9" may divide by 3."""
+    used = _numbers(str(arguments.get("expression", "")))
+    if not used or used & _numbers(conversation):
+        return None
+    return (
+        f"the expression uses none of the numbers in the conversation ({', '.join(sorted(used))} do not occur "
+        "in it); the user's message needs no calculation"
+    )
+
+
+@tool(grounding=_calculation_grounded)
 def calculate(expression: str) -> str:
     """Evaluate an arithmetic expression exactly, e.g. "(17 * 23) + sqrt(16)".
 
@@ -86,7 +120,24 @@ def calculate(expression: str) -> str:
     return str(value)
 
 
-@tool
+_ABOUT_TIME = re.compile(
+    r"\b(time|times|timezone|date|dates|day|days|today|tonight|tomorrow|yesterday|clock|hours?|minutes?|o'clock|"
+    r"weeks?|weekday|weekend|months?|years?|morning|afternoon|evening|noon|midnight|calendar|when|now|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|june|july|"
+    r"august|september|october|november|december|utc|gmt|[ap]\.?m\.?)\b",
+    re.IGNORECASE,
+)
+
+
+def _time_grounded(arguments: dict[str, Any], conversation: str) -> str | None:
+    """Not grounded when nothing in the conversation speaks of time or dates: the default model asks the clock
+    for "My name is Grace and I live in Lisbon." """
+    if _ABOUT_TIME.search(conversation):
+        return None
+    return "nothing in the conversation asks about the time or the date"
+
+
+@tool(grounding=_time_grounded)
 def current_time(timezone: str = "UTC") -> str:
     """Tell the current date and time.
 

@@ -9,7 +9,9 @@ Writing needs approval by default (it changes the user's files). Nothing here ex
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 from sensorium.config import Paths
 from sensorium.errors import InputError
@@ -43,7 +45,23 @@ def confine(path: str, root: Path | None = None) -> Path:
     return full
 
 
-@tool
+_ABOUT_FILES = re.compile(
+    r"\b(files?|folders?|director(y|ies)|workspace|documents?|notes?|paths?|saved?|wrote|written|read|open|"
+    r"contents?|list|ls|dir)\b|\.\w{1,5}\b|/",
+    re.IGNORECASE,
+)
+
+
+def _files_grounded(arguments: dict[str, Any], conversation: str) -> str | None:
+    """Not grounded when the conversation neither speaks of files nor names the path: the default model lists
+    the workspace for "Tell me a joke." """
+    path = str(arguments.get("path", "") or "").strip()
+    if _ABOUT_FILES.search(conversation) or (path not in ("", ".", "./") and path in conversation):
+        return None
+    return "nothing in the conversation mentions a file, a folder or the workspace"
+
+
+@tool(grounding=_files_grounded)
 def read_file(path: str, max_chars: int = 20_000) -> str:
     """Read a text file from the workspace.
 
@@ -86,7 +104,7 @@ def write_file(path: str, content: str, overwrite: bool = False) -> str:
     return f"Wrote {len(data)} bytes to {full.relative_to(workspace())}."
 
 
-@tool
+@tool(grounding=_files_grounded)
 def list_files(path: str = ".", pattern: str = "*") -> str:
     """List files and folders in a workspace directory.
 

@@ -24,7 +24,7 @@ from ..history import last_ai, unique_call_ids, window
 from ..loopguard import HANDOFF_PREFIX, call_signature, only_repeats, results_by_call, tool_rounds
 from ..modelcall import call_model, usage_update
 from ..services import Services
-from ..state import AssistantState
+from ..state import AssistantState, merge_usage
 from ..streamgate import gate_check
 from ..team import AgentSpec
 from .guard import rail_event
@@ -123,6 +123,19 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
                         options=options, stream_check=gate_check(services.rails, spec.role))  # fmt: skip
     ai = result.message
     usage = usage_update(name, result)
+    dropped = _ungrounded(services, ai, state)
+    if dropped:
+        emit("ungrounded", node="agent", agent=name, calls=[{"name": c["name"], "arguments": c["args"], "reason": why}
+                                                            for c, why in dropped])  # fmt: skip
+        kept = [c for c in ai.tool_calls if all(c is not d for d, _ in dropped)]
+        if kept:
+            ai.tool_calls = kept
+        else:  # the model wanted only calls the conversation gives no ground for: its answer without tools
+            result = call_model("agent", name, services.model(team.model_for(spec)), messages, tools=[],
+                                options=GenerationOptions(answer_only=True),
+                                stream_check=gate_check(services.rails, spec.role))  # fmt: skip
+            ai = result.message
+            usage = merge_usage(usage, usage_update(name, result))
     ai.name = name
     if ai.id is None:
         ai.id = f"ai-{uuid.uuid4().hex[:12]}"
@@ -154,6 +167,24 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
                 name=call["name"],
                 arguments=call["args"],
             )
+    return out
+
+
+def _ungrounded(services: Services, ai: AIMessage, state: AssistantState) -> list[tuple[Any, str]]:
+    """The calls of ``ai`` that their tool's grounding rule finds no ground for in the conversation (the messages
+    the model read and the notes recalled for this turn), each with the rule's reason."""
+    out: list[tuple[Any, str]] = []
+    conversation: str | None = None
+    for call in ai.tool_calls:
+        found = services.tool(call["name"])
+        if not isinstance(found, Tool) or found.grounding is None:
+            continue
+        if conversation is None:
+            parts = [str(m.content) for m in window(state.get("messages", []))]
+            conversation = "\n".join(parts + [str(h.get("text", "")) for h in state.get("recalled") or []])
+        why = found.ungrounded(call["args"], conversation)
+        if why:
+            out.append((call, why))
     return out
 
 

@@ -3,6 +3,8 @@ each tool call with its arguments and its result, approvals, rails that acted, s
 
 from __future__ import annotations
 
+import json
+
 from rich.console import Console
 from rich.text import Text
 
@@ -138,6 +140,14 @@ class TurnRenderer:
                 )
         elif t == "loop_guard":
             self.note(f"loop guard: {d.get('message', '')}", "yellow")
+        elif t == "ungrounded":
+            # The held tool-call text is dropped: the answer the model now writes without tools streams instead.
+            agent = ev.agent or "assistant"
+            self._held.discard(agent)
+            self._streamed.pop(agent, None)
+            for call in d.get("calls") or []:
+                self.note(f"not run: {call.get('name')}({compact(json.dumps(call.get('arguments')), 80)}): "
+                          f"{call.get('reason', '')}", "dim")  # fmt: skip
         elif t == "error" and d.get("kind") == "GenerationCancelled":
             return  # the user's own Ctrl-C: the REPL says so itself
         elif t == "error":
