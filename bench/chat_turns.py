@@ -67,7 +67,7 @@ def reference_messages(agent: Any, state: Any) -> list[BaseMessage]:
 def layout(name: str):
     ours = acting.prompt_messages
     if name == "reference":
-        acting.prompt_messages = reference_messages  # type: ignore[assignment]
+        acting.prompt_messages = reference_messages
     try:
         yield
     finally:
