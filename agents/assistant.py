@@ -155,6 +155,35 @@ class Assistant:
         )
         self.graph = build_graph(self.services, self.checkpointer)
 
+    def warm_up(self) -> None:
+        """Load now what a first turn would otherwise wait for: the memory embedder, the guardrails' models, and,
+        on backends that cache prompts (``warm_prefix``: llama.cpp), the first agent's system prompt and tool
+        schemas. Safe in a background thread while a turn runs (each part has its own lock); a part that fails is
+        skipped, and the turn that needs it reports the problem."""
+        from langchain_core.messages import SystemMessage
+
+        from .nodes.acting import tool_specs
+
+        s = self.services
+        steps: list[Any] = []
+        if s.memory is not None and hasattr(s.memory, "embedder"):
+            steps.append(lambda: s.memory.embedder.embed(["hello"]))
+        if callable(getattr(s.rails, "warm_up", None)):
+            steps.append(s.rails.warm_up)  # type: ignore[attr-defined]
+        agent = self.team.agents[0]
+
+        def prefix() -> None:
+            model = s.model(self.team.model_for(agent))
+            warm = getattr(model, "warm_prefix", None)
+            if callable(warm):
+                warm([SystemMessage(content=agent.role.strip()), HumanMessage("hello")], tool_specs(s, agent))
+
+        for step in [prefix, *steps]:
+            try:
+                step()
+            except Exception:
+                continue
+
     # -- turns ----------------------------------------------------------------------------------------
     def run(
         self,

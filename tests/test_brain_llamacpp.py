@@ -69,3 +69,13 @@ def test_structured_output_follows_the_schema(brain) -> None:
     data = json.loads(result.message.content)
     assert isinstance(data["age"], int) and data["name"]
     assert result.message.response_metadata["valid"] is True
+
+
+def test_a_warmed_prefix_is_not_read_again(brain) -> None:
+    system = SystemMessage("You answer questions about the weather. " * 20)
+    brain.warm_prefix([system, HumanMessage("hello")], [WEATHER])
+    result = brain.chat([system, HumanMessage("Is it sunny in Rome?")], tools=[WEATHER],
+                        options=GenerationOptions(max_tokens=8))  # fmt: skip
+    timings = result.message.response_metadata["timings"]
+    # llama.cpp reused the system prompt and tool schemas it read while warming; only the new request is read.
+    assert timings["cache_n"] > 200 and timings["prompt_n"] < 40, timings

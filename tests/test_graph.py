@@ -545,3 +545,22 @@ def test_a_grounded_call_runs_and_one_grounded_in_an_earlier_turn_too() -> None:
     model.assert_done()
     assert "ungrounded" not in types(events)
     assert next(e for e in events if e.type == "tool_result").data["content"] == "782"
+
+
+def test_warm_up_reads_the_first_agents_system_prompt_and_tools_as_the_first_turn_will_send_them() -> None:
+    class Caching(ScriptedChatModel):
+        warmed: list[tuple[list[Any], list[dict[str, Any]]]] = []
+
+        def warm_prefix(self, messages: list[Any], tools: list[dict[str, Any]] | None = None) -> None:
+            self.warmed.append((list(messages), list(tools or [])))
+
+    model = Caching(["Paris."])
+    team = Team([AgentSpec(name="assistant", tools=("calculate",))], model=model)
+    assistant = Assistant(team, memory=False, perceiver=False, rails=False)
+    assistant.warm_up()
+    ((warm_messages, warm_tools),) = model.warmed
+    list(assistant.run("t", "What is the capital of France?"))
+    turn = model.calls[0]
+    assert warm_messages[0] == turn["messages"][0]  # the same system prompt: its cached state is reused
+    assert warm_tools == turn["tools"] and [t["name"] for t in warm_tools] == ["calculate"]
+    model.assert_done()  # warming wrote no reply and took no scripted step

@@ -176,6 +176,13 @@ class LlamaCppChatModel:
             raise LlamaCppError(f"llama.cpp rejected the request for {self.path.name}: {message}")
         return "".join(pieces), final, first[0] if first else None
 
+    def warm_prefix(
+        self, messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]] | None = None
+    ) -> None:
+        """Read the prompt of ``messages`` and ``tools`` into the engine's cache without writing a reply: a later
+        prompt that starts the same way (the system prompt and tool schemas of every turn) reads only the rest."""
+        self.complete({"prompt": self.render(messages, tools), "n_predict": 0, "cache_prompt": True})
+
     def chat(
         self,
         messages: Sequence[BaseMessage],

@@ -131,6 +131,15 @@ class Cascade:
                           unsure_at=unsure_at, document_block_at=o.document_probe_block_at)  # fmt: skip
         return probe, llm
 
+    def warm_up(self) -> None:
+        """Load the models the rails use on first use (the embedder, the hidden-state reader's engine) now; a
+        chat calls it in the background while the user types. It reads one state without touching any rail's
+        record of its last check, so a turn may run at the same time."""
+        if self.similarity is not None:
+            self.similarity.embedder(["hello"])
+        if self.llm_probe is not None:
+            self.llm_probe.reader(self.llm_probe.weights.prompt_for("hello"))
+
     def check_reply(self, text: str, system_prompt: str) -> RailDecision:
         """``check(text, "output")``, after a check that the reply does not give ``system_prompt`` away."""
         leak = self.leak_check(text, system_prompt)

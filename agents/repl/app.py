@@ -476,6 +476,9 @@ def run_chat(opts: ChatOptions, *, console: Console | None = None, reader: LineI
                 rails.check("hello", "input")
         except Exception:  # a real problem shows up, with its message, on the first turn
             pass
+    # The rest of what a first turn would wait for (the prompt prefix, the memory embedder, the hidden-state
+    # reader) loads while the user types; a turn sent sooner waits for the part it needs.
+    threading.Thread(target=assistant.warm_up, name="sensorium-warm-up", daemon=True).start()
     reader = reader or LineInput(paths.history)
     app = ChatApp(
         assistant,
