@@ -258,7 +258,9 @@ def test_calculate_grounding_needs_one_number_of_the_conversation() -> None:
     assert why("sqrt(2)", "What is the square root of two?") is None  # number words count
     assert why("(4 + 5 + 9) / 3", "the average of 4, 5 and 9") is None  # one shared number is enough
     assert why("1000 * 3", "three thousand") is None
-    assert why("pi * e", "pi times e") is None  # no number to check: it runs
+    assert why("pi * e", "pi times e") is None  # constants calculate
+    assert why("cat.name", "what is my cat's name?") is not None  # no number at all: not a calculation
+    assert why("alpha + beta", "write a.txt and b.txt") is not None
 
 
 def test_a_grounding_rule_that_raises_lets_the_call_run() -> None:

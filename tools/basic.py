@@ -89,9 +89,15 @@ def _numbers(text: str) -> set[str]:
 def _calculation_grounded(arguments: dict[str, Any], conversation: str) -> str | None:
     """Not grounded when the expression has numbers and none of them occurs in the conversation: the small
     default model, offered this tool, calculates "(17 * 23) + sqrt(16)" (the example above) for "I like cats".
-    One shared number is enough, so that "the average of 4, 5 and 9" may divide by 3."""
-    used = _numbers(str(arguments.get("expression", "")))
-    if not used or used & _numbers(conversation):
+    One shared number is enough, so that "the average of 4, 5 and 9" may divide by 3. An expression with no
+    number (nor pi or e) is not a calculation at all."""
+    expression = str(arguments.get("expression", ""))
+    used = _numbers(expression)
+    if (
+        not used
+    ):  # "pi * e" calculates; "cat.name" and "alpha + beta" (seen for file and memory requests) do not
+        return None if re.search(r"\b(pi|e)\b", expression) else "the expression holds no number"
+    if used & _numbers(conversation):
         return None
     return (
         f"the expression uses none of the numbers in the conversation ({', '.join(sorted(used))} do not occur "
