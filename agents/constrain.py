@@ -40,7 +40,9 @@ TYPE_ALIASES = {
     "str": "string",
     "bool": "boolean",
 }
-ANSWER_RE = r"/(?s:.+)/ & ~/(?s:[ \t\r\n]*(\{|\[|<tool_call>|```).*)/"
+# Nor like the chat template's tool-result wrapper: after a tool ran, the 0.5B default answered
+# "<tool_response>\nRemembered as [...]\n</tool_response>", copying the result's frame instead of answering.
+ANSWER_RE = r"/(?s:.+)/ & ~/(?s:[ \t\r\n]*(\{|\[|<tool_call>|<tool_response>|```).*)/"
 
 
 class GrammarError(SensoriumError):

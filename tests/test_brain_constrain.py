@@ -81,6 +81,7 @@ def test_grammar_accepts_answers_and_valid_calls(text: str) -> None:
         '[{"name": "get_weather"}]',
         "   {",  # prose may not start like a call
         "<tool_call>\nhello\n</tool_call>",
+        "<tool_response>\nRemembered as [42].\n</tool_response>",  # the result's frame, copied as an answer
         "```python\nprint(1)\n```",
         # parallel calls only in the tagged form: bare JSON lines let a small model run on call after call
         call("get_weather", city="Paris") + "\n" + call("current_time"),
@@ -197,7 +198,9 @@ def test_answer_only_grammar_takes_prose_and_refuses_call_shapes() -> None:
     for text in (
         call("get_weather", city="Paris"),
         "<tool_call>\n{}\n</tool_call>",
+        "<tool_response>\n391\n</tool_response>",
         "```json\n{}\n```",
         "[1]",
     ):
         assert not accepts(g, text)
+    assert accepts(g, "17 * 23 is 391 (see <tool_response> above).")  # only the start is refused
