@@ -131,6 +131,7 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
         if kept:
             ai.tool_calls = kept
         else:  # the model wanted only calls the conversation gives no ground for: its answer without tools
+            # (not listed either: with them still in the prompt it wrote 7 of 8 answers about calling them)
             result = call_model("agent", name, services.model(team.model_for(spec)), messages, tools=[],
                                 options=GenerationOptions(answer_only=True),
                                 stream_check=gate_check(services.rails, spec.role))  # fmt: skip
