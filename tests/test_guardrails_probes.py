@@ -551,3 +551,20 @@ def test_packaged_llm_probe_on_the_packaged_chat_model():
     reader = rails.llm_probe.reader
     a, b = reader("<|im_start|>user\nhello<|im_end|>\n"), reader("<|im_start|>user\nhello<|im_end|>\n")
     assert a.shape == (896,) and abs(float(np.linalg.norm(a)) - 1) < 1e-4 and np.array_equal(a, b)
+
+
+def test_cascade_warm_up_reads_one_state_and_leaves_the_rails_records_alone():
+    prompts: list[str] = []
+    c = Cascade(
+        CascadeOptions(self_check=False, llm_probe=True),
+        embedder=fake_embedder,
+        llm_reader=_fake_reader(prompts),
+    )
+    assert c.llm_probe is not None
+    c.llm_probe.weights = _llm_weights()
+    c.llm_probe.last_prompt = "Q: the last checked text ->"
+    c.warm_up()
+    assert prompts == ["Q: hello ->"]  # the reader's engine is loaded by reading one state
+    assert (
+        c.llm_probe.last_prompt == "Q: the last checked text ->"
+    )  # a turn checking meanwhile keeps its record
