@@ -45,6 +45,22 @@ def tool_rounds(messages: Sequence[BaseMessage]) -> int:
     return rounds
 
 
+# Hand-offs in one request (or plan step) after which no agent is offered another: the 0.5B default passed a
+# spoken "remember this" between the assistant, the researcher and the perceiver until the step limit.
+MAX_HANDOFFS = 2
+
+
+def handoffs_since_request(messages: Sequence[BaseMessage]) -> int:
+    """Model steps that handed the conversation on, since the latest human message (a request or a plan step)."""
+    count = 0
+    for m in reversed(messages):
+        if isinstance(m, HumanMessage):
+            break
+        if isinstance(m, AIMessage) and any(c["name"].startswith(HANDOFF_PREFIX) for c in m.tool_calls):
+            count += 1
+    return count
+
+
 def results_by_call(messages: Sequence[BaseMessage], loop_guard: str) -> dict[str, str]:
     """call signature -> the text its latest real run returned (what the loop guard repeats to the model)."""
     prefix = loop_guard.split("{result}")[0]

@@ -6,12 +6,13 @@ import json
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from sensorium.agents import AgentSpec, Assistant, Team, default_team
 from sensorium.agents.backends.scripted import ScriptedChatModel
 from sensorium.agents.events import EventLog
 from sensorium.agents.graph import UndeclaredStateKeyError, _checked
+from sensorium.agents.loopguard import handoffs_since_request
 from sensorium.agents.rails import RailDecision
 from sensorium.agents.state import STATE_KEYS
 from sensorium.memory.base import Hit
@@ -564,3 +565,29 @@ def test_warm_up_reads_the_first_agents_system_prompt_and_tools_as_the_first_tur
     assert warm_messages[0] == turn["messages"][0]  # the same system prompt: its cached state is reused
     assert warm_tools == turn["tools"] and [t["name"] for t in warm_tools] == ["calculate"]
     model.assert_done()  # warming wrote no reply and took no scripted step
+
+
+def test_after_two_handoffs_in_a_request_no_agent_is_offered_another() -> None:
+    # What the 0.5B default did with a spoken "remember this": hand-offs back and forth until the step limit.
+    steps = [
+        {"json": {"agent": "a", "reason": "x"}},  # supervisor
+        {"tool_calls": [{"name": "handoff_to_b", "arguments": {}}]},  # a
+        {"tool_calls": [{"name": "handoff_to_a", "arguments": {}}]},  # b
+        "Done here.",  # a again: hand-offs withheld, so it answers
+    ]
+    agents = [
+        AgentSpec(name="a", tools=("calculate",), handoffs=("b",), description="first"),
+        AgentSpec(name="b", tools=(), handoffs=("a",), description="second"),
+    ]
+    assistant, model = make(steps, agents)
+    events = list(assistant.run("t", "remember that the meeting moved to Friday"))
+    model.assert_done()
+    assert [t["name"] for t in model.calls[1]["tools"]] == ["calculate", "handoff_to_b"]
+    assert [t["name"] for t in model.calls[3]["tools"]] == ["calculate"]  # a's own tools only
+    assert [e.data["to"] for e in events if e.type == "handoff"] == ["b", "a"]
+    assert events[-1].data["final"] == "Done here."
+    # The count starts again with the next request.
+    history = assistant.state("t")["messages"]
+    assert (
+        handoffs_since_request(history) == 2 and handoffs_since_request([*history, HumanMessage("next")]) == 0
+    )

@@ -294,3 +294,17 @@ def test_time_and_file_tools_need_the_conversation_to_speak_of_time_or_files() -
     for asked in ("What files are in my workspace?", "Read notes.txt", "show me the report folder"):
         assert list_files.ungrounded({"path": "."}, asked) is None, asked
     assert read_file.ungrounded({"path": "plan"}, "what does plan say?") is None  # the path itself is named
+
+
+def test_an_argument_copied_from_the_tools_own_description_is_not_grounded() -> None:
+    from sensorium.tools.memory import remember
+
+    heard = "[Attached audio memo.wav: Please remember that the team meeting is moved to Friday.]"
+    copied = {"text": "The fact or note to remember, written so it makes sense on its own.", "tags": ["x"]}
+    assert "copied from the tool's description" in (remember.ungrounded(copied, heard) or "")
+    assert remember.ungrounded({"text": "The team meeting is moved to Friday."}, heard) is None
+    # Short values from the description's examples are fine ("*.txt", "Europe/Paris", a default).
+    assert remember.ungrounded({"text": "Friday meeting", "tags": ["preference"]}, heard) is None
+    # Quoting the description back is grounded when the user said it too.
+    said = "Remember this: the fact or note to remember, written so it makes sense on its own."
+    assert remember.ungrounded(copied, said) is None

@@ -133,14 +133,31 @@ class Tool:
         return bool(rule)
 
     def ungrounded(self, arguments: dict[str, Any], conversation: str) -> str | None:
-        """Why this call is not grounded in ``conversation`` (so it should not run), or None. A rule that raises
-        counts as grounded: this guards answer quality, not safety (that is what approval and the rails do)."""
+        """Why this call is not grounded in ``conversation`` (so it should not run), or None: an argument copied
+        from the tool's own description, else the tool's ``grounding`` rule. A rule that raises counts as
+        grounded: this guards answer quality, not safety (that is what approval and the rails do)."""
+        copied = self.copied_argument(arguments, conversation)
+        if copied is not None:
+            return f"{copied!r} is copied from the tool's description, not taken from the conversation"
         if self.grounding is None:
             return None
         try:
             return self.grounding(arguments, conversation)
         except Exception:
             return None
+
+    def copied_argument(self, arguments: dict[str, Any], conversation: str) -> str | None:
+        """A string argument of 4 words or 20 characters or more that occurs in the tool's description or its
+        parameters' descriptions but not in the conversation: small models fill a call with the description's
+        example ("(17 * 23) + sqrt(16)") or the parameter's description itself ("the fact or note to remember,
+        written so it makes sense on its own.") when the conversation gives them nothing to put there."""
+        described = _normalise(" ".join([self.description, *_descriptions(self.parameters)]))
+        said = _normalise(conversation)
+        for value in _strings(arguments):
+            text = _normalise(value)
+            if (len(text) >= 20 or len(text.split()) >= 4) and text in described and text not in said:
+                return value
+        return None
 
     def validate(self, arguments: dict[str, Any]) -> BaseModel:
         """Validate arguments; raises ``ValidationError``."""
@@ -166,6 +183,31 @@ class Tool:
                 content=f"Error: {self.name} failed: {type(exc).__name__}: {exc}", is_error=True
             )
         return to_result(out)
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().split()).strip(" .")
+
+
+def _descriptions(schema: Any) -> list[str]:
+    """Every "description" in a JSON schema, nested ones included."""
+    if isinstance(schema, dict):
+        own = [schema["description"]] if isinstance(schema.get("description"), str) else []
+        return own + [d for v in schema.values() for d in _descriptions(v)]
+    if isinstance(schema, list):
+        return [d for v in schema for d in _descriptions(v)]
+    return []
+
+
+def _strings(value: Any) -> list[str]:
+    """The string values in a call's arguments, nested ones included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def to_result(out: Any) -> ToolResult:

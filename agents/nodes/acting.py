@@ -21,7 +21,15 @@ from ..approval import ApprovalRequest, Decision
 from ..chat import GenerationOptions
 from ..emit import emit
 from ..history import last_ai, unique_call_ids, window
-from ..loopguard import HANDOFF_PREFIX, call_signature, only_repeats, results_by_call, tool_rounds
+from ..loopguard import (
+    HANDOFF_PREFIX,
+    MAX_HANDOFFS,
+    call_signature,
+    handoffs_since_request,
+    only_repeats,
+    results_by_call,
+    tool_rounds,
+)
 from ..modelcall import call_model, usage_update
 from ..services import Services
 from ..state import AssistantState, merge_usage
@@ -30,15 +38,16 @@ from ..team import AgentSpec
 from .guard import rail_event
 
 
-def tool_specs(services: Services, agent: AgentSpec) -> list[dict[str, Any]]:
-    """The schemas offered to ``agent``'s model: its tools that resolve here, and one hand-off per peer."""
+def tool_specs(services: Services, agent: AgentSpec, *, handoffs: bool = True) -> list[dict[str, Any]]:
+    """The schemas offered to ``agent``'s model: its tools that resolve here, and (``handoffs``) one hand-off per
+    peer, after them so that the tools' part of the prompt stays the same when hand-offs are withheld."""
     team, prompts = services.team, planner.prompts()
     specs = []
     for name in agent.tools:
         found = services.tool(name)
         if isinstance(found, Tool):
             specs.append(found.schema)
-    for peer in agent.handoffs:
+    for peer in agent.handoffs if handoffs else ():
         desc = prompts["handoff_description"].format(name=peer, description=team[peer].description)
         specs.append(
             {
@@ -107,7 +116,11 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
         emit("error", node="agent", agent=name, message=note, kind="step_limit")
         return {"messages": [AIMessage(content=note, name=name)]}
     messages = prompt_messages(spec, state)
-    tools, options = tool_specs(services, spec), None
+    # A request passed on MAX_HANDOFFS times stays with this agent: it answers or uses its own tools.
+    tools = tool_specs(
+        services, spec, handoffs=handoffs_since_request(state.get("messages", [])) < MAX_HANDOFFS
+    )
+    options = None
     if team.tool_rounds is not None and tool_rounds(state.get("messages", [])) >= team.tool_rounds:
         # The team's budget of tool rounds for this request is spent: answer from the results. The tools
         # leave the prompt too; with them listed the 0.5B default kept writing calls even when told not to.
@@ -172,13 +185,14 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
 
 
 def _ungrounded(services: Services, ai: AIMessage, state: AssistantState) -> list[tuple[Any, str]]:
-    """The calls of ``ai`` that their tool's grounding rule finds no ground for in the conversation (the messages
-    the model read and the notes recalled for this turn), each with the rule's reason."""
+    """The calls of ``ai`` that find no ground in the conversation (the messages the model read and the notes
+    recalled for this turn): an argument copied from the tool's description, or a tool's own rule (``Tool.
+    ungrounded``); each with the reason."""
     out: list[tuple[Any, str]] = []
     conversation: str | None = None
     for call in ai.tool_calls:
         found = services.tool(call["name"])
-        if not isinstance(found, Tool) or found.grounding is None:
+        if not isinstance(found, Tool):
             continue
         if conversation is None:
             parts = [str(m.content) for m in window(state.get("messages", []))]
