@@ -29,6 +29,8 @@ from langgraph.store.base import (
 )
 from langgraph.store.base.embed import get_text_at_path
 
+from sensorium.jsonvalues import strings_in
+
 from .base import SearchMode
 from .memory import Memory
 
@@ -43,16 +45,6 @@ def _tuple(namespace: str) -> tuple[str, ...]:
 
 def _time(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
 
 
 class MemoryStore(BaseStore):
@@ -80,7 +72,7 @@ class MemoryStore(BaseStore):
         for name in ("text", "content"):
             if isinstance(value.get(name), str):
                 return value[name]
-        return "\n".join(_strings(value)) or json.dumps(value, ensure_ascii=False, default=str)
+        return "\n".join(strings_in(value)) or json.dumps(value, ensure_ascii=False, default=str)
 
     def _item(self, row: dict[str, Any], score: float | None = None, search: bool = False) -> Item:
         common = dict(

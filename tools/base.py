@@ -16,6 +16,8 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, ValidationError, create_model
 
+from sensorium.jsonvalues import strings_in
+
 ApprovalRule = bool | Callable[[dict[str, Any]], bool]
 # (arguments, the conversation's text) -> why the call is not grounded in the conversation, or None. Small models
 # call a tool for a message that needs none, copying the example from its description; such a call is not run.
@@ -153,7 +155,7 @@ class Tool:
         written so it makes sense on its own.") when the conversation gives them nothing to put there."""
         described = _normalise(" ".join([self.description, *_descriptions(self.parameters)]))
         said = _normalise(conversation)
-        for value in _strings(arguments):
+        for value in strings_in(arguments):
             text = _normalise(value)
             if (len(text) >= 20 or len(text.split()) >= 4) and text in described and text not in said:
                 return value
@@ -196,17 +198,6 @@ def _descriptions(schema: Any) -> list[str]:
         return own + [d for v in schema.values() for d in _descriptions(v)]
     if isinstance(schema, list):
         return [d for v in schema for d in _descriptions(v)]
-    return []
-
-
-def _strings(value: Any) -> list[str]:
-    """The string values in a call's arguments, nested ones included."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
     return []
 
 

@@ -18,7 +18,7 @@ from sensorium.tools.base import Tool
 
 from .. import planner
 from ..approval import ApprovalRequest, Decision
-from ..chat import GenerationOptions
+from ..chat import ChatResult, GenerationOptions
 from ..emit import emit
 from ..history import last_ai, unique_call_ids, window
 from ..loopguard import (
@@ -131,9 +131,13 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
         emit("loop_guard", node="agent", agent=name,
               message="every call of the last step had already run; asking for an answer without tools")  # fmt: skip
         tools, options = [], GenerationOptions(answer_only=True)
-    # The reply streams to the user only as fast as the output rails' cheap checks clear it.
-    result = call_model("agent", name, services.model(team.model_for(spec)), messages, tools=tools,
-                        options=options, stream_check=gate_check(services.rails, spec.role))  # fmt: skip
+    model, gate = services.model(team.model_for(spec)), gate_check(services.rails, spec.role)
+
+    def ask(tools: list[dict[str, Any]], options: GenerationOptions | None) -> ChatResult:
+        # The reply streams to the user only as fast as the output rails' cheap checks clear it.
+        return call_model("agent", name, model, messages, tools=tools, options=options, stream_check=gate)
+
+    result = ask(tools, options)
     ai = result.message
     usage = usage_update(name, result)
     dropped = _ungrounded(services, ai, state)
@@ -145,9 +149,7 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
             ai.tool_calls = kept
         else:  # the model wanted only calls the conversation gives no ground for: its answer without tools
             # (not listed either: with them still in the prompt it wrote 7 of 8 answers about calling them)
-            result = call_model("agent", name, services.model(team.model_for(spec)), messages, tools=[],
-                                options=GenerationOptions(answer_only=True),
-                                stream_check=gate_check(services.rails, spec.role))  # fmt: skip
+            result = ask([], GenerationOptions(answer_only=True))
             ai = result.message
             usage = merge_usage(usage, usage_update(name, result))
     ai.name = name
