@@ -93,9 +93,8 @@ def _calculation_grounded(arguments: dict[str, Any], conversation: str) -> str |
     number (nor pi or e) is not a calculation at all."""
     expression = str(arguments.get("expression", ""))
     used = _numbers(expression)
-    if (
-        not used
-    ):  # "pi * e" calculates; "cat.name" and "alpha + beta" (seen for file and memory requests) do not
+    # "pi * e" calculates; "cat.name" and "alpha + beta" (seen for memory and file requests) do not.
+    if not used:
         return None if re.search(r"\b(pi|e)\b", expression) else "the expression holds no number"
     if used & _numbers(conversation):
         return None
