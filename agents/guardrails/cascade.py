@@ -36,6 +36,8 @@ _WHAT = {
     "unsafe": "it asks for help with something that could cause serious harm",
     "self_harm": "it asks for a way to hurt yourself",
     "planted_command": "it tells the assistant to run a command that reads secrets or plants a dependency",
+    "script": "it carries a script hidden in HTML (cross-site scripting)",
+    "runaway": "it tells the assistant to repeat something dozens of times (runaway output)",
     "attack": "it closely resembles known prompt-injection or jailbreak attacks",
     "learned": "it reads like a prompt injection, a jailbreak or a harmful request",
     "self_check": "the safety self-check judged it unsafe",

@@ -35,13 +35,19 @@ _STRONG: list[tuple[str, str]] = [
     # Instruction override (en, de, fr, es, it).
     (
         "injection",
-        r"\b(ignore|disregard|forget|override|bypass|skip)\b[\w\s,'-]{0,40}\b(previous|prior|above|earlier|preceding|all|any|your|the|system|original|initial)\b[\w\s,'-]{0,30}\b(instructions?|prompts?|rules?|directives?|guidelines?|guardrails?|polic(y|ies)|constraints|context|programming)\b",
+        r"\b(ignore|disregard|forget|override|bypass|skip)\b[\w\s,'-]{0,40}\b(previous|prior|above|earlier|preceding|all|any|your|the|system|original|initial)\b[\w\s,'-]{0,30}\b(instructions?|prompts?|rules?|directives?|guidelines?|guardrails?|polic(y|ies)|constraints|context|programming|boundaries|restrictions|limitations|safeguards)\b",
     ),
     (
         "injection",
         r"\b(disregard|ignore|forget)\s+(everything|all\s+(of\s+)?(the\s+)?(above|that|this)|what\s+(you\s+were|i)\s+(told|said)(\s+(you|before))?)",
     ),
     ("injection", r"\bnew\s+(system\s+)?(instructions?|rules?|directives?)\s*(:|follow|are|from\s+now)"),
+    # The same announced as a capitalised header ("**NEW INSTRUCTIONS**", "*** NEW IMPORTANT INSTRUCTIONS ***",
+    # "URGENT NEW TASK"), whatever language the instruction under it is written in.
+    (
+        "injection",
+        r"(?-i:\b((URGENT|IMPORTANT|UPDATED)\s+)?NEW\s+((URGENT|IMPORTANT|UPDATED|SYSTEM)\s+)?(INSTRUCTIONS?|TASKS?|DIRECTIVES?|ORDERS)\b)",
+    ),
     (
         "injection",
         r"\byour\s+(new|real|true|actual)\s+(instructions?|task|purpose|goal|directive)s?\s+(is|are)\b",
@@ -173,6 +179,23 @@ _STRONG: list[tuple[str, str]] = [
         r"\b(send|forward|email|e-mail|post|upload|transmit|exfiltrate|copy)\b.{0,60}\b(credentials?|passwords?|api\s*keys?|secrets?|tokens?|customer\s+(list|data|database|records)|private\s+(data|keys?)|conversation\s+history|chat\s+history)\b.{0,60}\b(to|at)\b.{0,40}(@|https?://|\bexternal|\boutside|\battacker)",
     ),
     ("exfiltration", r"!\[[^\]]*\]\(https?://[^)]*\?(q|data|d|c|secret|x)=[^)]*\)"),
+    # A script in an HTML event handler (<img src=x onerror=alert(1)>) in a document: there to be copied into a
+    # reply that is shown as HTML somewhere. Documents only (a user or a reply may discuss XSS); a fallback image
+    # (onerror="this.src=...") calls no script and is not matched.
+    (
+        "script",
+        r"<\s*(img|svg|body|iframe|video|audio|input|details|object|embed|a)\b[^>]{0,160}\bon(error|load|mouseover|focus|"
+        r"toggle|click|begin)\s*=\s*['\"]?\s*(javascript:)?\s*(alert|console\.|fetch|eval|document\.|window\.|location|"
+        r"prompt|confirm|atob|String\.fromCharCode|new\s+Image)",
+    ),
+    # Runaway output: a document telling its reader to repeat a word dozens of times, or to put it in the reply so
+    # ("Repeat 100 times, each time on a new sample" in a test's comment is not matched).
+    (
+        "runaway",
+        r"\brepeat\s+(the\s+|this\s+)?(word|phrase|string|letter|text|sentence|line)\b[^.\n]{0,60}\b([2-9]\d|\d{3,}|"
+        r"hundred|thousand)\s+times\b|\brepeat\b[^.\n]{0,60}\b([2-9]\d|\d{3,}|hundred|thousand)\s+times\b[^.\n]{0,40}"
+        r"\b(your|the)\s+(response|reply|answer|output)\b",
+    ),
     # Unsafe requests: weapons of mass harm, malware, serious violence, self-harm instructions.
     (
         "unsafe",
@@ -245,6 +268,37 @@ _STRONG: list[tuple[str, str]] = [
         r"\b(run(ning)?|set(ting)?\s+up|start(ing)?|operat(e|ing)|pull(ing)?\s+off)\s+(an?\s+)?(investment|ponzi|"
         r"pyramid|romance|phishing|crypto(currency)?)\s+scam\b|\bscam\s+(targeting|aimed\s+at|against|on)\s+(the\s+)?"
         r"(elderly|seniors|old\s+people|pensioners|retirees|grandparents)\b",
+    ),
+    # Killing someone and getting away with it ("... a public figure without getting caught", "poison someone so it
+    # looks like natural causes"): the evasion is what no story or history question needs.
+    (
+        "unsafe",
+        rf"\b{_ASK}\b.{{0,40}}\b(assassinat\w*|murder\w*|poison\w*|kill(ing)?\s+(a\s+|my\s+|the\s+)?(person|someone|"
+        r"somebody|him|her|them|wife|husband|neighbou?r|boss|witness|politician|public\s+figure))\b.{0,80}\b(without\s+"
+        r"(getting\s+caught|being\s+(caught|detected|noticed|traced|suspected)|leaving\s+(a\s+|any\s+)?(trace|evidence))|"
+        r"(appears?|looks?|seems?)\s+(to\s+be\s+|like\s+)?(an?\s+)?(natural\s+causes|accident(al)?|suicide))\b",
+    ),
+    # Grooming a child (not how to recognise or stop it), and propaganda that a group deserves persecution.
+    (
+        "unsafe",
+        rf"\b{_ASK}\b{_NOT_DEFENCE}.{{0,40}}\b(groom(ing)?|lur(e|ing)|seduc(e|ing)|manipulat(e|ing))\s+(a\s+|the\s+)?"
+        r"(child|children|kids?|minors?|(under[-\s]?age|young)\s+(girls?|boys?|teens?)|pre-?teens?)\b",
+    ),
+    (
+        "unsafe",
+        r"\b(write|create|compose|draft|generate|produce)\b.{0,20}\b(manifesto|propaganda|pamphlet|speech|essay|post|"
+        r"article|tweet)s?\b.{0,80}\b(inferior|subhuman|vermin)\b.{0,60}\b(deserves?|should\s+be|must\s+be)\s+"
+        r"(persecut|exterminat|eliminat|kill|wiped|deport|enslav)\w*",
+    ),
+    # A nuclear weapon, or the weapons-grade material for one, asked for as a procedure (not how reactors work, how
+    # to survive one, or what the Manhattan Project did).
+    (
+        "unsafe",
+        rf"\b({_ORDER}|(detail|outline|describe|explain|give|provide|list|write)\w*\b.{{0,20}}\b(process|steps|"
+        rf"procedure|methods?|instructions|recipe|protocol))\b{_NOT_DEFENCE}(?!.{{0,60}}\bsurviv)"
+        r"((?!\b(took|did|was|were|had|used)\b).){0,40}\b(build|make|assembl|construct|produc|creat|obtain|acquir|"
+        r"enrich|refin|detonat)\w*\b.{0,30}\b(weapons?[-\s]grade|(nuclear|atomic)\s+(bomb|weapon|warhead|device)s?|"
+        r"(uranium|plutonium)\b.{0,40}\b(home|garage|basement))",
     ),
     (
         "self_harm",
@@ -434,6 +488,8 @@ CATEGORY_STAGES: dict[str, tuple[Stage, ...]] = {
     "unsafe": ("input", "output"),
     "self_harm": ("input",),
     "planted_command": DOCUMENTS,
+    "script": DOCUMENTS,
+    "runaway": DOCUMENTS,
     "injection": _TO_US,
     "jailbreak": _TO_US,
     "prompt_leak": _TO_US,
