@@ -28,6 +28,7 @@ _ORDER = (
     r"help\s+me|methods?\s+(for|to|of)|ways?\s+to)"
 )
 _ASK = rf"({_ORDER}|explain|outline|provide|describe|detail)"
+_DOZENS_OF_TIMES = r"\b([2-9]\d|\d{3,}|hundred|thousand)\s+times\b"
 # ... unless the ask is how to stop it ("how do I stop people hacking into my wifi?").
 _NOT_DEFENCE = r"(?!.{0,60}\b(stop|prevent|protect|defend|detect|avoid|block|guard|report|recogni[sz]e|spot)(s|ed|ing)?\b)"
 
@@ -192,9 +193,8 @@ _STRONG: list[tuple[str, str]] = [
     # ("Repeat 100 times, each time on a new sample" in a test's comment is not matched).
     (
         "runaway",
-        r"\brepeat\s+(the\s+|this\s+)?(word|phrase|string|letter|text|sentence|line)\b[^.\n]{0,60}\b([2-9]\d|\d{3,}|"
-        r"hundred|thousand)\s+times\b|\brepeat\b[^.\n]{0,60}\b([2-9]\d|\d{3,}|hundred|thousand)\s+times\b[^.\n]{0,40}"
-        r"\b(your|the)\s+(response|reply|answer|output)\b",
+        rf"\brepeat\s+(the\s+|this\s+)?(word|phrase|string|letter|text|sentence|line)\b[^.\n]{{0,60}}{_DOZENS_OF_TIMES}|"
+        rf"\brepeat\b[^.\n]{{0,60}}{_DOZENS_OF_TIMES}[^.\n]{{0,40}}\b(your|the)\s+(response|reply|answer|output)\b",
     ),
     # Unsafe requests: weapons of mass harm, malware, serious violence, self-harm instructions.
     (
