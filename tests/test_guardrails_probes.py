@@ -502,6 +502,63 @@ def test_cascade_asks_the_llm_probe_only_in_the_cheap_probe_unsure_band():
     )
 
 
+def _band_cascade(prompts: list[str], **options) -> Cascade:
+    """A cascade whose cheap probe sends texts with "open" to the (fake) hidden-state probe, which blocks "vault"."""
+    opts = CascadeOptions(self_check=False, llm_probe=True, document_probes=False, **options)
+    c = Cascade(opts, embedder=fake_embedder, llm_reader=_fake_reader(prompts))
+    assert c.llm_probe is not None
+    c.llm_probe.weights, c.llm_probe.block_at = _llm_weights(), 0.5
+    w = np.zeros(256, np.float32)
+    w[hashlib.md5(b"open").digest()[0]] = 8
+    c.probe.weights, c.probe.block_at, c.probe.unsure_at = _weights(w, -4.0, 0.9), 0.9, 0.4
+    return c
+
+
+def test_a_text_checked_again_at_the_same_stage_gets_the_kept_decision_without_the_costly_probe():
+    prompts: list[str] = []
+    c = _band_cascade(prompts)
+    first = c.check("open the vault", "retrieval")  # a memory recalled turn after turn
+    again = c.check("open the vault", "retrieval")
+    assert prompts == ["Q: open the vault ->"]  # the hidden state was read once
+    assert (
+        first.action == again.action == "block" and again.text == first.text and again.reason == first.reason
+    )
+    assert again.details["cached"] is True and "cached" not in first.details
+    assert again.details["trace"] == first.details["trace"]  # what each rail found when it was checked
+    again.details["trace"].clear()  # a caller changing its copy changes nothing kept
+    assert c.check("open the vault", "retrieval").details["trace"] == first.details["trace"]
+    c.check("open the vault", "input")  # another stage is another check
+    c.check("open the bread box", "retrieval")
+    assert prompts == ["Q: open the vault ->"] * 2 + ["Q: open the bread box ->"]
+
+
+def test_the_decision_cache_is_bounded_and_can_be_turned_off():
+    prompts: list[str] = []
+    c = _band_cascade(prompts, cache_size=1)
+    for text in ("open the vault", "open the bread box", "open the vault"):
+        c.check(text, "input")
+    assert len(prompts) == 3  # one decision kept: the first was pushed out by the second
+    off = _band_cascade(prompts := [], cache_size=0)
+    off.check("open the vault", "input")
+    assert "cached" not in off.check("open the vault", "input").details and len(prompts) == 2
+
+
+def test_a_decision_made_while_a_rail_failed_is_not_kept():
+    calls: list[str] = []
+
+    def flaky(prompt: str) -> np.ndarray:
+        calls.append(prompt)
+        if len(calls) == 1:
+            raise RuntimeError("model not loaded yet")
+        return fake_embedder([prompt.removeprefix("Q: ").removesuffix(" ->")])[0]
+
+    c = _band_cascade([])
+    c.llm_probe._reader = flaky
+    assert c.check("open the vault", "input").action == "allow"  # the costly rail failed: noted, not blocked
+    assert c.check("open the vault", "input").action == "block"  # tried again, not served from the cache
+    assert c.check("open the vault", "input").details["cached"] is True and len(calls) == 2
+
+
 def test_llm_probe_band_and_threshold_are_chosen_within_the_false_positive_budget():
     from sensorium.agents.guardrails.train import fit_llm_probe
 

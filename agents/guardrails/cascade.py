@@ -7,13 +7,17 @@ ends the check; "unsure" goes one step further; if every enabled rail is unsure,
 checked with :meth:`Cascade.check_reply` is first compared with the system prompt it was written under (leak.py);
 :meth:`Cascade.check_partial` is the regex-only view of a reply still streaming (streamgate.py).
 Every rail that ran is recorded with its finding and its time in ``RailDecision.details`` so the graph's "rail"
-event shows why a text was blocked, masked or passed.
+event shows why a text was blocked, masked or passed. The rails are deterministic, so a text checked again at the
+same stage (a memory recalled every turn) gets its kept decision back, marked ``cached``, without running them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -85,6 +89,10 @@ class CascadeOptions:
     self_check: bool = True
     on_unsure: Literal["allow", "block"] = "allow"
     max_chars: int = 20_000  # longer texts are checked on their first and last max_chars/2 characters
+    # Decisions kept for texts checked again at the same stage (0: none). Every turn checks what memory recalls,
+    # and a stored exchange is recalled turn after turn: its check (two in three went to the hidden-state probe,
+    # ~2 s each on two cores) is then made once. Texts over max_chars are not kept.
+    cache_size: int = 512
 
 
 @dataclass
@@ -111,6 +119,8 @@ class Cascade:
         )
         self.self_check = SelfCheckRail(self.chat_model) if o.self_check and self.chat_model else None
         self.leak = LeakRail(block_at=o.leak_block_at) if o.leak_check else None
+        self._decisions: OrderedDict[str, RailDecision] = OrderedDict()
+        self._decisions_lock = threading.Lock()  # tool results are checked from several threads at once
 
     def _probes(
         self, name: str, shared: LlmProbeRail | None = None
@@ -191,10 +201,36 @@ class Cascade:
         )
 
     def check(self, text: str, stage: Stage) -> RailDecision:
+        """The decision for ``text`` at ``stage``; a text checked before at that stage gets the same decision again,
+        marked ``details["cached"]``, without running a rail (see ``CascadeOptions.cache_size``)."""
+        o = self.options
+        if not (o.cache_size and text and len(text) <= o.max_chars and stage in o.stages):
+            return self._check(text, stage)[0]
+        key = hashlib.sha256(f"{stage}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
+        with self._decisions_lock:
+            kept = self._decisions.get(key)
+            if kept is not None:
+                self._decisions.move_to_end(key)
+        if kept is not None:
+            hit = kept.model_copy(deep=True)
+            hit.details["cached"] = True
+            return hit
+        decision, complete = self._check(text, stage)
+        # A decision made while a rail was failing is not kept: the next check tries that rail again.
+        if complete:
+            with self._decisions_lock:
+                self._decisions[key] = decision.model_copy(deep=True)
+                while len(self._decisions) > o.cache_size:
+                    self._decisions.popitem(last=False)
+        return decision
+
+    def _check(self, text: str, stage: Stage) -> tuple[RailDecision, bool]:
+        """The decision, and whether every rail that ran worked."""
         o = self.options
         if stage not in o.stages or not text:
-            return RailDecision(action="allow", text=text, rail="cascade")
+            return RailDecision(action="allow", text=text, rail="cascade"), True
         trace: list[dict[str, Any]] = []
+        failures: list[str] = []
         view = (
             text if len(text) <= o.max_chars else text[: o.max_chars // 2] + "\n" + text[-o.max_chars // 2 :]
         )
@@ -205,6 +241,7 @@ class Cascade:
                 sig = rail.check(view, stage)
             except Exception as exc:  # a failing costly rail must not take the turn down: note it, go on
                 sig = Signal(rail.name, "unsure", "", 0.0, f"{rail.name} failed: {type(exc).__name__}: {exc}")
+                failures.append(rail.name)
             entry = {
                 "rail": sig.rail,
                 "level": sig.level,
@@ -248,15 +285,16 @@ class Cascade:
                 trace.append({"rail": "cascade", "level": o.on_unsure, "reason": "no rail was sure"})
                 if o.on_unsure == "block":
                     verdict = Signal("cascade", "block", verdict.category, verdict.score, verdict.reason)
+        complete = not failures
         if verdict is not None and verdict.level == "block":
-            return _blocked(text, stage, verdict, trace)
+            return _blocked(text, stage, verdict, trace), complete
         if stage in o.mask_pii_stages:
             masked = _masked(text, stage, trace)
             if masked is not None:
-                return masked
+                return masked, complete
         return RailDecision(
             action="allow", text=text, rail="cascade", details={"stage": stage, "trace": trace}
-        )
+        ), complete
 
 
 def _masked(text: str, stage: Stage, trace: list[dict[str, Any]]) -> RailDecision | None:
