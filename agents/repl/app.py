@@ -478,7 +478,8 @@ def run_chat(opts: ChatOptions, *, console: Console | None = None, reader: LineI
             pass
     # The rest of what a first turn would wait for (the prompt prefix, the memory embedder, the hidden-state
     # reader) loads while the user types; a turn sent sooner waits for the part it needs.
-    threading.Thread(target=assistant.warm_up, name="sensorium-warm-up", daemon=True).start()
+    warming = threading.Thread(target=assistant.warm_up, name="sensorium-warm-up", daemon=True)
+    warming.start()
     reader = reader or LineInput(paths.history)
     app = ChatApp(
         assistant,
@@ -506,5 +507,8 @@ def run_chat(opts: ChatOptions, *, console: Console | None = None, reader: LineI
             )
         return app.loop()
     finally:
+        # A chat that ends within a second or two (piped input) must not exit while the warm-up is inside
+        # llama.cpp: the interpreter's shutdown under a native call ended the process with SIGSEGV.
+        warming.join()
         if tracer is not None:
             tracer.shutdown()
