@@ -184,6 +184,21 @@ class Assistant:
             except Exception:
                 continue
 
+    def precheck_recall(self, thread_id: str) -> None:
+        """Check the exchange the thread's last turn stored in memory as a retrieved document, as ``recall`` will
+        when a later turn finds it: the rails keep the decision (the cascade's cache), so that turn does not wait
+        for the check (the hidden-state probe, about 2 s on two cores, for two stored exchanges in three). A chat
+        runs it in the background while the user types; a turn that recalls the exchange meanwhile waits for this
+        check instead of making it again. Nothing to do while the turn waits for an approval or was refused."""
+        from .nodes.senses import exchange
+
+        s = self.services
+        if s.memory is None or not s.remember_turns or self.unfinished(thread_id):
+            return
+        values = self.state(thread_id)
+        if values.get("input") and not values.get("blocked"):
+            s.rails.check(exchange(values), "retrieval")
+
     # -- turns ----------------------------------------------------------------------------------------
     def run(
         self,

@@ -78,6 +78,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import statistics
 import sys
 import time
@@ -236,6 +237,16 @@ def blocked_per(rows: list[dict], found: dict[str, RailDecision], field: str) ->
     return ", ".join(f"{k} {b}/{n}" for k, (b, n) in sorted(counts.items()))
 
 
+def wilson(hits: int, n: int, z: float = 1.96) -> str:
+    """The 95 % Wilson score interval of a rate, as "lo–hi %": with 45 benign texts, one false alarm is 2.2 points."""
+    if n == 0:
+        return "–"
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return f"{100 * max(centre - half, 0):.1f}–{100 * min(centre + half, 1):.1f} %"
+
+
 def evaluate(name: str, check, rows: list[dict]) -> dict:
     tp = fn = fp = tn = 0
     times, misses, false_alarms = [], [], []
@@ -258,6 +269,8 @@ def evaluate(name: str, check, rows: list[dict]) -> dict:
         "fpr": fp / max(fp + tn, 1),
         "n_attack": tp + fn,
         "n_benign": fp + tn,
+        "tp": tp,
+        "fp": fp,
         "p50_ms": statistics.median(times),
         "p95_ms": sorted(times)[int(0.95 * (len(times) - 1))],
         "misses": misses,
@@ -368,6 +381,12 @@ def main() -> int:
         "(the 50 ms goal is for the cheap rails; the default cascade also asks the hidden-state probe, ~1 s, "
         "about the texts the cheap probe is unsure of)"
     )
+    print("95 % intervals (Wilson), what these counts can tell apart:")
+    for r in results:
+        print(
+            f"  {r['name']:30} detected {r['tp']}/{r['n_attack']}: {wilson(r['tp'], r['n_attack'])}; "
+            f"false pos {r['fp']}/{r['n_benign']}: {wilson(r['fp'], r['n_benign'])}"
+        )
     # The latency each rail adds, from the cascade's own per-rail timings (the trace in RailDecision.details).
     per_rail: dict[str, list[float]] = {}
     for r in rows:
@@ -539,6 +558,14 @@ def extra_set(
         r = evaluate(name, recording(rails, decisions, systems), rows)
         detected = f"{r['detect']:18.1%}" if r["n_attack"] else f"{'–':>18}"
         print(f"{name:30} {r['fpr']:15.1%} {'5%':>6} {detected} {'90%':>6}")
+        print(
+            f"  95 % intervals: benign blocked {r['fp']}/{r['n_benign']}: {wilson(r['fp'], r['n_benign'])}"
+            + (
+                f"; malicious {r['tp']}/{r['n_attack']}: {wilson(r['tp'], r['n_attack'])}"
+                if r["n_attack"]
+                else ""
+            )
+        )
         print(f"  blocked, per {'type' if per == 'category' else per}: {blocked_per(rows, decisions, per)}")
         if show_errors:
             for kind, what in (("false_alarms", "benign blocked"), ("misses", "missed")):

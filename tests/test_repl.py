@@ -372,3 +372,15 @@ def test_the_prompt_history_file_keeps_no_line_with_a_secret(tmp_path):
     assert history.get_strings()[-1] == "call me on +44 20 7946 0958"  # this session's Up arrow still has it
     written = path.read_text()
     assert "weather in Paris" in written and "ghp_" not in written and "7946" not in written
+
+
+def test_after_each_turn_the_app_hands_the_thread_on_for_background_work() -> None:
+    model = ScriptedChatModel(
+        ["Hi.", {"tool_calls": [{"name": "send_note", "arguments": {"to": "bob", "body": "hi"}}]}, "Sent."]
+    )
+    app, _ = make_app(model, "hello", "send bob a note", "a")
+    ended: list[tuple[str, bool]] = []
+    app.after_turn = lambda tid: ended.append((tid, app.assistant.unfinished(tid)))
+    assert app.loop() == 0
+    model.assert_done()
+    assert ended == [("t1", False), ("t1", False)]  # once per turn, after its approvals, not before

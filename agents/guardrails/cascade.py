@@ -121,6 +121,7 @@ class Cascade:
         self.leak = LeakRail(block_at=o.leak_block_at) if o.leak_check else None
         self._decisions: OrderedDict[str, RailDecision] = OrderedDict()
         self._decisions_lock = threading.Lock()  # tool results are checked from several threads at once
+        self._running: dict[str, threading.Event] = {}  # keys of the checks under way, so none runs twice
 
     def _probes(
         self, name: str, shared: LlmProbeRail | None = None
@@ -202,26 +203,39 @@ class Cascade:
 
     def check(self, text: str, stage: Stage) -> RailDecision:
         """The decision for ``text`` at ``stage``; a text checked before at that stage gets the same decision again,
-        marked ``details["cached"]``, without running a rail (see ``CascadeOptions.cache_size``)."""
+        marked ``details["cached"]``, without running a rail (see ``CascadeOptions.cache_size``). A text whose
+        check is running in another thread (a background check of what memory will recall) waits for it."""
         o = self.options
         if not (o.cache_size and text and len(text) <= o.max_chars and stage in o.stages):
             return self._check(text, stage)[0]
         key = hashlib.sha256(f"{stage}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
-        with self._decisions_lock:
-            kept = self._decisions.get(key)
-            if kept is not None:
-                self._decisions.move_to_end(key)
+        while True:
+            with self._decisions_lock:
+                kept = self._decisions.get(key)
+                if kept is not None:
+                    self._decisions.move_to_end(key)
+                    break
+                running = self._running.get(key)
+                if running is None:
+                    mine = self._running[key] = threading.Event()
+                    break
+            running.wait()  # then look again: a check that ended with a failing rail kept nothing
         if kept is not None:
             hit = kept.model_copy(deep=True)
             hit.details["cached"] = True
             return hit
-        decision, complete = self._check(text, stage)
-        # A decision made while a rail was failing is not kept: the next check tries that rail again.
-        if complete:
+        try:
+            decision, complete = self._check(text, stage)
+            # A decision made while a rail was failing is not kept: the next check tries that rail again.
+            if complete:
+                with self._decisions_lock:
+                    self._decisions[key] = decision.model_copy(deep=True)
+                    while len(self._decisions) > o.cache_size:
+                        self._decisions.popitem(last=False)
+        finally:
             with self._decisions_lock:
-                self._decisions[key] = decision.model_copy(deep=True)
-                while len(self._decisions) > o.cache_size:
-                    self._decisions.popitem(last=False)
+                del self._running[key]
+            mine.set()
         return decision
 
     def _check(self, text: str, stage: Stage) -> tuple[RailDecision, bool]:
@@ -249,10 +263,7 @@ class Cascade:
                 "score": round(sig.score, 3),
             }
             entry |= {"reason": sig.reason, "ms": round((time.perf_counter() - t0) * 1000, 2)}
-            if rail is self.self_check and self.self_check is not None:
-                entry |= {"prompt": self.self_check.last_prompt, "reply": self.self_check.last_reply}
-            if isinstance(rail, LlmProbeRail):
-                entry |= {"prompt": rail.last_prompt}
+            entry |= {k: v for k, v in (("prompt", sig.prompt), ("reply", sig.reply)) if v is not None}
             if rail is self.doc_probe or rail is self.doc_llm_probe:
                 entry["weights"] = "documents"
             trace.append(entry)

@@ -130,7 +130,6 @@ class LlmProbeRail:
         self.document_block_at = max(self.block_at, document_block_at or 0.0)  # tool results and documents
         self._reader = reader
         self._error: SensoriumError | None = None
-        self.last_prompt = ""
 
     @property
     def reader(self) -> Callable[[str], np.ndarray]:
@@ -147,8 +146,8 @@ class LlmProbeRail:
     def check(self, text: str, stage: Stage) -> Signal:
         if not text.strip():
             return Signal(self.name, "allow")
-        self.last_prompt = self.weights.prompt_for(text)
-        p = self.weights.probability(self.reader(self.last_prompt))
+        prompt = self.weights.prompt_for(text)
+        p = self.weights.probability(self.reader(prompt))
         block_at = self.document_block_at if stage in DOCUMENTS else self.block_at
         why = f"hidden-state attack probability {p:.2f} (threshold {block_at:.2f})"
-        return Signal(self.name, "block" if p >= block_at else "allow", "learned", p, why)
+        return Signal(self.name, "block" if p >= block_at else "allow", "learned", p, why, prompt=prompt)

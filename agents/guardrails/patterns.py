@@ -358,6 +358,10 @@ class Signal:
     category: str = ""
     score: float = 0.0
     reason: str = ""
+    # The model call the rail made, exactly, for the event log: carried here rather than kept on the rail, as
+    # checks run in several threads at once (tool results, a background check while a turn runs).
+    prompt: str | None = None
+    reply: str | None = None
 
 
 def _compile(items: list[tuple[str, str]]) -> list[tuple[str, re.Pattern[str]]]:

@@ -36,8 +36,6 @@ class SelfCheckRail:
     def __init__(self, model: ChatModel | Callable[[], ChatModel], *, max_chars: int = 4000) -> None:
         self._model = model
         self.max_chars = max_chars
-        self.last_prompt = ""
-        self.last_reply = ""
 
     @property
     def model(self) -> ChatModel:
@@ -50,14 +48,12 @@ class SelfCheckRail:
         prompt = template.replace("{text}", text[: self.max_chars])
         result = self.model.chat([HumanMessage(prompt)], options=GenerationOptions(max_tokens=4))
         reply = str(result.message.content or "")
-        self.last_prompt, self.last_reply = prompt, reply
         match = _YES_NO.search(reply)
+        call = {"prompt": prompt, "reply": reply}
         if match is None:
-            return Signal(
-                self.name, "unsure", "", 0.5, f"the self-check reply was not yes/no: {reply[:40]!r}"
-            )
+            why = f"the self-check reply was not yes/no: {reply[:40]!r}"
+            return Signal(self.name, "unsure", "", 0.5, why, **call)
+        why = f"the model's self-check said {reply.strip()[:20]!r}"
         if match.group(1).lower() == "yes":
-            return Signal(
-                self.name, "block", "self_check", 1.0, f"the model's self-check said {reply.strip()[:20]!r}"
-            )
-        return Signal(self.name, "allow", "", 0.0, f"the model's self-check said {reply.strip()[:20]!r}")
+            return Signal(self.name, "block", "self_check", 1.0, why, **call)
+        return Signal(self.name, "allow", "", 0.0, why, **call)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
@@ -90,7 +91,7 @@ def remember(services: Services, state: AssistantState) -> dict[str, Any]:
     out = {"turns": state.get("turns", 0) + 1}
     if services.memory is None or not services.remember_turns or state.get("blocked"):
         return out
-    text = f"User: {state.get('input', '')}\nAssistant: {state.get('final', '')}"
+    text = exchange(state)
     # The id comes from the text: the same exchange again updates its record instead of being recalled twice.
     key = "exchange-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
     try:
@@ -100,6 +101,11 @@ def remember(services: Services, state: AssistantState) -> dict[str, Any]:
     except Exception as exc:
         emit("error", node="remember", message=f"could not store the exchange: {exc}", kind="memory")
     return out
+
+
+def exchange(state: Mapping[str, Any]) -> str:
+    """The text ``remember`` stores for the turn in ``state``: what ``recall`` will find and check later."""
+    return f"User: {state.get('input', '')}\nAssistant: {state.get('final', '')}"
 
 
 def _short(data: Any) -> Any:

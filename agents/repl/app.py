@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -194,8 +195,10 @@ class ChatApp:
         verbose: bool = False,
         on_event: Callable[[Event], None] | None = None,
         switch: CancelSwitch | None = None,
+        after_turn: Callable[[str], object] | None = None,
     ) -> None:
         self.assistant = assistant
+        self.after_turn = after_turn  # called with the thread id once a turn has ended
         self.switch = switch or CancelSwitch()
         self.console = console
         self.reader = reader
@@ -290,6 +293,8 @@ class ChatApp:
         events = self.assistant.run(self.thread_id, text, attachments=attachments, live=True)
         if self._play(iter(events)):
             self.handle_approvals()
+        if self.after_turn is not None:
+            self.after_turn(self.thread_id)
 
     def handle_approvals(self) -> None:
         """Ask about every pending call, resume, and repeat while the graph asks for more."""
@@ -476,10 +481,11 @@ def run_chat(opts: ChatOptions, *, console: Console | None = None, reader: LineI
                 rails.check("hello", "input")
         except Exception:  # a real problem shows up, with its message, on the first turn
             pass
-    # The rest of what a first turn would wait for (the prompt prefix, the memory embedder, the hidden-state
-    # reader) loads while the user types; a turn sent sooner waits for the part it needs.
-    warming = threading.Thread(target=assistant.warm_up, name="sensorium-warm-up", daemon=True)
-    warming.start()
+    # One worker in the background while the user types: first the rest of what a first turn would wait for
+    # (the prompt prefix, the memory embedder, the hidden-state reader; a turn sent sooner waits for the part it
+    # needs), then after each turn the rails' check of the exchange memory stored, which the next turns recall.
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sensorium-background")
+    background.submit(assistant.warm_up)
     reader = reader or LineInput(paths.history)
     app = ChatApp(
         assistant,
@@ -490,6 +496,7 @@ def run_chat(opts: ChatOptions, *, console: Console | None = None, reader: LineI
         verbose=opts.verbose,
         on_event=tracer.on_event if tracer else None,
         switch=switch,
+        after_turn=lambda thread_id: background.submit(assistant.precheck_recall, thread_id),
     )
     agents = ", ".join(team.names)
     console.print(
@@ -507,8 +514,8 @@ def run_chat(opts: ChatOptions, *, console: Console | None = None, reader: LineI
             )
         return app.loop()
     finally:
-        # A chat that ends within a second or two (piped input) must not exit while the warm-up is inside
-        # llama.cpp: the interpreter's shutdown under a native call ended the process with SIGSEGV.
-        warming.join()
+        # A chat that ends within a second or two (piped input) must not exit while the background work is
+        # inside llama.cpp: the interpreter's shutdown under a native call ended the process with SIGSEGV.
+        background.shutdown(wait=True, cancel_futures=True)
         if tracer is not None:
             tracer.shutdown()
