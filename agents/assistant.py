@@ -71,11 +71,11 @@ def _default_memory(paths: Paths) -> Any:
     return Memory(paths.memory)
 
 
-def _default_rails() -> Any:
+def _default_rails(paths: Paths) -> Any:
     """SENSORIUM_RAILS picks the guardrails: ``cascade`` (default: cheap rails, then the hidden-state probe on the
     texts they are unsure of), ``fast`` (the cheap rails only: no second model pass, fewer attacks stopped),
     ``nemo`` (NeMo Guardrails in-process, its LLM being SENSORIUM_RAILS_MODEL, default ``llamacpp:chat``) or
-    ``off``."""
+    ``off``. Decisions on what memory recalls are kept in ``paths.rail_decisions`` across restarts."""
     import os
 
     kind = os.environ.get("SENSORIUM_RAILS", "cascade").strip().lower()
@@ -88,14 +88,14 @@ def _default_rails() -> Any:
     except ImportError:
         return AllowAll()
     if kind == "fast":
-        return default_rails(options=CascadeOptions(llm_probe=False))
+        return default_rails(options=CascadeOptions(llm_probe=False), decisions=paths.rail_decisions)
     if kind == "nemo":
         from .guardrails.nemo import NemoRails
         from .models import load_chat_model
 
         model = load_chat_model(os.environ.get("SENSORIUM_RAILS_MODEL", "llamacpp:chat"))
-        return NemoRails(model, cascade=default_rails())
-    return default_rails()
+        return NemoRails(model, cascade=default_rails(decisions=paths.rail_decisions))
+    return default_rails(decisions=paths.rail_decisions)
 
 
 class Assistant:
@@ -150,7 +150,7 @@ class Assistant:
             resolve_tool=resolve_tool,
             perceiver=_default_perceiver() if perceiver is None else (perceiver or None),
             memory=_default_memory(self.paths) if memory is None else (memory or None),
-            rails=_default_rails() if rails is None else (rails or AllowAll()),
+            rails=_default_rails(self.paths) if rails is None else (rails or AllowAll()),
             remember_turns=remember_turns,
         )
         self.graph = build_graph(self.services, self.checkpointer)

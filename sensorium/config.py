@@ -88,6 +88,10 @@ class Paths:
         return self.home / "memory"
 
     @property
+    def rail_decisions(self) -> Path:
+        return self.home / "rails" / "decisions.sqlite"
+
+    @property
     def outputs(self) -> Path:
         return self.home / "outputs"
 

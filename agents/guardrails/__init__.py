@@ -9,8 +9,10 @@ Heavy libraries (sentence-transformers, nemoguardrails) are imported only when a
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from ..chat import ChatModel
 from .cascade import Cascade, CascadeOptions, refusal
@@ -23,6 +25,7 @@ def default_rails(
     chat_model: ChatModel | Callable[[], ChatModel] | str | None = None,
     *,
     options: CascadeOptions | None = None,
+    decisions: str | Path | None = None,
 ) -> Cascade:
     """The default cascade.
 
@@ -32,8 +35,12 @@ def default_rails(
     only adds latency; give a larger model (``default_rails("hf:...")``) to use it. The similarity rail is on when
     the packaged embedder is present; the hidden-state probe (``CascadeOptions.llm_probe``) when the packaged chat
     GGUF and llama.cpp are; otherwise they are switched off.
+
+    ``decisions``: a SQLite file where decisions at ``options.disk_stages`` (what memory recalls) are kept across
+    restarts (decisions.py), valid while the guardrails' code, data, models and options stay the same. Not used
+    with the self-check, whose model the fingerprint cannot pin down.
     """
-    from ...errors import ModelNotAvailableError
+    from ...errors import ModelNotAvailableError, SensoriumError
     from ...models import resolve_path
     from ..models import load_chat_model
 
@@ -57,4 +64,38 @@ def default_rails(
         model = lambda: load_chat_model(spec)  # noqa: E731  (loaded only if a self-check is ever needed)
     else:
         model = chat_model
-    return Cascade(opts, chat_model=model)
+    store = None
+    if decisions is not None and not (opts.self_check and model is not None):
+        from .decisions import DecisionStore
+
+        try:
+            store = DecisionStore(decisions, _fingerprint(opts))
+        except (
+            OSError,
+            ValueError,
+            SensoriumError,
+        ) as exc:  # a model file unreadable: no store, the rails work
+            warnings.warn(
+                f"guardrail decisions are not kept on disk ({exc}): a new process judges what memory recalls again",
+                stacklevel=2,
+            )
+    return Cascade(opts, chat_model=model, store=store)
+
+
+def _fingerprint(opts: CascadeOptions) -> str:
+    """What the default cascade's decisions depend on: this package's code and data, the packaged models it reads
+    (where it reads them) and ``opts``."""
+    from ...models import resolve_path
+    from .decisions import fingerprint
+    from .llmprobe import model_identity
+
+    here = Path(__file__).parent
+    files = [p for p in here.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    models = []
+    if opts.similarity:
+        embed = Path(resolve_path("embed"))
+        sizes = sum(p.stat().st_size for p in embed.rglob("*") if p.is_file()) if embed.is_dir() else 0
+        models.append(f"embed {embed} {sizes}")
+    if opts.llm_probe:
+        models.append("chat {} {}".format(*model_identity(Path(resolve_path("chat")))))
+    return fingerprint(opts, files, models)

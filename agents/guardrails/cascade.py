@@ -8,7 +8,8 @@ checked with :meth:`Cascade.check_reply` is first compared with the system promp
 :meth:`Cascade.check_partial` is the regex-only view of a reply still streaming (streamgate.py).
 Every rail that ran is recorded with its finding and its time in ``RailDecision.details`` so the graph's "rail"
 event shows why a text was blocked, masked or passed. The rails are deterministic, so a text checked again at the
-same stage (a memory recalled every turn) gets its kept decision back, marked ``cached``, without running them.
+same stage (a memory recalled every turn) gets its kept decision back, marked ``cached``, without running them;
+with a :class:`~.decisions.DecisionStore`, what memory recalls is judged once across restarts too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..chat import ChatModel
 from ..rails import DOCUMENTS, RailDecision, Stage
@@ -31,6 +32,9 @@ from .pii import mask_pii
 from .probe import ProbeRail, load_probe
 from .selfcheck import SelfCheckRail
 from .similarity import Embedder, SimilarityRail
+
+if TYPE_CHECKING:
+    from .decisions import DecisionStore
 
 _WHAT = {
     "injection": "it tries to override the assistant's instructions (prompt injection)",
@@ -93,6 +97,9 @@ class CascadeOptions:
     # and a stored exchange is recalled turn after turn: its check (two in three went to the hidden-state probe,
     # ~2 s each on two cores) is then made once. Texts over max_chars are not kept.
     cache_size: int = 512
+    # Stages whose decisions also go to the cascade's DecisionStore, when it has one (default_rails(decisions=...);
+    # a chat's is $SENSORIUM_HOME/rails/decisions.sqlite): what memory recalls is judged once across restarts.
+    disk_stages: tuple[Stage, ...] = ("retrieval",)
 
 
 @dataclass
@@ -103,6 +110,7 @@ class Cascade:
     embedder: Embedder | None = None
     chat_model: ChatModel | Callable[[], ChatModel] | None = None
     llm_reader: Callable[[str], Any] | None = None  # prompt -> hidden state; None: the packaged chat GGUF
+    store: DecisionStore | None = None  # decisions kept across processes, for options.disk_stages
 
     def __post_init__(self) -> None:
         o = self.options
@@ -208,7 +216,7 @@ class Cascade:
         o = self.options
         if not (o.cache_size and text and len(text) <= o.max_chars and stage in o.stages):
             return self._check(text, stage)[0]
-        key = hashlib.sha256(f"{stage}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
+        key = decision_key(text, stage)
         while True:
             with self._decisions_lock:
                 kept = self._decisions.get(key)
@@ -224,14 +232,22 @@ class Cascade:
             hit = kept.model_copy(deep=True)
             hit.details["cached"] = True
             return hit
+        store = self.store if stage in o.disk_stages else None
         try:
-            decision, complete = self._check(text, stage)
+            stored = store.get(key) if store is not None else None  # judged by an earlier process
+            if stored is not None:
+                stored.text = stored.text or text
+            decision, complete = (stored, True) if stored is not None else self._check(text, stage)
             # A decision made while a rail was failing is not kept: the next check tries that rail again.
             if complete:
                 with self._decisions_lock:
                     self._decisions[key] = decision.model_copy(deep=True)
                     while len(self._decisions) > o.cache_size:
                         self._decisions.popitem(last=False)
+                if store is not None and stored is None:
+                    store.put(key, decision, text)
+            if stored is not None:
+                decision.details["cached"] = True
         finally:
             with self._decisions_lock:
                 del self._running[key]
@@ -306,6 +322,11 @@ class Cascade:
         return RailDecision(
             action="allow", text=text, rail="cascade", details={"stage": stage, "trace": trace}
         ), complete
+
+
+def decision_key(text: str, stage: Stage) -> str:
+    """What a decision is kept under, in memory and in a DecisionStore: a hash of the stage and the text."""
+    return hashlib.sha256(f"{stage}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _masked(text: str, stage: Stage, trace: list[dict[str, Any]]) -> RailDecision | None:
