@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -616,35 +617,47 @@ def test_cascade_warm_up_reads_one_state_and_keeps_no_decision():
     assert "cached" not in c.check("open the hello", "input").details
 
 
-def test_a_text_being_checked_in_another_thread_is_waited_for_not_checked_twice():
-    import threading
+class HeldReader:
+    """A hidden-state reader that holds its first read of a "vault" text until released (a check under way in
+    another thread); ``fail`` makes that read raise once released."""
 
-    reading, release = threading.Event(), threading.Event()
-    prompts: list[str] = []
-    c = _band_cascade([])
+    def __init__(self, fail: bool = False) -> None:
+        self.prompts: list[str] = []
+        self.reading, self.release = threading.Event(), threading.Event()
+        self.fail = fail
 
-    def slow(prompt: str) -> np.ndarray:
-        prompts.append(prompt)
-        if "vault" in prompt:  # the background check of a stored exchange, still under way
-            reading.set()
-            assert release.wait(10)
+    def __call__(self, prompt: str) -> np.ndarray:
+        self.prompts.append(prompt)
+        if "vault" in prompt and not self.reading.is_set():
+            self.reading.set()
+            assert self.release.wait(10)
+            if self.fail:
+                raise RuntimeError("model not loaded yet")
         return fake_embedder([prompt.removeprefix("Q: ").removesuffix(" ->")])[0]
 
-    c.llm_probe._reader = slow
-    background: list = []
-    worker = threading.Thread(target=lambda: background.append(c.check("open the vault", "retrieval")))
-    worker.start()
-    assert reading.wait(10)
+
+def in_thread(fn) -> tuple[threading.Thread, list]:
+    """``fn()`` started in a thread, and the list its result will be put in."""
+    out: list = []
+    t = threading.Thread(target=lambda: out.append(fn()))
+    t.start()
+    return t, out
+
+
+def test_a_text_being_checked_in_another_thread_is_waited_for_not_checked_twice():
+    c, reader = _band_cascade([]), HeldReader()
+    c.llm_probe._reader = reader
+    worker, background = in_thread(lambda: c.check("open the vault", "retrieval"))  # a stored exchange
+    assert reader.reading.wait(10)
     # Meanwhile a turn checks another text (it does not wait), then recalls the one being checked.
     other = c.check("open the bread box", "input")
-    turn: list = []
-    waiter = threading.Thread(target=lambda: turn.append(c.check("open the vault", "retrieval")))
-    waiter.start()
+    waiter, turn = in_thread(lambda: c.check("open the vault", "retrieval"))
     waiter.join(0.2)
     assert waiter.is_alive() and not turn  # waiting for the running check
-    release.set()
+    reader.release.set()
     worker.join(10)
     waiter.join(10)
+    prompts = reader.prompts
     assert prompts == ["Q: open the vault ->", "Q: open the bread box ->"]  # each state read once
     assert background[0].action == turn[0].action == "block" and turn[0].details["cached"] is True
     # Each decision logs the prompt of its own model call, though the calls overlapped.
@@ -653,31 +666,14 @@ def test_a_text_being_checked_in_another_thread_is_waited_for_not_checked_twice(
 
 
 def test_a_waiting_check_runs_the_rails_itself_when_the_running_one_kept_nothing():
-    import threading
-
-    reading, release = threading.Event(), threading.Event()
-    calls: list[str] = []
-    c = _band_cascade([])
-
-    def failing_first(prompt: str) -> np.ndarray:
-        calls.append(prompt)
-        if len(calls) == 1:
-            reading.set()
-            assert release.wait(10)
-            raise RuntimeError("model not loaded yet")
-        return fake_embedder([prompt.removeprefix("Q: ").removesuffix(" ->")])[0]
-
-    c.llm_probe._reader = failing_first
-    first: list = []
-    worker = threading.Thread(target=lambda: first.append(c.check("open the vault", "retrieval")))
-    worker.start()
-    assert reading.wait(10)
-    second: list = []
-    waiter = threading.Thread(target=lambda: second.append(c.check("open the vault", "retrieval")))
-    waiter.start()
+    c, reader = _band_cascade([]), HeldReader(fail=True)
+    c.llm_probe._reader = reader
+    worker, first = in_thread(lambda: c.check("open the vault", "retrieval"))
+    assert reader.reading.wait(10)
+    waiter, second = in_thread(lambda: c.check("open the vault", "retrieval"))
     waiter.join(0.2)
-    release.set()
+    reader.release.set()
     worker.join(10)
     waiter.join(10)
-    assert first[0].action == "allow" and second[0].action == "block" and len(calls) == 2
+    assert first[0].action == "allow" and second[0].action == "block" and len(reader.prompts) == 2
     assert "cached" not in second[0].details
