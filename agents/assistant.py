@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -184,20 +184,30 @@ class Assistant:
             except Exception:
                 continue
 
-    def precheck_recall(self, thread_id: str) -> None:
+    def precheck_recall(
+        self, thread_id: str, submit: Callable[[Callable[[], Any]], object] | None = None
+    ) -> None:
         """Check the exchange the thread's last turn stored in memory as a retrieved document, as ``recall`` will
         when a later turn finds it: the rails keep the decision (the cascade's cache), so that turn does not wait
-        for the check (the hidden-state probe, about 2 s on two cores, for two stored exchanges in three). A chat
-        runs it in the background while the user types; a turn that recalls the exchange meanwhile waits for this
-        check instead of making it again. Nothing to do while the turn waits for an approval or was refused."""
+        for the check (the hidden-state probe, about 2 s on two cores, for two stored exchanges in three).
+
+        The exchange is read now; the check runs through ``submit`` (a chat passes its background worker's, and
+        the user types meanwhile) or at once. A turn that recalls the exchange while it runs waits for it instead
+        of checking again. Nothing to do while the turn waits for an approval or was refused."""
         from .nodes.senses import exchange
 
         s = self.services
         if s.memory is None or not s.remember_turns or self.unfinished(thread_id):
             return
         values = self.state(thread_id)
-        if values.get("input") and not values.get("blocked"):
-            s.rails.check(exchange(values), "retrieval")
+        if not values.get("input") or values.get("blocked"):
+            return
+        text = exchange(values)  # taken before the thread's next turn can change the state
+        check = lambda: s.rails.check(text, "retrieval")  # noqa: E731
+        if submit is None:
+            check()
+        else:
+            submit(check)
 
     # -- turns ----------------------------------------------------------------------------------------
     def run(

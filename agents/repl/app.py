@@ -496,7 +496,7 @@ def run_chat(opts: ChatOptions, *, console: Console | None = None, reader: LineI
         verbose=opts.verbose,
         on_event=tracer.on_event if tracer else None,
         switch=switch,
-        after_turn=lambda thread_id: background.submit(assistant.precheck_recall, thread_id),
+        after_turn=lambda thread_id: assistant.precheck_recall(thread_id, submit=background.submit),
     )
     agents = ", ".join(team.names)
     console.print(
