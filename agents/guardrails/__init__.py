@@ -90,7 +90,8 @@ def _fingerprint(opts: CascadeOptions) -> str:
     from .llmprobe import model_identity
 
     here = Path(__file__).parent
-    files = [p for p in here.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    kinds = {".py", ".npz", ".yaml", ".yml", ".co"}  # code, weights, exemplars and prompts, NeMo's Colang
+    files = [p for p in here.rglob("*") if p.suffix in kinds and p.is_file() and "__pycache__" not in p.parts]
     models = []
     if opts.similarity:
         embed = Path(resolve_path("embed"))
