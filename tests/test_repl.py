@@ -384,3 +384,14 @@ def test_after_each_turn_the_app_hands_the_thread_on_for_background_work() -> No
     assert app.loop() == 0
     model.assert_done()
     assert ended == [("t1", False), ("t1", False)]  # once per turn, after its approvals, not before
+
+
+def test_a_failing_after_turn_hook_does_not_end_the_chat() -> None:
+    app, out = make_app(ScriptedChatModel(["Hi.", "Hi again."]), "hello", "hello again")
+
+    def broken(thread_id: str) -> None:
+        raise RuntimeError("state unreadable")
+
+    app.after_turn = broken
+    assert app.loop() == 0
+    assert "Hi again." in out.getvalue()

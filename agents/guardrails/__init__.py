@@ -68,13 +68,10 @@ def default_rails(
     if decisions is not None and not (opts.self_check and model is not None):
         from .decisions import DecisionStore
 
+        # A model file that cannot be read for the fingerprint: no store; the rails work without it.
         try:
             store = DecisionStore(decisions, _fingerprint(opts))
-        except (
-            OSError,
-            ValueError,
-            SensoriumError,
-        ) as exc:  # a model file unreadable: no store, the rails work
+        except (OSError, ValueError, SensoriumError) as exc:
             warnings.warn(
                 f"guardrail decisions are not kept on disk ({exc}): a new process judges what memory recalls again",
                 stacklevel=2,

@@ -294,7 +294,10 @@ class ChatApp:
         if self._play(iter(events)):
             self.handle_approvals()
         if self.after_turn is not None:
-            self.after_turn(self.thread_id)
+            # Work for the next turns (the background check of what memory stored) only saves time: a failure
+            # there must not end the chat; the turn that needs the work does it and reports its own problem.
+            with contextlib.suppress(Exception):
+                self.after_turn(self.thread_id)
 
     def handle_approvals(self) -> None:
         """Ask about every pending call, resume, and repeat while the graph asks for more."""
