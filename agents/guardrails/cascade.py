@@ -99,6 +99,7 @@ class CascadeOptions:
     cache_size: int = 512
     # Stages whose decisions also go to the cascade's DecisionStore, when it has one (default_rails(decisions=...);
     # a chat's is $SENSORIUM_HOME/rails/decisions.sqlite): what memory recalls is judged once across restarts.
+    # Behind the in-process cache: cache_size=0 turns both off.
     disk_stages: tuple[Stage, ...] = ("retrieval",)
 
 
