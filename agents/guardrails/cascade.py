@@ -155,8 +155,8 @@ class Cascade:
 
     def warm_up(self) -> None:
         """Load the models the rails use on first use (the embedder, the hidden-state reader's engine) now; a
-        chat calls it in the background while the user types. It reads one state without touching any rail's
-        record of its last check, so a turn may run at the same time."""
+        chat calls it in the background while the user types. It reads one state and keeps no decision, so a
+        turn may run at the same time."""
         if self.similarity is not None:
             self.similarity.embedder(["hello"])
         if self.llm_probe is not None:

@@ -8,15 +8,14 @@ A decision is valid only for the rails that made it: rows carry a fingerprint of
 models they read and their options (:func:`fingerprint`), and rows of any other fingerprint are dropped on open.
 Rows are keyed by a hash of the stage and the text and hold neither that text nor the prompt of a model call (the
 trace keeps which rails ran, their levels, scores and reasons); a rail's reason may quote a few of its words (the
-words a pattern matched, the probe's most attack-like window). SQLite in WAL mode, one transaction per write, so several processes may share the file and a crash
-mid-write loses at most that decision. A store that cannot be read or written is turned off for the process with a
+words a pattern matched, the probe's most attack-like window). SQLite in WAL mode, one transaction per write, so
+several processes may share the file and a crash mid-write loses at most that decision. A store that cannot be read or written is turned off for the process with a
 warning: it is a cache, and a turn never fails for it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 import threading
 import time
@@ -138,7 +137,7 @@ class DecisionStore:
         for step in kept.details.get("trace", []):
             step.pop("prompt", None)  # the model calls' prompts quote the checked text
             step.pop("reply", None)
-        row = (key, self.rails, json.dumps(kept.model_dump(mode="json")), time.time())
+        row = (key, self.rails, kept.model_dump_json(), time.time())
         with self._lock:
             if self._conn is None:
                 return
@@ -159,9 +158,3 @@ class DecisionStore:
             if self._conn is None:
                 return 0
             return int(self._conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
