@@ -1,7 +1,7 @@
 """sensorium.agents: the brain and the graph.
 
 The public API (``Assistant``, ``AgentSpec``, ``Team``, ``default_team``) is imported lazily so that importing a
-seam module (``sensorium.agents.chat``) does not build LangGraph machinery.
+seam module (``sensorium.agents.brain.chat``) does not build LangGraph machinery.
 """
 
 from __future__ import annotations
@@ -9,18 +9,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .assistant import Assistant
-    from .team import AgentSpec, Team, default_team
-    from .threads import ThreadInfo
+    from .graph.assistant import Assistant
+    from .graph.team import AgentSpec, Team, default_team
+    from .graph.threads import ThreadInfo
 
 __all__ = ["AgentSpec", "Assistant", "Team", "ThreadInfo", "default_team"]
 
 _WHERE = {
-    "Assistant": ".assistant",
-    "AgentSpec": ".team",
-    "Team": ".team",
-    "default_team": ".team",
-    "ThreadInfo": ".threads",
+    "Assistant": ".graph.assistant",
+    "AgentSpec": ".graph.team",
+    "Team": ".graph.team",
+    "default_team": ".graph.team",
+    "ThreadInfo": ".graph.threads",
 }
 
 

@@ -16,9 +16,9 @@ import json
 import time
 from pathlib import Path
 
-from sensorium.agents.bfcl import read_jsonl, run_item, summarize
-from sensorium.agents.chat import GenerationOptions
-from sensorium.agents.models import load_chat_model
+from sensorium.agents.brain.chat import GenerationOptions
+from sensorium.agents.brain.load import load_chat_model
+from sensorium.scenarios.bfcl import read_jsonl, run_item, summarize
 
 DATA = Path("/work/shared/bfcl")
 

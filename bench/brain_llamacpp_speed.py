@@ -17,8 +17,8 @@ import time
 
 from langchain_core.messages import HumanMessage
 
-from sensorium.agents.backends.llamacpp import LlamaCppChatModel, resolve_gguf
-from sensorium.agents.chat import GenerationOptions
+from sensorium.agents.brain.backends.llamacpp import LlamaCppChatModel, resolve_gguf
+from sensorium.agents.brain.chat import GenerationOptions
 
 PROMPT = "Write a Python function that checks whether a string is a palindrome, and explain it step by step."
 

@@ -25,7 +25,7 @@ MESSAGE = "What is the capital of France?"
 
 def child(variant: str, typing: float) -> None:
     from sensorium.agents import Assistant, default_team
-    from sensorium.agents.models import load_chat_model
+    from sensorium.agents.brain.load import load_chat_model
 
     with tempfile.TemporaryDirectory() as home:
         model = load_chat_model("llamacpp:chat")

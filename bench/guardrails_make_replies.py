@@ -33,13 +33,13 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from guardrails import DATA, load, load_fresh, load_xstest
 from langchain_core.messages import HumanMessage, SystemMessage
 from tqdm import tqdm
 
-from sensorium.agents.chat import GenerationOptions
-from sensorium.agents.models import load_chat_model
-from sensorium.agents.team import default_team
+from guardrails import DATA, load, load_fresh, load_xstest
+from sensorium.agents.brain.chat import GenerationOptions
+from sensorium.agents.brain.load import load_chat_model
+from sensorium.agents.graph.team import default_team
 
 BFCL = Path(__file__).resolve().parents[2] / "shared" / "bfcl" / "BFCL_v4_multiple.json"
 

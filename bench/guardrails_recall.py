@@ -36,10 +36,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sensorium.agents.guardrails import Cascade, default_rails
-from sensorium.agents.guardrails.decisions import DecisionStore
-from sensorium.agents.nodes.senses import exchange
-from sensorium.agents.rails import RailDecision
+from sensorium.agents.graph.nodes.senses import exchange
+from sensorium.guardrails import Cascade, default_rails
+from sensorium.guardrails.base import RailDecision
+from sensorium.guardrails.decisions import DecisionStore
 from sensorium.memory import Memory
 
 DATA = Path(__file__).parent / "data"

@@ -17,8 +17,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from sensorium.agents.rails import RailDecision, Stage
 from sensorium.config import Paths
+from sensorium.guardrails.base import RailDecision, Stage
 
 NAME = "reference: jailguard 0.1.2"
 ONNX_NAME = "all-MiniLM-L6-v2.onnx"  # the file name jailguard looks for in JAILGUARD_MODEL_DIR
@@ -32,7 +32,7 @@ def export_minilm(target: Path) -> Path:
     """Put the packaged all-MiniLM-L6-v2's ONNX export at ``target``, atomically: the one sensorium's own
     embedder reads (memory/embedder_onnx.py; ``sensorium models prepare`` makes it, or this does, once)."""
     from sensorium.memory.embedder_onnx import onnx_for
-    from sensorium.models import resolve_path
+    from sensorium.weights import resolve_path
 
     source = onnx_for(resolve_path("embed"))
     target.parent.mkdir(parents=True, exist_ok=True)

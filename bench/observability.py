@@ -21,8 +21,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from sensorium.agents.events import Event, EventLog
-from sensorium.agents.repl.render import TurnRenderer
+from sensorium.agents.graph.events import Event, EventLog
+from sensorium.repl.render import TurnRenderer
 
 
 def best_of(fn, repeat: int = 3) -> float:
@@ -88,7 +88,7 @@ def main() -> None:
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor
         from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-        from sensorium.agents.telemetry import EventTracer
+        from sensorium.telemetry import EventTracer
     except ImportError:
         print("OpenTelemetry not installed (pip install 'sensorium[otel]'): span figures skipped")
     else:

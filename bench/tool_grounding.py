@@ -78,7 +78,7 @@ NEEDS_TOOL = [
 def run(variant: str) -> tuple[int, int, list[str]]:
     """(small-talk turns where a tool ran, requests whose tool ran, the misses) for one variant."""
     from sensorium.agents import Assistant, default_team
-    from sensorium.agents.nodes import acting
+    from sensorium.agents.graph.nodes import acting
 
     ours = acting._ungrounded
     if variant == "reference":

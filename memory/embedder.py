@@ -37,7 +37,7 @@ class Embedder(Protocol):
 
 @dataclass(frozen=True)
 class EmbedderOptions:
-    path: str | None = None  # None: the packaged embed role (sensorium.models.resolve_path("embed"))
+    path: str | None = None  # None: the packaged embed role (sensorium.weights.resolve_path("embed"))
     pooling: Pooling = "mean"
     device: str = DEFAULT_DEVICE
     batch_size: int = 64
@@ -53,7 +53,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, options: EmbedderOptions = EmbedderOptions()) -> None:
         if options.pooling not in ("mean", "cls", "max"):
             raise InputError(f"pooling={options.pooling!r} is not supported; use 'mean', 'cls' or 'max'.")
-        from sensorium.models import resolve_path
+        from sensorium.weights import resolve_path
 
         self.options = options
         self.path = str(resolve_path("embed", options.path))

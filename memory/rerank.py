@@ -28,7 +28,7 @@ class CrossEncoderReranker:
     def __init__(
         self, path: str | None = None, *, device: str = DEFAULT_DEVICE, batch_size: int = 32
     ) -> None:
-        from sensorium.models import resolve_path
+        from sensorium.weights import resolve_path
 
         self.path = str(resolve_path("rerank", path))
         st = require("sentence_transformers", "memory", purpose="cross-encoder reranking")

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
-from ..extras import require
+from sensorium.errors import InputError
+from sensorium.extras import require
 
 SAMPLE_RATE = 16_000
 SOUNDFILE_FORMATS = ("WAV", "FLAC", "OGG", "MP3")
@@ -168,7 +168,7 @@ def resample(samples: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.nd
 
 
 def _check_length(source: str, seconds: float, options: AudioOptions) -> None:
-    from ..limits import Limits
+    from sensorium.limits import Limits
 
     limit = options.max_seconds if options.max_seconds is not None else Limits.from_env().audio_seconds
     if seconds > limit:

@@ -40,7 +40,8 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 
 def cmd_imagine(args: argparse.Namespace) -> int:
-    from ..errors import InputError
+    from sensorium.errors import InputError
+
     from .imagegen import GenerationRequest, load_image_generator
 
     request = GenerationRequest(

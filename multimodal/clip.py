@@ -16,8 +16,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from pydantic import BaseModel
 
-from ..errors import InputError, ModelNotAvailableError
-from ..extras import require
+from sensorium.errors import InputError, ModelNotAvailableError
+from sensorium.extras import require
+
 from .device import DeviceChoice, choose
 from .image import as_image
 
@@ -67,7 +68,7 @@ def model_name_for(
 ) -> tuple[str, str | None]:
     """open_clip's (model_name, pretrained) for a resolved location: a hub dir, a checkpoint file or a hub id."""
     if location is None:
-        from ..models import resolve
+        from sensorium.weights import resolve
 
         found = resolve("clip")
         if found.path is None:

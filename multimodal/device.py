@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputError
-from ..extras import require
+from sensorium.errors import InputError
+from sensorium.extras import require
 
 _DTYPES = {
     "fp32": "float32",

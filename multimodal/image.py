@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..errors import InputError
-from ..extras import require
+from sensorium.errors import InputError
+from sensorium.extras import require
 
 SUPPORTED_FORMATS = ("PNG", "JPEG", "WEBP")
 
@@ -57,7 +57,7 @@ def _open(path: str | os.PathLike[str], max_pixels: int | None) -> tuple[Any, Im
         )
     width, height = img.size
     if max_pixels is None:  # the operator's cap: SENSORIUM_MAX_IMAGE_PIXELS (default 64 megapixels)
-        from ..limits import Limits
+        from sensorium.limits import Limits
 
         max_pixels = Limits.from_env().image_pixels
     if width * height > max_pixels:

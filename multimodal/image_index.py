@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from ..config import Paths
-from ..errors import InputError
+from sensorium.config import Paths
+from sensorium.errors import InputError
+
 from .clip import ImageEncoder
 
 

@@ -17,8 +17,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from ..errors import InputError
-from ..extras import require
+from sensorium.errors import InputError
+from sensorium.extras import require
+
 from .device import DeviceChoice, choose
 
 MIN_SIZE, MAX_SIZE = 64, 2048
@@ -126,7 +127,7 @@ class DiffusersImageGenerator:
         self.choice: DeviceChoice = choose(device, dtype, extra="imagegen")
         label = None
         if location is None:
-            from ..models import resolve, resolve_path
+            from sensorium.weights import resolve, resolve_path
 
             found = resolve("imagegen")
             label = found.hub_id  # a hub download lands in a snapshot dir: record the id, not the hash

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelNotAvailableError, SensoriumError
+from sensorium.errors import ModelNotAvailableError, SensoriumError
+
 from .base import Attachment, Percept
 from .clip import DEFAULT_LABELS
 
@@ -35,7 +36,7 @@ def _vlm_at(location: str, device: str | None) -> Any:
 
 
 def _location(role: str) -> str:
-    from ..models import resolve
+    from sensorium.weights import resolve
 
     found = resolve(role)  # raises ModelNotAvailableError when neither a path nor the network is there
     return found.location if found.path is not None else str(found.hub_id)
@@ -54,7 +55,7 @@ def get_clip(device: str | None = None) -> Any:
 
 def get_vlm(device: str | None = None) -> Any:
     """The process-wide vision-language model of the ``vlm`` role."""
-    from ..models import resolve_path
+    from sensorium.weights import resolve_path
 
     location = str(resolve_path("vlm"))
     with _LOAD_LOCK:

@@ -20,7 +20,8 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 from pydantic import BaseModel, Field
 
-from ..errors import InputError, ModelNotAvailableError
+from sensorium.errors import InputError, ModelNotAvailableError
+
 from .audio import Audio, AudioOptions
 
 Backend = Literal["faster-whisper", "openai-whisper"]
@@ -80,7 +81,7 @@ class SpeechToText(Protocol):
 
 def resolve_model(model: str | None) -> tuple[Path | str, str]:
     """``None`` or a role name -> the role's local CTranslate2 directory; a path -> itself; else a hub/size name."""
-    from ..models import registry, resolve_path
+    from sensorium.weights import registry, resolve_path
 
     name = model or DEFAULT_ROLE
     if name in registry():
@@ -90,7 +91,7 @@ def resolve_model(model: str | None) -> tuple[Path | str, str]:
     path = Path(name).expanduser()
     if path.exists():
         return path, str(path)
-    from ..config import allow_network
+    from sensorium.config import allow_network
 
     if not allow_network():
         raise ModelNotAvailableError(

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..extras import require
+from sensorium.extras import require
 
 # Qwen-style chat template (what LLaVA-Interleave-Qwen's processor uses), images as "<image>" placeholders.
 CHAT_TEMPLATE = (

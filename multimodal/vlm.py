@@ -12,8 +12,9 @@ import os
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from ..errors import InputError
-from ..extras import require
+from sensorium.errors import InputError
+from sensorium.extras import require
+
 from .device import DeviceChoice, choose
 from .image import as_image
 
@@ -30,7 +31,7 @@ class VisionLanguage(Protocol):
 
 
 def _location(location: str | os.PathLike[str] | None) -> str:
-    from ..models import resolve_path
+    from sensorium.weights import resolve_path
 
     if location is None:
         return str(resolve_path("vlm"))

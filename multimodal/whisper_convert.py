@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelNotAvailableError
-from ..extras import require
+from sensorium.errors import ModelNotAvailableError
+from sensorium.extras import require
 
 # ctranslate2's type ids (specs/model_spec.py: _dtype_to_type_id); bfloat16 is read as raw uint16.
 _DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16, 5: np.uint16}
@@ -182,7 +182,7 @@ def checkpoint_for(model_dir: Path) -> Path:
     A registry role's model converts to ``$SENSORIUM_MODELS/<role>/openai-whisper.pt`` (what ``sensorium models
     prepare`` writes); any other directory to a cache folder keyed by its path, size and modification time.
     """
-    from ..supply import derived_for
+    from sensorium.supply import derived_for
 
     model_dir = Path(model_dir)
     return derived_for(

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..extras import require
+from sensorium.extras import require
+
 from .audio import AudioOptions
 from .speech import DecodeOptions, Segment, Transcript, prepare_audio
 

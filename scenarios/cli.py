@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from ..errors import InputError
+from sensorium.errors import InputError
 
 EPILOG_RUN = """Scenario format: see scenarios/schema.py. The built-in library is `library`:
   sensorium eval run library --out runs/scripted
@@ -29,8 +29,14 @@ def _console() -> Console:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ..config import Paths
-    from .driver import assistant_memory, build_assistant, run_conversation, script_leftover
+    from sensorium.config import Paths
+
+    from .driver import (
+        assistant_memory,
+        build_assistant,
+        run_conversation,
+        script_leftover,
+    )
     from .record import format_event
     from .schema import load_scenario
     from .scorers import score
@@ -89,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _default_out() -> Path:
-    from ..config import Paths
+    from sensorium.config import Paths
 
     return Paths.default().home / "evals" / time.strftime("%Y%m%d-%H%M%S")
 

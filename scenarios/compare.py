@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..errors import InputError
+from sensorium.errors import InputError
+
 from .runner import read_results, summarize
 
 

@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ..agents.approval import Decision
-from ..agents.chat import ChatModel, ChatResult
-from ..multimodal.base import Attachment
+from sensorium.agents.brain.chat import ChatModel, ChatResult
+from sensorium.agents.graph.approval import Decision
+from sensorium.multimodal.base import Attachment
+
 from .media import materialize
 from .record import ConversationRecord, TurnRecord
 from .schema import ApprovalAnswer, Scenario
@@ -45,14 +46,14 @@ class LockedChatModel:
 def build_model(scenario: Scenario, override: Any = None) -> Any:
     """The chat model of a run: an override (spec or object), the file's model spec, its inline script, or the
     default model. With an override the file's scripted steps are ignored."""
-    from ..agents.models import DEFAULT_CHAT_MODEL, load_chat_model
+    from sensorium.agents.brain.load import DEFAULT_CHAT_MODEL, load_chat_model
 
     if override is not None:
         return load_chat_model(override) if isinstance(override, str) else override
     if scenario.model:
         return load_chat_model(scenario.model)
     if scenario.script is not None:
-        from ..agents.backends.scripted import ScriptedChatModel
+        from sensorium.agents.brain.backends.scripted import ScriptedChatModel
 
         return ScriptedChatModel(scenario.script, name=f"scripted:{scenario.name}")
     return load_chat_model(DEFAULT_CHAT_MODEL)
@@ -60,7 +61,7 @@ def build_model(scenario: Scenario, override: Any = None) -> Any:
 
 def build_team(scenario: Scenario, model: Any, override: str | None = None) -> Any:
     """The scenario's team, or ``override`` (a team YAML path, or ``default`` for the shipped default team)."""
-    from ..agents import team as team_mod
+    from sensorium.agents.graph import team as team_mod
 
     source = scenario.source or scenario.name
     if override == "default":
@@ -79,7 +80,7 @@ def build_assistant(
     scenario: Scenario, home: Path, model: Any = None, *, team: str | None = None, **kwargs: Any
 ) -> Any:
     """An Assistant for one run of ``scenario``: its team (or ``team``), the chosen model, all under ``home``."""
-    from ..agents import Assistant
+    from sensorium.agents import Assistant
 
     team = build_team(scenario, build_model(scenario, model), team)
     return Assistant(team, home=home, **kwargs)

@@ -15,7 +15,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
 
-from ..agents.chat import ChatModel, GenerationOptions
+from sensorium.agents.brain.chat import ChatModel, GenerationOptions
 
 VERDICT_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -14,9 +14,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..config import Paths, allow_network
-from ..errors import InputError
-from ..multimodal.base import Attachment
+from sensorium.config import Paths, allow_network
+from sensorium.errors import InputError
+from sensorium.multimodal.base import Attachment
+
 from .schema import AttachmentSpec
 
 
@@ -99,8 +100,8 @@ def missing_requirements(requires: list[str]) -> list[str]:
 
     def present(name: str) -> bool:
         if name.startswith("model:"):
-            from ..errors import SensoriumError
-            from ..models import resolve
+            from sensorium.errors import SensoriumError
+            from sensorium.weights import resolve
 
             try:  # resolving never downloads: a hub source counts only when the network is allowed
                 return resolve(name.split(":", 1)[1]).path is not None or allow_network()

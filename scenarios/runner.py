@@ -31,8 +31,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ..config import use_home
-from ..errors import InputError
+from sensorium.config import use_home
+from sensorium.errors import InputError
+
 from .judge import Judge
 from .media import MediaUnavailable, missing_requirements
 from .record import ConversationRecord
@@ -192,7 +193,8 @@ class Runner:
     # Models: loaded once per run and shared (calls serialised) --------------------------------------------------
 
     def _load_models(self) -> None:
-        from ..agents.models import load_chat_model
+        from sensorium.agents.brain.load import load_chat_model
+
         from .driver import LockedChatModel
 
         if self.options.model:
@@ -208,7 +210,7 @@ class Runner:
         # uses the model under test when there is one.
         if "rails" not in self.options.assistant_kwargs:
             try:
-                from ..agents.guardrails import default_rails
+                from sensorium.guardrails import default_rails
 
                 self._rails = default_rails(self._shared_model) if self._shared_model else default_rails()
             except ImportError:
@@ -218,7 +220,7 @@ class Runner:
         if self._judge_model is not None:
             return Judge(self._judge_model)
         if scenario.judge_script is not None:
-            from ..agents.backends.scripted import ScriptedChatModel
+            from sensorium.agents.brain.backends.scripted import ScriptedChatModel
 
             return Judge(ScriptedChatModel(scenario.judge_script, name=f"judge:{scenario.name}"))
         return None
@@ -239,7 +241,12 @@ class Runner:
             return self._run_in_home(scenario, epoch, home, base)
 
     def _run_in_home(self, scenario: Scenario, epoch: int, home: Path, base: dict[str, Any]) -> SampleResult:
-        from .driver import assistant_memory, build_assistant, run_conversation, script_leftover
+        from .driver import (
+            assistant_memory,
+            build_assistant,
+            run_conversation,
+            script_leftover,
+        )
 
         t0 = time.monotonic()
         kwargs = dict(self.options.assistant_kwargs)

@@ -10,7 +10,7 @@ action``) and what is wrong. The same file drives ``sensorium run FILE`` (play i
     category: tools
     description: one arithmetic tool call
     model: null                      # spec string; null = the scripted steps below (or the team default)
-    script:                          # steps of the scripted model (agents/backends/scripted.py), in call order
+    script:                          # steps of the scripted model (agents/brain/backends/scripted.py), in call order
       - {tool_calls: [{name: calculate, arguments: {expression: "17 * 23"}}]}
       - "17 * 23 = 391."
     team: {agents: [{name: assistant, role: "...", tools: [calculate]}]}   # or a path to a team YAML file
@@ -34,7 +34,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import InputError
+from sensorium.errors import InputError
 
 Category = Literal[
     "chat",

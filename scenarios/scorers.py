@@ -16,10 +16,18 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..memory.base import Retriever
+from sensorium.memory.base import Retriever
+
 from .judge import Judge
 from .record import ConversationRecord
-from .schema import AnswerCheck, Budgets, ExpectedCall, Scenario, StateCheck, TrajectoryExpect
+from .schema import (
+    AnswerCheck,
+    Budgets,
+    ExpectedCall,
+    Scenario,
+    StateCheck,
+    TrajectoryExpect,
+)
 
 
 class Check(BaseModel):

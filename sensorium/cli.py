@@ -19,7 +19,7 @@ from .errors import SensoriumError
 
 # Subpackages that contribute commands; each module defines register(sub, groups).
 COMMAND_MODULES = (
-    "sensorium.agents.cli",
+    "sensorium.chatcli",
     "sensorium.multimodal.cli",
     "sensorium.memory.cli",
     "sensorium.scenarios.cli",
@@ -40,7 +40,7 @@ def _human(n: int | None) -> str:
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
-    from .models import registry, resolve
+    from .weights import registry, resolve
 
     table = Table(title="sensorium models")
     for col in ("role", "source", "present", "size", "location / how to get it"):

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from .config import Paths, allow_network
 from .errors import ModelNotAvailableError, SensoriumError
-from .models import RoleSpec, package_file, package_location, registry, spec
+from .weights import RoleSpec, package_file, package_location, registry, spec
 
 CHUNK = 8 << 20
 

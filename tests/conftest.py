@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,8 @@ from sensorium.config import Paths
 os.environ.setdefault("SENSORIUM_MODELS", str(Paths.default().models))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# bench/ holds the offline guardrails training (guardrails_train), which the wheel does not ship.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from sensorium.agents import AgentSpec, Assistant, Team
-from sensorium.agents.approval import Decision
-from sensorium.agents.backends.scripted import ScriptedChatModel
+from sensorium.agents.brain.backends.scripted import ScriptedChatModel
+from sensorium.agents.graph.approval import Decision
 from sensorium.errors import InputError
 from sensorium.tools.base import tool
 

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-from sensorium.agents.backends.openai_compat import OpenAICompatChatModel, OpenAICompatError
-from sensorium.agents.backends.scripted import ScriptedChatModel
-from sensorium.agents.bfcl import read_jsonl, safe_name, score, to_tools
-from sensorium.agents.chat import ChatModel, GenerationOptions
-from sensorium.agents.chattemplate import gguf_metadata, render, to_dicts, tool_dicts
-from sensorium.agents.models import DEFAULT_CHAT_MODEL, load_chat_model, split_spec
+from sensorium.agents.brain.backends.openai_compat import OpenAICompatChatModel, OpenAICompatError
+from sensorium.agents.brain.backends.scripted import ScriptedChatModel
+from sensorium.agents.brain.chat import ChatModel, GenerationOptions
+from sensorium.agents.brain.chattemplate import gguf_metadata, render, to_dicts, tool_dicts
+from sensorium.agents.brain.load import DEFAULT_CHAT_MODEL, load_chat_model, split_spec
 from sensorium.errors import InputError, SensoriumError
+from sensorium.scenarios.bfcl import read_jsonl, safe_name, score, to_tools
 
 WEATHER = {
     "name": "get_weather",

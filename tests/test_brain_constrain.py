@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sensorium.agents.constrain import (
+from sensorium.agents.brain.constrain import (
     GrammarError,
     check_grammar,
     grammar_for,
@@ -14,7 +14,7 @@ from sensorium.agents.constrain import (
     normalize_schema,
     tools_grammar,
 )
-from sensorium.agents.toolparse import parse_reply, to_message
+from sensorium.agents.brain.toolparse import parse_reply, to_message
 
 llguidance = pytest.importorskip("llguidance")
 
@@ -190,7 +190,7 @@ def test_to_message_marks_truncated_calls_invalid() -> None:
 
 
 def test_answer_only_grammar_takes_prose_and_refuses_call_shapes() -> None:
-    from sensorium.agents.constrain import answer_grammar, grammar_for
+    from sensorium.agents.brain.constrain import answer_grammar, grammar_for
 
     g = grammar_for([WEATHER], None, answer_only=True)
     assert g == answer_grammar()

@@ -7,7 +7,7 @@ import json
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from sensorium.agents.chat import GenerationOptions
+from sensorium.agents.brain.chat import GenerationOptions
 from sensorium.errors import SensoriumError
 
 pytestmark = pytest.mark.models
@@ -29,7 +29,7 @@ WEATHER = {
 @pytest.fixture(scope="module")
 def brain():
     pytest.importorskip("xllamacpp")
-    from sensorium.agents.models import DEFAULT_CHAT_MODEL, load_chat_model
+    from sensorium.agents.brain.load import DEFAULT_CHAT_MODEL, load_chat_model
 
     try:
         return load_chat_model(DEFAULT_CHAT_MODEL)

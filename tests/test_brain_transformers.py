@@ -11,7 +11,7 @@ import json
 import pytest
 from langchain_core.messages import HumanMessage
 
-from sensorium.agents.chat import GenerationOptions
+from sensorium.agents.brain.chat import GenerationOptions
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -54,7 +54,7 @@ def tiny() -> tuple[object, object]:
 
 
 def make(tiny: tuple[object, object]):
-    from sensorium.agents.backends.transformers import TransformersChatModel
+    from sensorium.agents.brain.backends.transformers import TransformersChatModel
 
     tok, model = tiny
     return TransformersChatModel(model=model, tokenizer=tok, device="cpu", name="hf:tiny")

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from sensorium.agents import AgentSpec, Assistant, Team
-from sensorium.agents.approval import Decision
-from sensorium.agents.backends.scripted import ScriptedChatModel
-from sensorium.agents.threads import checkpoint_count, open_checkpointer
+from sensorium.agents.brain.backends.scripted import ScriptedChatModel
+from sensorium.agents.graph.approval import Decision
+from sensorium.agents.graph.threads import checkpoint_count, open_checkpointer
 
 HELPER = textwrap.dedent(
     '''
@@ -27,7 +27,7 @@ HELPER = textwrap.dedent(
     from pathlib import Path
 
     from sensorium.agents import AgentSpec, Assistant, Team
-    from sensorium.agents.backends.scripted import ScriptedChatModel
+    from sensorium.agents.brain.backends.scripted import ScriptedChatModel
     from sensorium.tools.base import tool
 
     ROOT = Path(os.environ["DURABLE_DIR"])

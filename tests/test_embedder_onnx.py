@@ -29,7 +29,7 @@ def test_onnx_vectors_match_sentence_transformers_in_any_order_and_batch() -> No
     from sentence_transformers import SentenceTransformer
 
     from sensorium.memory.embedder_onnx import OnnxEmbedder, onnx_for
-    from sensorium.models import resolve_path
+    from sensorium.weights import resolve_path
 
     path = resolve_path("embed")
     onnx = OnnxEmbedder(path, onnx_for(path), batch_size=2)
@@ -43,7 +43,7 @@ def test_onnx_vectors_match_sentence_transformers_in_any_order_and_batch() -> No
 
 
 def test_the_guardrails_embed_through_onnx_runtime() -> None:
-    from sensorium.agents.guardrails.similarity import minilm_embedder
+    from sensorium.guardrails.similarity import minilm_embedder
 
     embed = minilm_embedder()
     assert getattr(embed, "__self__", None).__class__.__name__ == "OnnxEmbedder"
@@ -51,7 +51,7 @@ def test_the_guardrails_embed_through_onnx_runtime() -> None:
 
 def test_a_corrupt_export_is_named_with_its_fix(tmp_path: Path) -> None:
     from sensorium.memory.embedder_onnx import OnnxEmbedder
-    from sensorium.models import resolve_path
+    from sensorium.weights import resolve_path
 
     bad = tmp_path / "model.onnx"
     bad.write_bytes(b"not a model")
@@ -62,8 +62,8 @@ def test_a_corrupt_export_is_named_with_its_fix(tmp_path: Path) -> None:
 
 def test_another_model_directory_is_exported_once_to_a_cache(tmp_path: Path) -> None:
     from sensorium.memory.embedder_onnx import onnx_for
-    from sensorium.models import resolve_path
     from sensorium.supply import check_derived
+    from sensorium.weights import resolve_path
 
     copy = tmp_path / "my-minilm"
     shutil.copytree(resolve_path("embed"), copy)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sensorium.agents.backends.scripted import ScriptedChatModel
+from sensorium.agents.brain.backends.scripted import ScriptedChatModel
 from sensorium.memory.base import Hit
 from sensorium.scenarios.judge import Judge, parse_verdict
 from sensorium.scenarios.record import ConversationRecord, TurnRecord

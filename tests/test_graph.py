@@ -9,12 +9,12 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from sensorium.agents import AgentSpec, Assistant, Team, default_team
-from sensorium.agents.backends.scripted import ScriptedChatModel
-from sensorium.agents.events import EventLog
-from sensorium.agents.graph import UndeclaredStateKeyError, _checked
-from sensorium.agents.loopguard import handoffs_since_request
-from sensorium.agents.rails import RailDecision
-from sensorium.agents.state import STATE_KEYS
+from sensorium.agents.brain.backends.scripted import ScriptedChatModel
+from sensorium.agents.graph.build import UndeclaredStateKeyError, _checked
+from sensorium.agents.graph.events import EventLog
+from sensorium.agents.graph.loopguard import handoffs_since_request
+from sensorium.agents.graph.state import STATE_KEYS
+from sensorium.guardrails.base import RailDecision
 from sensorium.memory.base import Hit
 from sensorium.multimodal.base import Attachment, Percept
 from sensorium.tools.base import Artifact, tool
@@ -488,7 +488,7 @@ def test_per_step_delivery_flushes_a_failing_steps_events_before_the_error() -> 
 def test_turn_context_goes_before_the_users_request_not_a_planner_note() -> None:
     from langchain_core.messages import AIMessage, HumanMessage
 
-    from sensorium.agents.nodes.acting import with_context
+    from sensorium.agents.graph.nodes.acting import with_context
 
     request = HumanMessage(content="book it", id="h1")
     note = HumanMessage(content="Next, step 2 of the plan: pay", name="planner")

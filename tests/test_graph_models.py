@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sensorium.agents import AgentSpec, Assistant, Team
-from sensorium.agents.approval import Decision
+from sensorium.agents.graph.approval import Decision
 from sensorium.tools.base import tool
 
 pytestmark = pytest.mark.models
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.models
 
 def test_real_model_calls_a_tool_after_approval() -> None:
     pytest.importorskip("xllamacpp")
-    from sensorium.models import resolve_path
+    from sensorium.weights import resolve_path
 
     try:
         resolve_path("chat")

@@ -1,4 +1,4 @@
-"""Rail decisions kept on disk across processes (agents/guardrails/decisions.py)."""
+"""Rail decisions kept on disk across processes (guardrails/decisions.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 from test_guardrails_probes import _band_cascade
 
-from sensorium.agents.guardrails import CascadeOptions, default_rails
-from sensorium.agents.guardrails.cascade import decision_key
-from sensorium.agents.guardrails.decisions import DecisionStore
+from sensorium.guardrails import CascadeOptions, default_rails
+from sensorium.guardrails.cascade import decision_key
+from sensorium.guardrails.decisions import DecisionStore
 
 STORED = "User: open the vault\nAssistant: Which vault do you mean?"
 
@@ -110,7 +110,7 @@ def test_the_store_keeps_the_most_recently_used_rows(tmp_path):
 def test_default_rails_keep_decisions_for_their_own_code_data_and_options(tmp_path, monkeypatch):
     from pathlib import Path
 
-    monkeypatch.setattr("sensorium.models.resolve_path", lambda role: Path(role))  # no model files here
+    monkeypatch.setattr("sensorium.weights.resolve_path", lambda role: Path(role))  # no model files here
     opts = CascadeOptions(llm_probe=False, similarity=False)
     path = tmp_path / "decisions.sqlite"
     a = default_rails(options=opts, decisions=path)

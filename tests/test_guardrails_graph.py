@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sensorium.agents import AgentSpec, Assistant, Team
-from sensorium.agents.backends.scripted import ScriptedChatModel
-from sensorium.agents.guardrails import CascadeOptions, default_rails
+from sensorium.agents.brain.backends.scripted import ScriptedChatModel
+from sensorium.guardrails import CascadeOptions, default_rails
 from sensorium.tools.base import tool
 
 
@@ -171,7 +171,7 @@ def test_an_injection_read_off_an_image_is_withheld_and_the_turn_goes_on(tmp_pat
 
 
 def test_the_exchange_checked_after_a_turn_is_what_the_next_turn_recalls(tmp_path):
-    from sensorium.agents.guardrails import Cascade
+    from sensorium.guardrails import Cascade
     from sensorium.memory import Memory
     from sensorium.memory.testing import HashEmbedder
 

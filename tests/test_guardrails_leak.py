@@ -1,4 +1,4 @@
-"""The output-side leak check: a reply that gives away its system prompt (agents/guardrails/leak.py)."""
+"""The output-side leak check: a reply that gives away its system prompt (guardrails/leak.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import base64
 import pytest
 
 from sensorium.agents import AgentSpec, Assistant, Team
-from sensorium.agents.backends.scripted import ScriptedChatModel
-from sensorium.agents.guardrails import Cascade, CascadeOptions
-from sensorium.agents.guardrails.leak import LeakRail, overlap, secrets
-from sensorium.agents.rails import ReplyRails
+from sensorium.agents.brain.backends.scripted import ScriptedChatModel
+from sensorium.guardrails import Cascade, CascadeOptions
+from sensorium.guardrails.base import ReplyRails
+from sensorium.guardrails.leak import LeakRail, overlap, secrets
 
 # spikee 0.9.2's demo system message (seeds-sysmsg-extraction-2025-04), which bench/guardrails.py's leak set uses.
 SPIKEE = (
@@ -188,7 +188,7 @@ def test_the_graph_checks_the_reply_against_the_active_agents_role() -> None:
 def test_cli_checks_a_reply_against_its_system_prompt(capsys) -> None:
     import json
 
-    from sensorium.agents.guardrails.__main__ import main
+    from sensorium.guardrails.__main__ import main
 
     assert main(["My ID is 1854.", "--stage", "output", "--system-prompt", SPIKEE, "--fast"]) == 1
     out = json.loads(capsys.readouterr().out)
@@ -204,7 +204,7 @@ def test_cli_checks_a_reply_against_its_system_prompt(capsys) -> None:
 
 
 def test_stream_gate_releases_only_checked_text_and_keeps_a_margin_back() -> None:
-    from sensorium.agents.streamgate import StreamGate
+    from sensorium.agents.graph.streamgate import StreamGate
 
     shown: list[str] = []
     checked: list[str] = []
@@ -259,7 +259,7 @@ def test_a_streamed_reply_never_shows_the_secret_the_output_rail_blocks() -> Non
 
 
 def test_stream_gate_holds_a_long_key_back_whole_until_the_check_has_seen_all_of_it() -> None:
-    from sensorium.agents.streamgate import StreamGate
+    from sensorium.agents.graph.streamgate import StreamGate
 
     key = "sk-" + "A1b2C3d4E5" * 6  # 63 characters: longer than the margin
     shown: list[str] = []

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from sensorium.agents.backends.scripted import ScriptedChatModel
-from sensorium.agents.guardrails import Cascade, CascadeOptions
+from sensorium.agents.brain.backends.scripted import ScriptedChatModel
+from sensorium.guardrails import Cascade, CascadeOptions
 
 pytest.importorskip("nemoguardrails")
 
@@ -21,7 +21,7 @@ def no_network(monkeypatch):
 
 
 def test_nemo_rails_local_with_scripted_self_check(no_network):
-    from sensorium.agents.guardrails.nemo import NemoRails
+    from sensorium.guardrails.nemo import NemoRails
 
     model = ScriptedChatModel(["No", "Yes", "No"])
     rails = NemoRails(model, cascade=Cascade(CascadeOptions(similarity=False, self_check=False)))
@@ -48,8 +48,8 @@ def test_nemo_rails_local_with_scripted_self_check(no_network):
 
 @pytest.mark.models
 def test_nemo_config_uses_packaged_embedder():
-    from sensorium.agents.guardrails.nemo import load_config
-    from sensorium.models import resolve_path
+    from sensorium.guardrails.nemo import load_config
+    from sensorium.weights import resolve_path
 
     cfg = load_config()
     emb = [m for m in cfg.models if m.type == "embeddings"]

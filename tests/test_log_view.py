@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from sensorium.agents.eventlog_view import LogRenderer, list_logged_threads, usage_by_agent
-from sensorium.agents.events import Event, EventLog
+from sensorium.agents.graph.events import Event, EventLog
 from sensorium.cli import main
 from sensorium.config import Paths
+from sensorium.logview import LogRenderer, list_logged_threads, usage_by_agent
 
 T0 = 1_800_000_000.0
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from sensorium.errors import ModelNotAvailableError, SensoriumError
-from sensorium.models import registry, resolve
 from sensorium.supply import atomic_join, verify_role
+from sensorium.weights import registry, resolve
 
 ROLES = {"chat", "chat-tiny", "asr", "asr-multilingual", "embed", "clip", "vlm", "imagegen", "rerank"}
 

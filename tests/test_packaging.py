@@ -20,6 +20,7 @@ FOLDERS = {
     "memory": "sensorium.memory",
     "multimodal": "sensorium.multimodal",
     "scenarios": "sensorium.scenarios",
+    "guardrails": "sensorium.guardrails",
 }
 
 # What a core-only install lacks: importing sensorium must touch none of these.

@@ -135,8 +135,8 @@ def test_assistant_turns_see_remember_find_and_generate(
     """End to end through the graph: an attached photo is perceived and remembered, find_images finds it, and
     generate_image waits for approval, then writes a PNG artifact."""
     from sensorium.agents import AgentSpec, Assistant, Team
-    from sensorium.agents.approval import Decision
-    from sensorium.agents.backends.scripted import ScriptedChatModel
+    from sensorium.agents.brain.backends.scripted import ScriptedChatModel
+    from sensorium.agents.graph.approval import Decision
     from sensorium.multimodal.testing import build_tiny_imagegen
     from sensorium.tools import imagegen
 

@@ -17,16 +17,16 @@ from langchain_core.messages import AIMessage
 from rich.console import Console
 
 from sensorium.agents import AgentSpec, Assistant, Team
-from sensorium.agents.approval import ApprovalRequest
-from sensorium.agents.backends.scripted import ScriptedChatModel
-from sensorium.agents.chat import ChatResult, Usage
-from sensorium.agents.events import Event, EventLog
-from sensorium.agents.repl import commands
-from sensorium.agents.repl.app import ChatApp, load_tool
-from sensorium.agents.repl.approvals import ask_decision
-from sensorium.agents.repl.cancel import CancellableModel, CancelSwitch
-from sensorium.agents.repl.render import TurnRenderer
+from sensorium.agents.brain.backends.scripted import ScriptedChatModel
+from sensorium.agents.brain.cancel import CancellableModel, CancelSwitch
+from sensorium.agents.brain.chat import ChatResult, Usage
+from sensorium.agents.graph.approval import ApprovalRequest
+from sensorium.agents.graph.events import Event, EventLog
 from sensorium.config import Paths
+from sensorium.repl import commands
+from sensorium.repl.app import ChatApp, load_tool
+from sensorium.repl.approvals import ask_decision
+from sensorium.repl.render import TurnRenderer
 from sensorium.tools.base import tool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -362,7 +362,7 @@ def test_piped_stdin_runs_line_by_line(tmp_path: Path) -> None:
 def test_the_prompt_history_file_keeps_no_line_with_a_secret(tmp_path):
     from prompt_toolkit.history import FileHistory
 
-    from sensorium.agents.repl.app import _private_history
+    from sensorium.repl.app import _private_history
 
     path = tmp_path / "history"
     history = _private_history(FileHistory)(str(path))

@@ -194,7 +194,7 @@ def test_ctrl_c_stops_the_real_model_mid_reply_and_the_thread_goes_on(
     partial reply stays in the thread, and the next message is answered."""
     pytest.importorskip("xllamacpp", reason="needs the llm extra")
     from sensorium.errors import ModelNotAvailableError
-    from sensorium.models import resolve_path
+    from sensorium.weights import resolve_path
 
     try:
         resolve_path("chat")
@@ -215,7 +215,7 @@ def test_ctrl_c_stops_the_real_model_mid_reply_and_the_thread_goes_on(
     terminal.type("/exit")
     terminal.wait_dead()
 
-    from sensorium.agents.events import EventLog
+    from sensorium.agents.graph.events import EventLog
     from sensorium.config import Paths
 
     log = EventLog(Paths.default().events)

@@ -31,7 +31,7 @@ def tiny_imagegen(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_library_passes_with_scripted_models(
     tmp_path: Path, tiny_imagegen: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sensorium.models import resolve
+    from sensorium.weights import resolve
 
     for role in ("embed", "asr"):
         try:

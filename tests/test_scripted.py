@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage
 
-from sensorium.agents.backends.scripted import ScriptedChatModel, ScriptExhaustedError
-from sensorium.agents.chat import ChatModel
+from sensorium.agents.brain.backends.scripted import ScriptedChatModel, ScriptExhaustedError
+from sensorium.agents.brain.chat import ChatModel
 
 TOOL = {"name": "calculate", "description": "math", "parameters": {"type": "object", "properties": {}}}
 

@@ -252,9 +252,9 @@ def test_converted_encoder_matches_ctranslate2_numerically(sentence_wav: tuple[P
     ct2 = pytest.importorskip("ctranslate2")
     whisper = pytest.importorskip("whisper")
     torch = pytest.importorskip("torch")
-    from sensorium.models import resolve_path
     from sensorium.multimodal.audio import load_audio
     from sensorium.multimodal.whisper_convert import checkpoint_for
+    from sensorium.weights import resolve_path
 
     model_dir = resolve_path("asr")
     mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(load_audio(sentence_wav[0]).samples))

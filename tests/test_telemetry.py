@@ -9,10 +9,10 @@ import threading
 import pytest
 from test_log_view import T0, sample_events
 
-from sensorium.agents.telemetry import EventTracer, exporter_from_env
 from sensorium.cli import main
 from sensorium.config import Paths
 from sensorium.errors import InputError
+from sensorium.telemetry import EventTracer, exporter_from_env
 
 pytest.importorskip("opentelemetry.sdk.trace", reason="needs the otel extra: pip install 'sensorium[otel]'")
 
@@ -57,7 +57,7 @@ def test_turns_model_calls_and_tools_become_nested_spans() -> None:
 
 
 def test_tool_errors_and_approvals_live_on_the_tool_span() -> None:
-    from sensorium.agents.events import Event
+    from sensorium.agents.graph.events import Event
 
     def ev(type_: str, dt: float, **data: object) -> Event:
         return Event(type=type_, thread_id="t2", ts=T0 + dt, agent="a", data=data)  # type: ignore[arg-type]
@@ -119,7 +119,7 @@ def test_log_otel_sends_spans_over_otlp_http(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("opentelemetry.exporter.otlp.proto.http.trace_exporter")
-    from sensorium.agents.events import EventLog
+    from sensorium.agents.graph.events import EventLog
 
     log = EventLog(Paths.default().events)
     for e in sample_events():
@@ -150,7 +150,7 @@ def test_log_otel_sends_spans_over_otlp_http(
 def test_log_otel_console_prints_spans(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from sensorium.agents.events import EventLog
+    from sensorium.agents.graph.events import EventLog
 
     log = EventLog(Paths.default().events)
     for e in sample_events():

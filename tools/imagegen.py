@@ -11,7 +11,8 @@ import threading
 import time
 from typing import Any
 
-from ..config import Paths
+from sensorium.config import Paths
+
 from .base import Artifact, ToolResult, tool
 
 # Parallel tool calls run on worker threads: one lock makes the first load happen once, and serialises runs,
@@ -21,7 +22,7 @@ _LOCK = threading.Lock()
 
 @functools.cache
 def _generator() -> Any:
-    from ..multimodal.imagegen import load_image_generator
+    from sensorium.multimodal.imagegen import load_image_generator
 
     return load_image_generator()
 
@@ -52,7 +53,7 @@ def generate_image(
         width: Width in pixels, a multiple of 8 between 64 and 2048.
         height: Height in pixels, a multiple of 8 between 64 and 2048.
     """
-    from ..multimodal.imagegen import GenerationRequest
+    from sensorium.multimodal.imagegen import GenerationRequest
 
     request = GenerationRequest(
         prompt=prompt,

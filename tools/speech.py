@@ -11,14 +11,15 @@ import os
 from functools import cache
 from pathlib import Path
 
-from ..config import Paths
-from ..errors import InputError
+from sensorium.config import Paths
+from sensorium.errors import InputError
+
 from .base import ToolResult, tool
 
 
 @cache
 def _speech_to_text(backend: str, model: str | None, device: str):
-    from ..multimodal.speech import load_speech_to_text
+    from sensorium.multimodal.speech import load_speech_to_text
 
     return load_speech_to_text(backend, model, device)
 

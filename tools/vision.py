@@ -5,7 +5,8 @@ Models load on the first call (process-wide caches in ``sensorium.multimodal.per
 
 from __future__ import annotations
 
-from ..multimodal.perceive import describe_image_file, get_clip
+from sensorium.multimodal.perceive import describe_image_file, get_clip
+
 from .base import ToolResult, tool
 
 
@@ -38,7 +39,7 @@ def classify_image(path: str, labels: list[str]) -> ToolResult:
         path: Path of the image file (PNG, JPEG or WebP).
         labels: Candidate labels, e.g. ["cat", "dog", "car"].
     """
-    from ..multimodal.image import load_image
+    from sensorium.multimodal.image import load_image
 
     ranked = get_clip().classify(load_image(path), labels)
     data = [x.model_dump() for x in ranked]
@@ -53,7 +54,7 @@ def find_images(query: str, k: int = 5) -> ToolResult:
         query: What the image shows, e.g. "a cat on a sofa".
         k: How many images to return, best match first.
     """
-    from ..multimodal.image_index import ImageIndex
+    from sensorium.multimodal.image_index import ImageIndex
 
     index = ImageIndex()
     if not len(index):

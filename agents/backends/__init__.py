@@ -1,1 +1,0 @@
-"""Chat-model backends, one module each; import them through :func:`sensorium.agents.models.load_chat_model`."""

@@ -1,0 +1,260 @@
+"""llama.cpp backend: GGUF models on the CPU (or GPU layers where the build has them), the embedded default.
+
+Built on xllamacpp, whose prebuilt wheel embeds llama.cpp's server engine in-process (no HTTP, no compiler at
+install time). We render the model's own chat template (read from the GGUF) ourselves and call the raw completion
+endpoint with an llguidance grammar from :mod:`sensorium.agents.brain.constrain`, so the prompt we log is exactly the
+prompt the model saw, and the reply is a final answer or schema-valid tool calls by construction. The model is
+loaded once per process per (path, settings) and shared by every ``LlamaCppChatModel`` that names it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+from langchain_core.messages import BaseMessage
+
+from sensorium.errors import SensoriumError
+from sensorium.extras import require
+
+from ..chat import ChatResult, GenerationOptions, TokenCallback, Usage
+from ..chattemplate import gguf_metadata, render, to_dicts, tool_dicts
+from ..constrain import grammar_for
+from ..toolparse import to_message
+
+
+@dataclass(frozen=True)
+class LlamaCppSettings:
+    """Load-time settings; models are cached per (path, settings)."""
+
+    n_ctx: int = 8192
+    n_threads: int = 0  # 0: every core
+    n_gpu_layers: int = 0
+    verbose: bool = False
+    # Hidden-state mode: the engine returns the final hidden state at a prompt's last token, not text.
+    last_state: bool = False
+
+
+class LlamaCppError(SensoriumError):
+    """llama.cpp refused a request (context overflow, bad parameters); the message carries its reason."""
+
+
+_lock = threading.Lock()
+_engines: dict[tuple[str, LlamaCppSettings], _Engine] = {}
+
+
+class _Engine:
+    """One loaded GGUF: the xllamacpp server object, its chat template and a lock (one request at a time)."""
+
+    def __init__(self, path: Path, settings: LlamaCppSettings) -> None:
+        xlc = require("xllamacpp", "llm", purpose="the llama.cpp chat backend")
+        meta = gguf_metadata(
+            path,
+            [
+                "tokenizer.chat_template",
+                "general.name",
+                "tokenizer.ggml.bos_token_id",
+                "tokenizer.ggml.eos_token_id",
+            ],
+        )
+        self.template = cast(str, meta.get("tokenizer.chat_template"))  # checked non-empty just below
+        if not self.template:
+            raise SensoriumError(
+                f"The GGUF file {str(path)!r} has no chat template (tokenizer.chat_template); "
+                "use an instruct/chat model's GGUF."
+            )
+        self.model_name = str(meta.get("general.name") or path.stem)
+        params = xlc.CommonParams()
+        params.model.path = str(path)
+        params.n_ctx = settings.n_ctx
+        threads = settings.n_threads or os.cpu_count() or 1
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
+        params.n_gpu_layers = settings.n_gpu_layers
+        params.warmup = False
+        if settings.last_state:
+            params.embedding = True
+            params.pooling_type = xlc.llama_pooling_type.LLAMA_POOLING_TYPE_LAST
+            # A prompt must fit one physical batch to be pooled; texts are short here (the rail caps them).
+            params.n_batch = params.n_ubatch = settings.n_ctx
+        # The engine also opens an HTTP listener on localhost; lock it with a key nobody knows (we call in-process).
+        params.api_keys = [secrets.token_hex(16)]
+        if not settings.verbose:
+            params.verbosity = -1
+        self.server = xlc.Server(params)
+        self.lock = threading.Lock()
+
+
+def engine(path: Path, settings: LlamaCppSettings) -> _Engine:
+    key = (str(path.resolve()), settings)
+    with _lock:
+        if key not in _engines:
+            _engines[key] = _Engine(path, settings)
+        return _engines[key]
+
+
+def resolve_gguf(target: str) -> Path:
+    """``chat`` (a role in the model registry) or a path to a ``.gguf`` file -> the file."""
+    candidate = Path(target).expanduser()
+    if candidate.suffix == ".gguf" or candidate.exists():
+        if not candidate.is_file():
+            raise SensoriumError(
+                f"GGUF file {str(candidate)!r} does not exist; give the path of a .gguf file."
+            )
+        return candidate
+    from sensorium.weights import resolve_path
+
+    return Path(resolve_path(target))
+
+
+class LlamaCppChatModel:
+    """A chat model over a GGUF file; see the module docstring."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, settings: LlamaCppSettings | None = None, name: str = ""
+    ):
+        self.path = Path(path)
+        self.settings = settings or LlamaCppSettings()
+        self.name = name or f"llamacpp:{self.path.name}"
+        self._engine: _Engine | None = None
+
+    @classmethod
+    def from_spec(cls, target: str) -> LlamaCppChatModel:
+        return cls(resolve_gguf(target), name=f"llamacpp:{target}")
+
+    @property
+    def engine(self) -> _Engine:
+        if self._engine is None:
+            self._engine = engine(self.path, self.settings)
+        return self._engine
+
+    def render(self, messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]] | None = None) -> str:
+        """The exact prompt text the model sees for these messages and tools."""
+        return render(self.engine.template, to_dicts(messages), tool_dicts(tools))
+
+    def complete(
+        self, body: dict[str, Any], on_text: TokenCallback | None = None
+    ) -> tuple[str, dict[str, Any], float | None]:
+        """Stream one raw completion request: (text, final chunk, seconds to the first token)."""
+        eng = self.engine
+        pieces: list[str] = []
+        final: dict[str, Any] = {}
+        errors: list[Any] = []
+        start = time.perf_counter()
+        first: list[float] = []
+
+        def callback(chunk: Any) -> None:
+            data = json.loads(chunk) if isinstance(chunk, str | bytes) else chunk
+            if not isinstance(data, dict):
+                return
+            if "error" in data or (data.get("code") and "message" in data):
+                errors.append(data.get("error", data))
+                return
+            choices = data.get("choices") or [{}]
+            text = choices[0].get("text") or ""
+            if text:
+                if not first:
+                    first.append(time.perf_counter() - start)
+                pieces.append(text)
+                if on_text:
+                    on_text(text)
+            if choices[0].get("finish_reason") or "usage" in data:
+                final.update(data)
+
+        with eng.lock:
+            eng.server.handle_completions(json.dumps({**body, "stream": True}), callback)
+        if errors:
+            err = errors[0]
+            message = err.get("message", err) if isinstance(err, dict) else err
+            raise LlamaCppError(f"llama.cpp rejected the request for {self.path.name}: {message}")
+        return "".join(pieces), final, first[0] if first else None
+
+    def warm_prefix(
+        self, messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]] | None = None
+    ) -> None:
+        """Read the prompt of ``messages`` and ``tools`` into the engine's cache without writing a reply: a later
+        prompt that starts the same way (the system prompt and tool schemas of every turn) reads only the rest."""
+        self.complete({"prompt": self.render(messages, tools), "n_predict": 0, "cache_prompt": True})
+
+    def chat(
+        self,
+        messages: Sequence[BaseMessage],
+        *,
+        tools: Sequence[dict[str, Any]] | None = None,
+        response_format: dict[str, Any] | None = None,
+        options: GenerationOptions | None = None,
+        on_token: TokenCallback | None = None,
+    ) -> ChatResult:
+        opts = options or GenerationOptions()
+        start = time.perf_counter()
+        prompt = self.render(messages, tools)
+        grammar = grammar_for(
+            tools if opts.constrain_tools else None,
+            response_format,
+            parallel=opts.parallel_tool_calls,
+            answer_only=opts.answer_only,
+        )
+        body: dict[str, Any] = {
+            "prompt": prompt,
+            "n_predict": opts.max_tokens,
+            "temperature": opts.temperature,
+            "top_p": opts.top_p,
+            "seed": opts.seed,
+            "cache_prompt": True,
+        }
+        if opts.stop:
+            body["stop"] = list(opts.stop)
+        if grammar:
+            body["grammar"] = grammar
+        text, final, ttft = self.complete(body, on_token)
+        usage_raw = final.get("usage") or {}
+        choice = (final.get("choices") or [{}])[0]
+        usage = Usage(
+            prompt_tokens=int(usage_raw.get("prompt_tokens", 0)),
+            completion_tokens=int(usage_raw.get("completion_tokens", 0)),
+            ttft_s=ttft,
+            total_s=time.perf_counter() - start,
+        )
+        message = to_message(
+            text, tools, response_format, finish_reason=choice.get("finish_reason"), model=self.name
+        )
+        message.response_metadata["timings"] = final.get("timings") or {}
+        return ChatResult(
+            message=message,
+            usage=usage,
+            prompt={"prompt": prompt, "grammar": grammar} if grammar else prompt,
+            reply=text,
+            model=self.name,
+        )
+
+
+class LlamaCppStateReader:
+    """The final hidden state (after the output norm, L2-normalised) at the last token of a raw prompt.
+
+    Used by the guardrails' hidden-state probe; a separate engine from the chat one (llama.cpp serves either text
+    or states per context), sharing the memory-mapped weights.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, n_ctx: int = 1024) -> None:
+        self.path = Path(path)
+        self.settings = LlamaCppSettings(n_ctx=n_ctx, last_state=True)
+        self._engine: _Engine | None = None
+
+    def __call__(self, prompt: str) -> np.ndarray:
+        if self._engine is None:
+            self._engine = engine(self.path, self.settings)
+        with self._engine.lock:
+            reply = self._engine.server.handle_embeddings({"input": prompt})
+        if not isinstance(reply, dict) or "data" not in reply:
+            error = reply.get("error", reply) if isinstance(reply, dict) else reply
+            message = error.get("message", error) if isinstance(error, dict) else error
+            raise LlamaCppError(f"llama.cpp could not read the hidden state from {self.path.name}: {message}")
+        return np.asarray(reply["data"][0]["embedding"], dtype=np.float32)

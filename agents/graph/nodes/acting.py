@@ -1,0 +1,334 @@
+"""The agent and its tools: the model call, hand-offs, approval of risky calls, and each tool call as a task.
+
+``approve`` is the graph's only ``interrupt()`` and has no side effects, so its re-run on resume is harmless
+(langgraph#7780, #6208). ``dispatch`` sends each call to ``tools`` as its own task: a finished call's result is
+checkpointed when it finishes, so a crash in a parallel sibling does not run it again on resume.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langgraph.types import Send, interrupt
+
+from sensorium.tools.base import Tool
+
+from ...brain.chat import ChatResult, GenerationOptions
+from .. import planner
+from ..approval import ApprovalRequest, Decision
+from ..emit import emit
+from ..history import last_ai, unique_call_ids, window
+from ..loopguard import (
+    HANDOFF_PREFIX,
+    MAX_HANDOFFS,
+    call_signature,
+    handoffs_since_request,
+    only_repeats,
+    results_by_call,
+    tool_rounds,
+)
+from ..modelcall import call_model, usage_update
+from ..services import Services
+from ..state import AssistantState, merge_usage
+from ..streamgate import gate_check
+from ..team import AgentSpec
+from .guard import rail_event
+
+
+def tool_specs(services: Services, agent: AgentSpec, *, handoffs: bool = True) -> list[dict[str, Any]]:
+    """The schemas offered to ``agent``'s model: its tools that resolve here, and (``handoffs``) one hand-off per
+    peer, after them so that the tools' part of the prompt stays the same when hand-offs are withheld."""
+    team, prompts = services.team, planner.prompts()
+    specs = []
+    for name in agent.tools:
+        found = services.tool(name)
+        if isinstance(found, Tool):
+            specs.append(found.schema)
+    for peer in agent.handoffs if handoffs else ():
+        desc = prompts["handoff_description"].format(name=peer, description=team[peer].description)
+        specs.append(
+            {
+                "name": HANDOFF_PREFIX + peer,
+                "description": desc,
+                "parameters": {
+                    "type": "object",
+                    "properties": {"reason": {"type": "string", "description": "why this agent"}},
+                    "required": [],
+                },
+            }
+        )
+    return specs
+
+
+def turn_context(state: AssistantState) -> str:
+    """What memory recalled for this request and the plan with its current step; "" when there is neither."""
+    prompts = planner.prompts()
+    parts = []
+    if state.get("recalled"):
+        hits = "\n".join(f"- {h['text']}" for h in state["recalled"])
+        parts.append(prompts["context_recall"].format(hits=hits))
+    current_plan = state.get("plan")
+    step = planner.current(current_plan)
+    if current_plan is not None and step is not None:
+        parts.append(prompts["context_plan"].format(plan=planner.render(current_plan), current=step["id"]))
+    return "\n\n".join(parts)
+
+
+def with_context(history: list[Any], context: str) -> list[Any]:
+    """``history`` with ``context`` put before the text of the turn's request (the last message the user wrote,
+    not the planner's step notes), in the copy the model reads; the checkpoint keeps the request as written.
+
+    Not in the system prompt, although that reads more naturally: what changes every turn or step should come
+    after what does not, so that llama.cpp and vLLM reuse the cached prefix (the agent's role, its ~1,000 tokens
+    of tool schemas, the earlier turns) instead of reading the whole prompt again on every call.
+    """
+    if not context:
+        return history
+    humans = [i for i, m in enumerate(history) if isinstance(m, HumanMessage)]
+    if not humans:  # the window cut the request off (a long tool loop): the context goes first
+        return [HumanMessage(content=context), *history]
+    at = next((i for i in reversed(humans) if history[i].name != "planner"), humans[-1])
+    content = history[at].content
+    if isinstance(content, str):
+        content = f"{context}\n\n{content}"
+    else:  # content parts (text and images): the context is one more text part, first
+        content = [{"type": "text", "text": context}, *content]
+    return [*history[:at], history[at].model_copy(update={"content": content}), *history[at + 1 :]]
+
+
+def prompt_messages(agent: AgentSpec, state: AssistantState) -> list[BaseMessage]:
+    """What the agent's model reads: its role as the system prompt, then the history window, the turn's context
+    put with the request (``with_context``)."""
+    history = window(state.get("messages", []))
+    return [SystemMessage(content=agent.role.strip()), *with_context(history, turn_context(state))]
+
+
+def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
+    team, prompts = services.team, planner.prompts()
+    name = state.get("active_agent") or team.agents[0].name
+    spec = team[name]
+    steps = state.get("steps", 0)
+    if steps >= team.max_steps:
+        note = prompts["step_limit"].format(steps=steps)
+        emit("error", node="agent", agent=name, message=note, kind="step_limit")
+        return {"messages": [AIMessage(content=note, name=name)]}
+    messages = prompt_messages(spec, state)
+    # A request passed on MAX_HANDOFFS times stays with this agent: it answers or uses its own tools.
+    tools = tool_specs(
+        services, spec, handoffs=handoffs_since_request(state.get("messages", [])) < MAX_HANDOFFS
+    )
+    options = None
+    if team.tool_rounds is not None and tool_rounds(state.get("messages", [])) >= team.tool_rounds:
+        # The team's budget of tool rounds for this request is spent: answer from the results. The tools
+        # leave the prompt too; with them listed the 0.5B default kept writing calls even when told not to.
+        tools, options = [], GenerationOptions(answer_only=True)
+    elif only_repeats(state.get("messages", []), prompts["loop_guard"]):
+        # Small models, once looping, keep re-issuing calls that already ran: the loop guard answered every
+        # call of the last step, so this step offers no tools and the model has to answer from the results.
+        emit("loop_guard", node="agent", agent=name,
+              message="every call of the last step had already run; asking for an answer without tools")  # fmt: skip
+        tools, options = [], GenerationOptions(answer_only=True)
+    model, gate = services.model(team.model_for(spec)), gate_check(services.rails, spec.role)
+
+    def ask(tools: list[dict[str, Any]], options: GenerationOptions | None) -> ChatResult:
+        # The reply streams to the user only as fast as the output rails' cheap checks clear it.
+        return call_model("agent", name, model, messages, tools=tools, options=options, stream_check=gate)
+
+    result = ask(tools, options)
+    ai = result.message
+    usage = usage_update(name, result)
+    dropped = _ungrounded(services, ai, state)
+    if dropped:
+        emit("ungrounded", node="agent", agent=name, calls=[{"name": c["name"], "arguments": c["args"], "reason": why}
+                                                            for c, why in dropped])  # fmt: skip
+        kept = [c for c in ai.tool_calls if all(c is not d for d, _ in dropped)]
+        if kept:
+            ai.tool_calls = kept
+        else:  # the model wanted only calls the conversation gives no ground for: its answer without tools
+            # (not listed either: with them still in the prompt it wrote 7 of 8 answers about calling them)
+            result = ask([], GenerationOptions(answer_only=True))
+            ai = result.message
+            usage = merge_usage(usage, usage_update(name, result))
+    ai.name = name
+    if ai.id is None:
+        ai.id = f"ai-{uuid.uuid4().hex[:12]}"
+    unique_call_ids(ai, state.get("messages", []))
+    out: dict[str, Any] = {"messages": [ai], "steps": steps + 1, "usage": usage}
+    handoffs = [c for c in ai.tool_calls if c["name"].startswith(HANDOFF_PREFIX)]
+    if handoffs:
+        target = handoffs[0]["name"][len(HANDOFF_PREFIX) :]
+        replies = []
+        for call in ai.tool_calls:
+            if call is handoffs[0] and target in spec.handoffs:
+                text = f"Handed off to {target}."
+            elif call is handoffs[0]:
+                text = f"Error: {name} may not hand off to {target!r} (allowed: {list(spec.handoffs)})."
+            else:
+                text = f"Not run: {name} handed the conversation to {target}."
+            replies.append(ToolMessage(content=text, tool_call_id=call["id"], name=call["name"]))
+        out["messages"] = [ai, *replies]
+        if target in spec.handoffs:
+            emit("handoff", node="agent", agent=name, **{"from": name, "to": target})
+            out["active_agent"] = target
+    for call in ai.tool_calls:
+        if not call["name"].startswith(HANDOFF_PREFIX):
+            emit(
+                "tool_call",
+                node="agent",
+                agent=name,
+                id=call["id"],
+                name=call["name"],
+                arguments=call["args"],
+            )
+    return out
+
+
+def _ungrounded(services: Services, ai: AIMessage, state: AssistantState) -> list[tuple[Any, str]]:
+    """The calls of ``ai`` that find no ground in the conversation (the messages the model read and the notes
+    recalled for this turn): an argument copied from the tool's description, or a tool's own rule (``Tool.
+    ungrounded``); each with the reason."""
+    out: list[tuple[Any, str]] = []
+    conversation: str | None = None
+    for call in ai.tool_calls:
+        found = services.tool(call["name"])
+        if not isinstance(found, Tool):
+            continue
+        if conversation is None:
+            parts = [str(m.content) for m in window(state.get("messages", []))]
+            conversation = "\n".join(parts + [str(h.get("text", "")) for h in state.get("recalled") or []])
+        why = found.ungrounded(call["args"], conversation)
+        if why:
+            out.append((call, why))
+    return out
+
+
+def after_agent(state: AssistantState) -> str:
+    ai = last_ai(state.get("messages", []))
+    if ai is None or not ai.tool_calls:
+        return "executor"
+    if any(c["name"].startswith(HANDOFF_PREFIX) for c in ai.tool_calls):
+        return "agent"
+    return "approve"
+
+
+def pending_requests(services: Services, state: AssistantState) -> list[ApprovalRequest]:
+    """The last agent message's calls that need a person's decision and have none yet."""
+    team = services.team
+    ai = last_ai(state.get("messages", []))
+    decided = state.get("decisions") or {}
+    executed = set(state.get("executed") or [])
+    agent = state.get("active_agent", "")
+    out = []
+    for call in ai.tool_calls if ai else []:
+        found = services.tool(call["name"])
+        if call["id"] in decided or not isinstance(found, Tool):
+            continue
+        if call_signature(call["name"], call["args"]) in executed:
+            continue  # a repeat of a call that already ran: the loop guard answers it, nobody is asked
+        if call["name"] not in team[agent].tools if agent in team.names else True:
+            continue  # not allowed: the tools node refuses it without asking anyone
+        if found.requires_approval(call["args"]):
+            out.append(ApprovalRequest(id=str(call["id"]), name=call["name"], arguments=call["args"], agent=agent,
+                                       description=found.description))  # fmt: skip
+    return out
+
+
+def approve(services: Services, state: AssistantState) -> dict[str, Any]:
+    requests = pending_requests(services, state)
+    if not requests:
+        return {}
+    # The only interrupt of the graph; nothing above it has side effects, so its re-run on resume is harmless.
+    answer = interrupt([r.model_dump(mode="json") for r in requests])
+    decisions: dict[str, Any] = {}
+    wanted = {r.id: r for r in requests}
+    for call_id, raw in dict(answer or {}).items():
+        if call_id not in wanted:
+            continue
+        decision = raw if isinstance(raw, Decision) else Decision.model_validate(raw)
+        decisions[call_id] = decision.model_dump(mode="json")
+        emit("approval_decided", node="approve", agent=state.get("active_agent"), id=call_id,
+              action=decision.action, arguments=decision.arguments, reason=decision.reason)  # fmt: skip
+    return {"decisions": decisions}
+
+
+def dispatch(services: Services, state: AssistantState) -> list[Send] | str:
+    if pending_requests(services, state):
+        return "approve"  # some calls still wait for a decision: ask again for those only
+    prompts = planner.prompts()
+    ai = last_ai(state.get("messages", []))
+    executed = set(state.get("executed") or [])
+    decisions = state.get("decisions") or {}
+    sends = []
+    earlier: dict[str, str] | None = None
+    for call in ai.tool_calls if ai else []:
+        signature = call_signature(call["name"], call["args"])
+        payload = {
+            "call": dict(call),
+            "agent": state.get("active_agent") or services.team.agents[0].name,
+            "decision": decisions.get(str(call["id"])),
+            "duplicate": signature in executed,  # ran before, or earlier in this same step
+        }
+        if payload["duplicate"]:
+            # A small model forgets a result it already has: the guard's note repeats it.
+            if earlier is None:
+                earlier = results_by_call(state.get("messages", []), prompts["loop_guard"])
+            payload["earlier"] = earlier.get(
+                signature, "(the same call earlier in this step; see its result)"
+            )
+        executed.add(signature)
+        sends.append(Send("tools", payload))
+    return sends or "agent"
+
+
+def tools_node(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
+    """One tool call (a ``Send`` from ``dispatch``): refused, answered by the loop guard, or run, its result
+    through the tool-result rails."""
+    team, prompts = services.team, planner.prompts()
+    call, agent = payload["call"], payload["agent"]
+    name, args = call["name"], call["args"]
+    decision = Decision.model_validate(payload["decision"]) if payload.get("decision") else None
+    start = time.perf_counter()
+    status, artifacts, executed = "success", [], []
+    found = services.tool(name)
+    if name not in team[agent].tools:
+        text, status = (
+            f"Error: {agent} may not use the tool {name!r}; its tools: {list(team[agent].tools)}.",
+            "error",
+        )
+    elif isinstance(found, Exception):
+        text, status = f"Error: the tool {name!r} is not available here: {found}", "error"
+    elif payload.get("duplicate"):
+        text = prompts["loop_guard"].format(result=payload.get("earlier", ""))
+    elif decision is not None and decision.action == "reject":
+        text = f"The user rejected this call to {name}." + (
+            f" Reason: {decision.reason}" if decision.reason else ""
+        )
+        status = "error"
+    else:
+        if decision is not None and decision.action == "edit":
+            args = dict(decision.arguments or {})
+        result = found.invoke(args)
+        executed = [call_signature(name, call["args"])]
+        text, status = result.content, "error" if result.is_error else "success"
+        artifacts = [a.model_dump(mode="json") for a in result.artifacts]
+        try:
+            checked = services.rails.check(text, "tool_result")
+        except Exception:
+            checked = None
+        if checked is not None:
+            rail_event("tools", "tool_result", checked, id=call["id"], name=name)
+        if checked is not None and checked.action != "allow":
+            text = checked.text if checked.action == "mask" else f"[tool result withheld: {checked.reason}]"
+    elapsed = time.perf_counter() - start
+    emit("tool_result", node="tools", agent=agent, id=call["id"], name=name, content=text,
+          is_error=status == "error", artifacts=artifacts, arguments=args, elapsed_s=round(elapsed, 6))  # fmt: skip
+    message = ToolMessage(content=text, tool_call_id=call["id"], name=name, status=status,
+                          artifact=artifacts or None)  # fmt: skip
+    return {
+        "messages": [message],
+        "executed": executed,
+        "usage": {agent: {"tool_s": round(elapsed, 6), "tool_calls": 1}},
+    }

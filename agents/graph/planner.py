@@ -1,0 +1,121 @@
+"""Planning: a typed plan (steps with status) written by the model under a JSON schema, and re-planning.
+
+A plan is only written when the request looks multi-step (:func:`looks_multistep`, a cheap test on the text), so
+plain chat pays nothing for it. The schema constrains decoding, so even a 0.5B model returns a valid plan.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from .state import Plan, PlanStep
+
+PLAN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "steps": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "maxLength": 200},
+            "minItems": 1,
+            "maxItems": 6,
+        }
+    },
+    "required": ["steps"],
+    "additionalProperties": False,
+}
+
+_MULTI = re.compile(
+    r"\b(and then|then|after that|afterwards|finally|next|first|second|third|step \d)\b|^\s*\d+[.)]\s",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+@cache
+def prompts() -> dict[str, str]:
+    text = (
+        resources.files("sensorium.agents.graph").joinpath("prompts/graph.yaml").read_text(encoding="utf-8")
+    )
+    return yaml.safe_load(text)
+
+
+def looks_multistep(text: str) -> bool:
+    """True for requests that chain actions ("do X, then Y", numbered lists)."""
+    return bool(_MULTI.search(text or ""))
+
+
+def parse_steps(content: str) -> list[str]:
+    """The steps of a planner reply; raises ``ValueError`` when it is not a plan."""
+    data = json.loads(content)
+    steps = data.get("steps") if isinstance(data, dict) else None
+    if not isinstance(steps, list) or not steps:
+        raise ValueError(f"not a plan: {content[:200]!r}")
+    out = [str(s.get("description", s) if isinstance(s, dict) else s).strip() for s in steps]
+    return [s for s in out if s][:6]
+
+
+def new_plan(goal: str, steps: list[str]) -> Plan:
+    plan_steps = [PlanStep(id=i + 1, description=s, status="pending", result="") for i, s in enumerate(steps)]
+    if plan_steps:
+        plan_steps[0]["status"] = "in_progress"
+    return Plan(goal=goal, steps=plan_steps, replans=0)
+
+
+def current(plan: Plan | None) -> PlanStep | None:
+    for step in plan["steps"] if plan else []:
+        if step["status"] in ("in_progress", "failed"):
+            return step
+    return None
+
+
+def advance(plan: Plan, result: str) -> Plan:
+    """Mark the current step done and start the next one."""
+    steps = [dict(s) for s in plan["steps"]]
+    started = False
+    for step in steps:
+        if step["status"] == "in_progress" and not started:
+            step["status"], step["result"] = "done", result[:500]
+            started = True
+        elif started and step["status"] == "pending":
+            step["status"] = "in_progress"
+            break
+    return Plan(goal=plan["goal"], steps=steps, replans=plan["replans"])  # type: ignore[typeddict-item]
+
+
+def fail_current(plan: Plan, reason: str) -> Plan:
+    steps = [dict(s) for s in plan["steps"]]
+    for step in steps:
+        if step["status"] == "in_progress":
+            step["status"], step["result"] = "failed", reason[:500]
+            break
+    return Plan(goal=plan["goal"], steps=steps, replans=plan["replans"])  # type: ignore[typeddict-item]
+
+
+def replace_remaining(plan: Plan, steps: list[str]) -> Plan:
+    """Keep finished steps, swap the failed and pending ones for ``steps`` (a re-plan)."""
+    done: list[dict[str, Any]] = [dict(s) for s in plan["steps"] if s["status"] == "done"]
+    kept: list[dict[str, Any]] = [
+        *done,
+        *[{"description": s, "status": "pending", "result": ""} for s in steps],
+    ]
+    for i, step in enumerate(kept):
+        step["id"] = i + 1
+    for step in kept:
+        if step["status"] == "pending":
+            step["status"] = "in_progress"
+            break
+    return Plan(goal=plan["goal"], steps=kept, replans=plan["replans"] + 1)  # type: ignore[typeddict-item]
+
+
+def render(plan: Plan) -> str:
+    marks = {"pending": " ", "in_progress": ">", "done": "x", "failed": "!"}
+    return "\n".join(f"[{marks.get(s['status'], '?')}] {s['id']}. {s['description']}" for s in plan["steps"])
+
+
+def finished(plan: Plan | None) -> bool:
+    return current(plan) is None

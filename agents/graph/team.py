@@ -1,0 +1,148 @@
+"""Agents declared as data, and the team they form.
+
+An :class:`AgentSpec` is a name, a role prompt, the tools it may use (names in ``tools.registry``), an optional
+model spec (``None`` = the team's default) and the agents it may hand off to. A :class:`Team` is a list of them
+plus a default model; ``Team.from_yaml`` reads the same fields from a file, and :func:`default_team` loads the
+team shipped with sensorium (``agents/graph/teams/default.yaml``).
+
+With more than one agent a supervisor routes each turn to a specialist (vertical); agents with ``handoffs`` get
+``handoff_to_<name>`` tools to pass the conversation to a peer (horizontal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sensorium.errors import InputError
+
+DEFAULT_MODEL = "llamacpp:chat"
+
+
+class AgentSpec(BaseModel):
+    """One agent: who it is, what it may do, and whom it may pass the conversation to."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")
+    role: str = Field(default="You are a helpful assistant.", description="the system prompt")
+    tools: tuple[str, ...] = ()
+    model: Any = Field(default=None, description="a model spec string, a ChatModel object, or None")
+    handoffs: tuple[str, ...] = ()
+    description: str = Field(default="", description="what it is good at; the supervisor reads this")
+    keywords: tuple[str, ...] = Field(
+        default=(), description="phrases that route a request here without a model call (routing='auto')"
+    )
+
+
+class Team(BaseModel):
+    """Agents working on one thread. The first agent is the default when no supervisor is needed."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    agents: list[AgentSpec]
+    model: Any = Field(default=DEFAULT_MODEL, description="default model spec (or ChatModel) of the agents")
+    supervisor_model: Any = Field(default=None, description="model of the router and planner (None = team's)")
+    plan: bool = Field(default=True, description="plan multi-step requests")
+    routing: Literal["auto", "model", "first"] = Field(
+        default="auto",
+        description="auto: keywords, then the model supervisor only for ties (or when no agent has keywords); "
+        "model: always ask the supervisor; first: always the first agent (which may hand off)",
+    )
+    max_steps: int = Field(default=8, ge=1, description="agent steps per turn before the turn is stopped")
+    tool_rounds: int | None = Field(
+        default=None,
+        ge=1,
+        description="rounds of tool calls an agent may make per request (or plan step) before it must answer "
+        "in prose, without tools; None = no limit. Small models rarely stop calling tools on their own.",
+    )
+
+    def __init__(self, agents: Iterable[AgentSpec] | None = None, /, **data: Any) -> None:
+        if agents is not None:
+            data["agents"] = list(agents)
+        super().__init__(**data)
+
+    @model_validator(mode="after")
+    def _check(self) -> Team:
+        if not self.agents:
+            raise ValueError("a team needs at least one agent")
+        names = [a.name for a in self.agents]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"agent names must be unique; repeated: {sorted(dupes)}")
+        for agent in self.agents:
+            unknown = set(agent.handoffs) - set(names)
+            if unknown:
+                raise ValueError(f"agent {agent.name!r} hands off to unknown agents {sorted(unknown)}")
+        return self
+
+    def __getitem__(self, name: str) -> AgentSpec:
+        for agent in self.agents:
+            if agent.name == name:
+                return agent
+        raise KeyError(f"no agent named {name!r} in the team (agents: {self.names})")
+
+    @property
+    def names(self) -> list[str]:
+        return [a.name for a in self.agents]
+
+    def model_for(self, agent: AgentSpec) -> Any:
+        return agent.model if agent.model is not None else self.model
+
+    def keyword_route(self, text: str) -> tuple[list[str], str]:
+        """Agents whose keywords the request mentions most (empty: none matched), and the matched phrases."""
+        lowered = " " + " ".join(text.lower().split()) + " "
+        scores: dict[str, list[str]] = {}
+        for agent in self.agents:
+            hits = [k for k in agent.keywords if k.lower() in lowered]
+            if hits:
+                scores[agent.name] = hits
+        if not scores:
+            return [], ""
+        best = max(len(h) for h in scores.values())
+        top = [name for name, hits in scores.items() if len(hits) == best]
+        return top, ", ".join(h for name in top for h in scores[name])
+
+    @property
+    def router_model(self) -> Any:
+        return self.supervisor_model if self.supervisor_model is not None else self.model
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "<dict>", model: Any = None) -> Team:
+        if not isinstance(data, dict) or "agents" not in data:
+            raise InputError(f"{source}: a team file is a mapping with an 'agents:' list")
+        data = dict(data)
+        if model is not None:
+            data["model"] = model
+        try:
+            data["agents"] = [AgentSpec(**a) for a in data["agents"]]
+            return cls(**data)
+        except (ValidationError, TypeError, ValueError) as exc:
+            raise InputError(f"{source}: invalid team: {exc}") from exc
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, *, model: Any = None) -> Team:
+        """Load a team file (``agents: [{name, role, tools, model, handoffs, description}]``, ``model:`` ...)."""
+        p = Path(path)
+        if not p.exists():
+            raise InputError(f"team file {p} does not exist; pass the path of a YAML team file")
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise InputError(f"{p}: not valid YAML: {exc}") from exc
+        return cls.from_dict(data, source=str(p), model=model)
+
+
+def default_team(model: Any = DEFAULT_MODEL) -> Team:
+    """The team sensorium ships: an assistant, a researcher over memory, an artist, a perceiver."""
+    text = (
+        resources.files("sensorium.agents.graph").joinpath("teams/default.yaml").read_text(encoding="utf-8")
+    )
+    return Team.from_dict(
+        yaml.safe_load(text), source="sensorium/agents/graph/teams/default.yaml", model=model
+    )

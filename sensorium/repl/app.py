@@ -1,0 +1,526 @@
+"""The ``sensorium chat`` loop: read a line, run a turn, render its events, ask for approvals, repeat.
+
+Input comes from prompt_toolkit with a history file that survives sessions when stdin is a terminal, and line
+by line from stdin otherwise (so ``printf 'hi\\n' | sensorium chat`` works; approvals are then read from the
+following lines). Ctrl-C while a turn runs stops it: the thread stays at its last checkpoint and the next
+message continues it. Ctrl-C at the prompt clears the line; Ctrl-D or /exit quits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from sensorium.agents.brain.cancel import CancellableModel, CancelSwitch, GenerationCancelled
+from sensorium.agents.graph.events import Event
+from sensorium.multimodal.base import Attachment
+
+from ..config import Paths
+from ..errors import InputError, SensoriumError
+from . import commands
+from .approvals import ask_decision
+from .render import TurnRenderer
+
+
+@dataclass(frozen=True)
+class ChatOptions:
+    """What ``sensorium chat`` was asked to do."""
+
+    model: str | None = None  # None = the team's default model
+    team: str | None = None  # a YAML team file; None = the default team
+    thread: str | None = None  # resume this thread
+    stream: bool = True
+    verbose: bool = False
+    home: Path | None = None
+    memory: bool = True  # False: no recall and no remembering (faster start; nothing stored)
+    tools: tuple[str, ...] = ()  # extra tools as "module:attr" (a Tool, or a typed function with a docstring)
+
+
+def new_thread_id() -> str:
+    return time.strftime("chat-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
+
+
+def _private_history(file_history: type) -> type:
+    """prompt_toolkit's FileHistory, except that a line holding a credential, card number, e-mail or phone number
+    (what the input rail masks) is not written to the file: Up arrow still finds it in this session."""
+    from sensorium.guardrails.pii import mask_pii
+
+    class PrivateFileHistory(file_history):
+        def store_string(self, string: str) -> None:
+            if not mask_pii(string).changed:
+                super().store_string(string)
+
+    return PrivateFileHistory
+
+
+class LineInput:
+    """Reads lines: prompt_toolkit (history, editing, prefilled answers) on a terminal, plain stdin otherwise."""
+
+    def __init__(self, history_path: Path | None, *, interactive: bool | None = None) -> None:
+        self.interactive = sys.stdin.isatty() and sys.stdout.isatty() if interactive is None else interactive
+        self._session: Any = None
+        if self.interactive:
+            from prompt_toolkit import PromptSession
+            from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+            history: Any = InMemoryHistory()
+            if history_path is not None:
+                history_path.parent.mkdir(parents=True, exist_ok=True)
+                history = _private_history(FileHistory)(str(history_path))
+            self._session = PromptSession(history=history)
+            # approvals and edits stay out of the message history
+            self._questions: PromptSession[str] = PromptSession()
+
+    def line(self, prompt: str) -> str | None:
+        """The next message line; None at end of input. Ctrl-C at the prompt gives an empty line."""
+        if self._session is None:
+            return self._stdin()
+        try:
+            return self._session.prompt(prompt)
+        except KeyboardInterrupt:
+            return ""
+        except EOFError:
+            return None
+
+    def ask(self, prompt: str, default: str = "") -> str | None:
+        """An answer to a question; None when input ended or the user pressed Ctrl-C (nothing is decided)."""
+        if self._session is None:
+            return self._stdin()
+        try:
+            return self._questions.prompt(prompt, default=default)
+        except (KeyboardInterrupt, EOFError):
+            return None
+
+    @staticmethod
+    def _stdin() -> str | None:
+        line = sys.stdin.readline()
+        return None if line == "" else line.rstrip("\n")
+
+
+def _team_and_models(opts: ChatOptions) -> tuple[Any, list[str]]:
+    from sensorium.agents.graph import team as team_module
+
+    if opts.team:
+        team = team_module.Team.from_yaml(opts.team, model=opts.model)
+    else:
+        team = team_module.default_team(model=opts.model or team_module.DEFAULT_MODEL)
+    specs = [team.model, team.router_model, *(team.model_for(a) for a in team.agents)]
+    unique = list(dict.fromkeys(s for s in specs if isinstance(s, str)))
+    return team, unique
+
+
+def load_models(specs: Iterable[str], console: Console, switch: CancelSwitch) -> dict[str, CancellableModel]:
+    """Load each model once behind a spinner (the first turn then starts at once), wrapped so Ctrl-C stops it."""
+    from sensorium.agents.brain.load import load_chat_model
+
+    loaded = {}
+    for spec in specs:
+        start = time.perf_counter()
+        with console.status(f"loading model {spec} …", spinner="dots"):
+            model = load_chat_model(spec)
+            warm_up(model)
+        if not spec.startswith("scripted:"):
+            console.print(Text(f"model {spec} ready in {time.perf_counter() - start:.1f}s", style="dim"))
+        loaded[spec] = CancellableModel(model, switch)
+    return loaded
+
+
+def warm_up(model: Any) -> None:
+    """Load a backend's weights now if it loads them lazily (``load()``, or an ``engine`` property)."""
+    load = getattr(model, "load", None)
+    if callable(load):
+        load()
+    elif isinstance(getattr(type(model), "engine", None), property):
+        _ = model.engine
+
+
+def with_models(team: Any, models: dict[str, CancellableModel]) -> Any:
+    """The team with every spec string replaced by its loaded (cancellable) model."""
+
+    def swap(spec: Any) -> Any:
+        return models.get(spec, spec) if isinstance(spec, str) else spec
+
+    agents = [a.model_copy(update={"model": swap(a.model)}) for a in team.agents]
+    return team.model_copy(
+        update={"agents": agents, "model": swap(team.model), "supervisor_model": swap(team.supervisor_model)}
+    )
+
+
+def load_tool(target: str) -> Any:
+    """A tool from ``module:attr``: a :class:`Tool`, or a typed function with a Google docstring."""
+    import importlib
+
+    from sensorium.tools.base import Tool, function_tool
+
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise InputError(f"--tool {target!r}: give MODULE:ATTR, e.g. --tool mytools:send_email")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise InputError(
+            f"--tool {target!r}: cannot import it ({exc}); is the module on PYTHONPATH?"
+        ) from exc
+    if isinstance(obj, Tool):
+        return obj
+    if callable(obj):
+        return function_tool(obj)
+    raise InputError(f"--tool {target!r} is a {type(obj).__name__}, not a Tool or a function")
+
+
+class ChatApp:
+    """One REPL session over an :class:`~sensorium.agents.Assistant`."""
+
+    def __init__(
+        self,
+        assistant: Any,
+        console: Console,
+        reader: LineInput,
+        *,
+        thread_id: str | None = None,
+        stream: bool = True,
+        verbose: bool = False,
+        on_event: Callable[[Event], None] | None = None,
+        switch: CancelSwitch | None = None,
+        after_turn: Callable[[str], object] | None = None,
+    ) -> None:
+        self.assistant = assistant
+        self.after_turn = after_turn  # called with the thread id once a turn has ended
+        self.switch = switch or CancelSwitch()
+        self.console = console
+        self.reader = reader
+        self.thread_id = thread_id or new_thread_id()
+        self.renderer = TurnRenderer(console, stream=stream, verbose=verbose)
+        self.on_event = on_event
+        self.queued: list[Attachment] = []
+        self._listed: list[str] = []
+
+    # -- turns ---------------------------------------------------------------------------------------------
+    def _play(self, events: Iterator[Event]) -> bool:
+        """Render a stream of events; False when the user stopped it with Ctrl-C.
+
+        The first Ctrl-C sets the cancel switch: the model raises at its next token inside the graph's worker
+        thread, so the graph unwinds on its own and the thread stays at its last checkpoint. A second Ctrl-C
+        (a tool that runs long, a backend that does not stream) interrupts the main thread at once.
+        """
+        stopped = False
+        with self._sigint_stops_generation():
+            try:
+                for ev in events:
+                    self.renderer.event(ev)
+                    if self.on_event is not None:
+                        self.on_event(ev)
+            except (GenerationCancelled, KeyboardInterrupt):
+                stopped = True
+                self.switch.set()
+                close = getattr(events, "close", None)
+                try:
+                    if close is not None:
+                        close()
+                    self.switch.wait_idle(timeout=60)
+                except Exception:  # the graph is being torn down; the checkpoint is what matters
+                    pass
+            finally:
+                self.switch.clear()
+                self.renderer.finish()
+        if stopped:
+            self._after_stop()
+        return not stopped
+
+    @contextlib.contextmanager
+    def _sigint_stops_generation(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals reach only the main thread; an embedding app handles them itself
+            return
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            if self.switch.is_set:
+                raise KeyboardInterrupt
+            self.switch.set()
+            self.renderer.note("stopping… (Ctrl-C again to interrupt at once)", "yellow")
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _after_stop(self) -> None:
+        """Close a turn stopped by Ctrl-C so the thread can go on.
+
+        Stopped while the agent was replying: what it had said so far becomes its reply, marked as stopped, and
+        the rest of the turn runs (output check, memory). Stopped elsewhere: the turn stays cut off at its last
+        checkpoint and ``/retry`` finishes it.
+        """
+        config = {"configurable": {"thread_id": self.thread_id}}
+        graph = getattr(self.assistant, "graph", None)
+        agent, partial = self.renderer.partial()
+        try:
+            snapshot = graph.get_state(config) if graph is not None else None
+        except Exception:
+            snapshot = None
+        if snapshot is None or "agent" not in (snapshot.next or ()) or agent is None:
+            self.renderer.note(
+                "stopped. The thread keeps its last checkpoint; /retry finishes the turn.", "bold yellow"
+            )
+            return
+        from langchain_core.messages import AIMessage
+
+        text = (partial.strip() + " [stopped by the user]").strip()
+        assert graph is not None  # a None graph gives a None snapshot, handled above
+        graph.update_state(config, {"messages": [AIMessage(content=text, name=agent)]}, as_node="agent")
+        for ev in self.assistant.resume(self.thread_id, live=True):
+            if self.on_event is not None:
+                self.on_event(ev)
+            if ev.type in ("error", "rail"):
+                self.renderer.event(ev)
+        self.renderer.note("stopped. The partial reply is kept in the thread; go on typing.", "bold yellow")
+
+    def send(self, text: str, attachments: list[Attachment]) -> None:
+        events = self.assistant.run(self.thread_id, text, attachments=attachments, live=True)
+        if self._play(iter(events)):
+            self.handle_approvals()
+        if self.after_turn is not None:
+            # Work for the next turns (the background check of what memory stored) only saves time: a failure
+            # there must not end the chat; the turn that needs the work does it and reports its own problem.
+            with contextlib.suppress(Exception):
+                self.after_turn(self.thread_id)
+
+    def handle_approvals(self) -> None:
+        """Ask about every pending call, resume, and repeat while the graph asks for more."""
+        while True:
+            pending = list(self.assistant.pending(self.thread_id))
+            if not pending:
+                return
+            decisions = {}
+            for request in pending:
+                decision = ask_decision(self.console, request, self.reader.ask)
+                if decision is None:
+                    self.console.print(
+                        Text(
+                            f"left {len(pending)} call(s) pending; resume later with: sensorium chat --thread "
+                            f"{self.thread_id}",
+                            style="yellow",
+                        )
+                    )
+                    return
+                decisions[request.id] = decision
+            if not self._play(iter(self.assistant.resume(self.thread_id, decisions, live=True))):
+                return
+
+    # -- commands ------------------------------------------------------------------------------------------
+    def show_threads(self) -> None:
+        threads = list(self.assistant.threads())
+        self._listed = [t.id for t in threads]
+        if not threads:
+            self.console.print("no threads yet")
+            return
+        table = Table(title="threads")
+        for col in ("#", "id", "updated", "pending", "title"):
+            table.add_column(col, overflow="fold")
+        for i, t in enumerate(threads, 1):
+            when = t.updated_at.strftime("%Y-%m-%d %H:%M") if t.updated_at else ""
+            mark = " (current)" if t.id == self.thread_id else ""
+            table.add_row(str(i), t.id + mark, when, str(t.pending or ""), t.title)
+        self.console.print(table)
+
+    def _find_thread(self, arg: str) -> str:
+        arg = arg.strip()
+        if not arg:
+            raise InputError("/resume needs a thread: an id, a unique prefix, or a number from /threads")
+        ids = self._listed or [t.id for t in self.assistant.threads()]
+        if arg.isdigit() and self._listed and 1 <= int(arg) <= len(self._listed):
+            return self._listed[int(arg) - 1]
+        if arg in ids:
+            return arg
+        matches = [i for i in ids if i.startswith(arg)]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise InputError(
+                f"/resume {arg}: several threads start with it ({', '.join(matches[:5])}); type more"
+            )
+        raise InputError(f"/resume {arg}: no such thread; /threads lists them")
+
+    def open_thread(self, thread_id: str) -> None:
+        """Switch to a thread: show where it stands and offer any approval it waits on."""
+        self.thread_id = thread_id
+        self.queued.clear()
+        self.console.print(Text(f"thread {thread_id}", style="bold"))
+        try:
+            state = self.assistant.state(thread_id) or {}
+        except Exception as exc:  # a thread from an older version should not stop the REPL
+            state = {}
+            self.console.print(Text(f"(could not read the thread's state: {exc})", style="yellow"))
+        messages = list(state.get("messages") or [])
+        shown = [m for m in messages if getattr(m, "type", "") in ("human", "ai") and str(m.content).strip()]
+        if not messages:
+            self.console.print(Text("(no messages yet: a new thread starts under this id)", style="dim"))
+        if len(shown) > 6:
+            self.console.print(Text(f"… {len(shown) - 6} earlier message(s)", style="dim"))
+        for m in shown[-6:]:
+            who = "you" if m.type == "human" else (getattr(m, "name", None) or "assistant")
+            style = "bold green" if m.type == "human" else "bold magenta"
+            self.console.print(Text(f"{who}: ", style=style) + Text(str(m.content)))
+        if self.assistant.pending(thread_id):
+            self.handle_approvals()
+        elif self.assistant.unfinished(thread_id):
+            self.console.print(
+                Text(
+                    "its last turn was cut off before its end; /retry finishes it from its last checkpoint",
+                    style="yellow",
+                )
+            )
+
+    def show_log(self, arg: str) -> None:
+        from sensorium.agents.graph.events import EventLog
+
+        from ..logview import LogRenderer
+
+        home = getattr(self.assistant, "paths", None) or Paths.default()
+        events_dir = getattr(home, "events", None) or Paths.default().events
+        renderer = LogRenderer(self.console, full="--full" in arg.split())
+        events = renderer.render(EventLog(events_dir).read(self.thread_id))
+        if not events:
+            self.console.print(f"no events logged for {self.thread_id} yet")
+
+    def command(self, cmd: commands.Command) -> bool:
+        """Run a slash command; False to quit."""
+        if cmd.name in ("exit", "quit"):
+            return False
+        if cmd.name == "help":
+            self.console.print(commands.HELP, highlight=False, markup=False)
+        elif cmd.name == "new":
+            self.thread_id = new_thread_id()
+            self.queued.clear()
+            self.console.print(Text(f"new thread {self.thread_id}", style="bold"))
+        elif cmd.name == "thread":
+            self.console.print(f"thread {self.thread_id}")
+        elif cmd.name == "threads":
+            self.show_threads()
+        elif cmd.name == "resume":
+            self.open_thread(self._find_thread(cmd.arg))
+        elif cmd.name == "retry":
+            if self.assistant.pending(self.thread_id):
+                self.handle_approvals()
+            elif not self.assistant.unfinished(self.thread_id):
+                raise InputError("/retry: the current thread has no unfinished turn")
+            elif self._play(iter(self.assistant.resume(self.thread_id, live=True))):
+                self.handle_approvals()
+        elif cmd.name == "log":
+            self.show_log(cmd.arg)
+        elif cmd.name in ("image", "audio"):
+            got = commands.attachment_command(cmd.name, cmd.arg)
+            if isinstance(got, commands.Invalid):
+                raise InputError(got.reason)
+            attachment, text = got
+            self.queued.append(attachment)
+            if text:
+                self.send_message(commands.Message(text=text))
+            else:
+                self.console.print(
+                    Text(f"attached {attachment.path}; it goes with your next message", style="dim")
+                )
+        return True
+
+    def send_message(self, msg: commands.Message) -> None:
+        attachments = [*self.queued, *msg.attachments]
+        self.queued.clear()
+        for a in msg.attachments:
+            self.console.print(Text(f"attached {a.kind} {a.path}", style="dim"))
+        self.send(msg.text, attachments)
+
+    # -- the loop --------------------------------------------------------------------------------------------
+    def loop(self) -> int:
+        while True:
+            line = self.reader.line("you> ")
+            if line is None:
+                return 0
+            parsed = commands.parse(line)
+            if parsed is None:
+                continue
+            try:
+                if isinstance(parsed, commands.Invalid):
+                    raise InputError(parsed.reason)
+                if isinstance(parsed, commands.Command):
+                    if not self.command(parsed):
+                        return 0
+                else:
+                    self.send_message(parsed)
+            except SensoriumError as exc:
+                self.renderer.finish()
+                self.console.print(Text(str(exc), style="red"))
+
+
+def run_chat(opts: ChatOptions, *, console: Console | None = None, reader: LineInput | None = None) -> int:
+    """Build the assistant (loading models behind a spinner) and run the REPL until the user leaves."""
+    from sensorium.agents import Assistant
+
+    from ..telemetry import EventTracer
+
+    console = console or Console(highlight=False)
+    paths = Paths(opts.home) if opts.home else Paths.default()
+    tools = [load_tool(t) for t in opts.tools]
+    team, specs = _team_and_models(opts)
+    switch = CancelSwitch()
+    team = with_models(team, load_models(specs, console, switch))
+    tracer = EventTracer.from_env()
+    with console.status("opening threads, memory, tools and guardrails …", spinner="dots"):
+        assistant = Assistant(team, home=paths, memory=None if opts.memory else False, tools=tools)
+        rails = getattr(getattr(assistant, "services", None), "rails", None)
+        try:  # rails load their classifiers on first use: do it now, not on the first message
+            if rails is not None:
+                rails.check("hello", "input")
+        except Exception:  # a real problem shows up, with its message, on the first turn
+            pass
+    # One worker in the background while the user types: first the rest of what a first turn would wait for
+    # (the prompt prefix, the memory embedder, the hidden-state reader; a turn sent sooner waits for the part it
+    # needs), then after each turn the rails' check of the exchange memory stored, which the next turns recall.
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sensorium-background")
+    background.submit(assistant.warm_up)
+    reader = reader or LineInput(paths.history)
+    app = ChatApp(
+        assistant,
+        console,
+        reader,
+        thread_id=opts.thread,
+        stream=opts.stream,
+        verbose=opts.verbose,
+        on_event=tracer.on_event if tracer else None,
+        switch=switch,
+        after_turn=lambda thread_id: assistant.precheck_recall(thread_id, submit=background.submit),
+    )
+    agents = ", ".join(team.names)
+    console.print(
+        Text(f"sensorium chat · agents: {agents} · /help for commands, Ctrl-D to quit", style="dim")
+    )
+    try:
+        if opts.thread:
+            app.open_thread(opts.thread)
+        else:
+            console.print(
+                Text(
+                    f"thread {app.thread_id} (resume later with: sensorium chat --thread {app.thread_id})",
+                    style="bold",
+                )
+            )
+        return app.loop()
+    finally:
+        # A chat that ends within a second or two (piped input) must not exit while the background work is
+        # inside llama.cpp: the interpreter's shutdown under a native call ended the process with SIGSEGV.
+        background.shutdown(wait=True, cancel_futures=True)
+        if tracer is not None:
+            tracer.shutdown()
