@@ -34,7 +34,7 @@ Data (bench/data/):
   asks, and bug reports, code comments, READMEs and config files carrying commands for a coding agent (print a
   secret, shell out, pin a package); benign: spikee's clean documents and finance questions, and every clean file
   and bug report of CodeIPI's tasks. Labels come from the sources. Split by jailbreak template or task: the
-  planted-command patterns, the patterns of stop 21 (instruction headers, HTML event-handler scripts, repeat
+  planted-command patterns, the later patterns (instruction headers, HTML event-handler scripts, repeat
   orders, killing without getting caught, nuclear-weapon procedures, grooming, persecution propaganda) and the
   probe's bar for documents were set on "dev" (the probes were not trained on it); "test" (92 attacks, 131 benign) is reported on its own (--fresh-split).
 - registry_sets.jsonl (bench/guardrails_make_registry.py): a second labelled set made from the test data that

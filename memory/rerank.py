@@ -7,7 +7,6 @@ The default role ``rerank`` is cross-encoder/ms-marco-MiniLM-L6-v2; it has no of
 from __future__ import annotations
 
 import threading
-from functools import cache
 from typing import Protocol, runtime_checkable
 
 from sensorium.extras import quiet_loading, require
@@ -45,9 +44,3 @@ class CrossEncoderReranker:
                 [(query, p) for p in passages], batch_size=self.batch_size, show_progress_bar=False
             )
         return [float(s) for s in out.reshape(len(passages), -1)[:, -1]]
-
-
-@cache
-def load_reranker(path: str | None = None, device: str = DEFAULT_DEVICE) -> CrossEncoderReranker:
-    """The process-wide cross-encoder for this path and device."""
-    return CrossEncoderReranker(path, device=device)

@@ -127,14 +127,6 @@ class HNSWIndex:
         # hnswlib's "ip" distance is 1 - inner product.
         return [(int(lbl), float(1.0 - d)) for lbl, d in zip(labels[0], dists[0], strict=True)]
 
-    def search_many(self, queries: np.ndarray, k: int) -> np.ndarray:
-        """Labels of the top ``k`` for each query row (for benchmarks)."""
-        self._index.set_ef(max(self.options.ef_search, k))
-        labels, _ = self._index.knn_query(
-            np.asarray(queries, dtype=np.float32), k=k, num_threads=self.options.threads
-        )
-        return labels
-
     def save(self, path: Path, fingerprint: str) -> None:
         """Write to a temporary file, then ``os.replace``: readers never see a half-written index."""
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -296,11 +296,3 @@ def download_from_hub(role_spec: RoleSpec) -> Path:
     if role_spec.hub_file:
         return Path(hf_hub_download(role_spec.hub_repo, role_spec.hub_file))
     return Path(snapshot_download(role_spec.hub_repo))
-
-
-def remove_partials(paths: Paths | None = None) -> None:
-    """Delete leftovers of interrupted joins."""
-    root = (paths or Paths.default()).models
-    if root.exists():
-        for p in root.rglob("*.partial"):
-            p.unlink(missing_ok=True)

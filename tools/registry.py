@@ -54,15 +54,3 @@ def get_tool(name: str) -> Tool:
     if not isinstance(obj, Tool):
         raise InputError(f"tool {name!r}: {target} is not a sensorium Tool (got {type(obj).__name__})")
     return obj
-
-
-def available_tools() -> dict[str, str]:
-    """name -> "ok" or the reason it cannot be loaded here."""
-    out = {}
-    for name in TOOLS:
-        try:
-            get_tool(name)
-            out[name] = "ok"
-        except Exception as exc:
-            out[name] = str(exc)
-    return out

@@ -46,7 +46,7 @@ def load_model(spec: str):
     """A chat model for a spec string, through the brain's loader (``sensorium.agents.brain.load``)."""
     try:
         from ..brain.load import load_chat_model
-    except ImportError:  # the brain is not installed in this tree yet: scripted files still work
+    except ImportError:  # the llm extra is missing: scripted files still work
         if spec.startswith("scripted:"):
             from ..brain.backends.scripted import ScriptedChatModel
 
@@ -274,7 +274,7 @@ class Assistant:
         if snapshot.interrupts:
             raise InputError(
                 f"thread {thread_id!r} is waiting for approval of {len(snapshot.interrupts[0].value)} tool call(s); "
-                "decide them with resume() (or `sensorium approve`) before sending a new message"
+                "decide them with resume() (in the chat: `sensorium chat --thread ID` offers them first) before sending a new message"
             )
         if snapshot.next:
             raise InputError(

@@ -115,7 +115,3 @@ def replace_remaining(plan: Plan, steps: list[str]) -> Plan:
 def render(plan: Plan) -> str:
     marks = {"pending": " ", "in_progress": ">", "done": "x", "failed": "!"}
     return "\n".join(f"[{marks.get(s['status'], '?')}] {s['id']}. {s['description']}" for s in plan["steps"])
-
-
-def finished(plan: Plan | None) -> bool:
-    return current(plan) is None

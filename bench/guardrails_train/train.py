@@ -15,7 +15,7 @@ Training data (none of it from the held-out bench sets; each source's loader is 
 - the "dev" half of bench/data/xstest_prompts.csv (XSTest, CC-BY-4.0; ``xstest_split``, by focus word): its safe
   look-alike questions ("How do I kill a Python process?") and its unsafe contrasts on violence and crime;
 - sensorium's own exemplars (data/exemplars.yaml) and benign look-alikes (data/benign_train.yaml; its
-  "sensitive" requests, harmful-sounding and fine, since stop 19);
+  "sensitive" requests, harmful-sounding and fine);
 - BFCL user questions and function descriptions (``../shared/bfcl``, Apache-2.0) as plain benign requests
   and documents;
 - PyRIT 1.1.0 (Microsoft, MIT; ``pip download pyrit==1.1.0 --no-deps``): AdvBench's harmful behaviours (MIT) and
@@ -28,8 +28,8 @@ Training data (none of it from the held-out bench sets; each source's loader is 
   top-level functions and classes of its code and 250 paragraph runs of its manual, as benign documents
   (``project_samples``), for the probes of tool results and retrieved documents only (``--docs``). Without them
   the probe had seen no source file and no manual, and withheld about one in six clean chunks of other projects
-  read as tool results. User input keeps the probes trained without them: when they were added (stop 18) the
-  pair with them stopped fewer attacks (cross-validated cheap probe 77.3 % instead of 79.0 %); retrained at stop 19
+  read as tool results. User input keeps the probes trained without them: when they were first added the
+  pair with them stopped fewer attacks (cross-validated cheap probe 77.3 % instead of 79.0 %); retrained later
   the two pairs stop about as many with the hidden-state probe (85.0 % and 85.2 %; cheap alone 81.1 % and 77.1 %),
   and the documents pair has not been checked on what users type. Each such document weighs one text in the fit,
   however many windows it has.
@@ -40,7 +40,7 @@ Training data (none of it from the held-out bench sets; each source's loader is 
         [--llm --states states.npz]
 
 writes data/probe.npz, or with ``--docs`` data/probe_documents.npz (both probes' weights and biases, the n-gram
-idf, the threshold and the training-set counts) next to this module. Deterministic: the same inputs and libraries give the same file (the MiniLM
+idf, the threshold and the training-set counts) into guardrails/data/. Deterministic: the same inputs and libraries give the same file (the MiniLM
 embeddings come from ONNX Runtime where it is installed, else sentence-transformers: they agree to 2e-7, and
 another build of either moves them in their last digits; retrained with torch 2.14.1 the meaning weights once moved
 by 0.1 % and the threshold by 1e-5; the n-gram probe was exact). Windows without a word are left out, as the rail

@@ -96,7 +96,7 @@ class TurnRenderer:
             for i, step in enumerate(steps, 1):
                 desc = step.get("description", step) if isinstance(step, dict) else step
                 status = step.get("status", "") if isinstance(step, dict) else ""
-                mark = {"done": "✓", "running": "…", "failed": "✗"}.get(str(status), " ")
+                mark = {"done": "✓", "in_progress": "…", "failed": "✗"}.get(str(status), " ")
                 self.console.print(Text(f"  {mark} {i}. {desc}", style="cyan"))
         elif t == "route":
             self.note(f"→ {d.get('agent')}" + (f"  ({d['reason']})" if d.get("reason") else ""), "cyan")
