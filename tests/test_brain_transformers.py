@@ -24,8 +24,8 @@ TEMPLATE = (
 )
 
 
-@pytest.fixture(scope="module")
-def tiny() -> tuple[object, object]:
+def build_tiny() -> tuple[object, object]:
+    """A seeded tiny Qwen2 and a byte-level tokenizer (also used by the chat conformance suite)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
     alphabet = pre_tokenizers.ByteLevel.alphabet()
@@ -51,6 +51,11 @@ def tiny() -> tuple[object, object]:
     )
     model = transformers.Qwen2ForCausalLM(config).eval()
     return tok, model
+
+
+@pytest.fixture(scope="module")
+def tiny() -> tuple[object, object]:
+    return build_tiny()
 
 
 def make(tiny: tuple[object, object]):
