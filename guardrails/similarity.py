@@ -9,17 +9,12 @@ sentence-transformers), loaded lazily on the first check.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import warnings
 from collections.abc import Callable, Sequence
-from functools import cache
 from importlib import resources
 
 import numpy as np
 import yaml
-
-from sensorium.extras import quiet_loading, require
 
 from .base import Stage
 from .patterns import Signal
@@ -33,33 +28,12 @@ def load_exemplars() -> dict[str, list[str]]:
     return {"attack": list(data["attack"]), "benign": list(data.get("benign") or [])}
 
 
-@cache
 def minilm_embedder(path: str | None = None) -> Embedder:
-    """The packaged sentence embedder (role ``embed``) on the CPU, cached per path: through ONNX Runtime where it
-    is installed (the same vectors, about 2.5 times faster here: memory/embedder_onnx.py), else sentence-transformers.
-    """
-    from sensorium.weights import resolve_path
+    """The packaged sentence embedder (role ``embed``): the process's one MiniLM, shared with memory
+    (:func:`sensorium.memory.embedder.load_embedder`: ONNX Runtime where installed, else sentence-transformers)."""
+    from sensorium.memory.embedder import EmbedderOptions, load_embedder
 
-    model_dir = resolve_path("embed", path)
-    if importlib.util.find_spec("onnxruntime") is not None:
-        from sensorium.memory.embedder_onnx import OnnxEmbedder, onnx_for
-
-        try:
-            return OnnxEmbedder(model_dir, onnx_for(model_dir)).embed
-        except Exception as exc:  # a failed export or load must not take the rails down: torch reads it too
-            warnings.warn(
-                f"ONNX Runtime embedder unavailable ({exc}); using sentence-transformers", stacklevel=2
-            )
-    st = require("sentence_transformers", "memory", purpose="the similarity guardrail")
-    with quiet_loading():
-        model = st.SentenceTransformer(str(model_dir), device="cpu")
-
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(
-            model.encode(list(texts), normalize_embeddings=True, batch_size=32), dtype=np.float32
-        )
-
-    return embed
+    return load_embedder(EmbedderOptions(path=path)).embed
 
 
 _SENT = re.compile(r"(?<=[.!?:;])\s+|\n+")

@@ -7,7 +7,9 @@ The model loads on first use and is cached per process (one per path, pooling an
 
 from __future__ import annotations
 
+import importlib.util
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -112,9 +114,31 @@ def _torch_threads(n: int | None) -> Iterator[None]:
 
 
 @cache
-def load_embedder(options: EmbedderOptions = EmbedderOptions()) -> SentenceTransformerEmbedder:
-    """The process-wide embedder for these options (loaded once)."""
+def load_embedder(options: EmbedderOptions = EmbedderOptions()) -> Embedder:
+    """The process-wide embedder for these options (loaded once).
+
+    Mean pooling on the CPU (the default) is served by one ONNX Runtime session per model, shared by memory and
+    the guardrails, where onnxruntime is installed: the same vectors as sentence-transformers (to 2e-7), faster,
+    and without torch in memory (bench/embedder.py). Other options, or a failed export, use sentence-transformers.
+    """
+    if options.pooling == "mean" and options.device == "cpu" and importlib.util.find_spec("onnxruntime"):
+        try:
+            return _onnx_embedder(options.path)
+        except Exception as exc:  # a failed export or load must not take memory down: torch reads it too
+            warnings.warn(
+                f"ONNX Runtime embedder unavailable ({exc}); using sentence-transformers", stacklevel=2
+            )
     return SentenceTransformerEmbedder(options)
+
+
+@cache
+def _onnx_embedder(path: str | None) -> Embedder:
+    from sensorium.weights import resolve_path
+
+    from .embedder_onnx import OnnxEmbedder, onnx_for
+
+    model_dir = resolve_path("embed", path)
+    return OnnxEmbedder(model_dir, onnx_for(model_dir))
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:

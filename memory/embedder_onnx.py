@@ -116,7 +116,9 @@ class OnnxEmbedder:
         self.batch_size = batch_size
         self._lock = threading.Lock()
         self._dim: int | None = None
-        self.name = f"onnx:{model_dir}#mean"
+        # The name identifies the vector space (stored with a memory collection): the model and its pooling, the
+        # same as sentence-transformers' (the vectors agree to 2e-7), so either runtime reads the other's vectors.
+        self.name = f"st:{model_dir}#mean"
 
     @property
     def dim(self) -> int:

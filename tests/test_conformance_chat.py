@@ -140,7 +140,8 @@ def test_is_a_chat_model(backend: Factory) -> None:
 def test_a_plain_reply_carries_prompt_reply_and_usage(backend: Factory) -> None:
     model = backend(["Hello there."])
     result = model.chat(
-        [SystemMessage("You are brief."), HumanMessage("Say hello.")], options=GenerationOptions(max_tokens=16)
+        [SystemMessage("You are brief."), HumanMessage("Say hello.")],
+        options=GenerationOptions(max_tokens=16),
     )
     assert isinstance(result.message, AIMessage) and isinstance(result.message.content, str)
     assert result.prompt, "the exact prompt must travel with the result (event log)"

@@ -49,6 +49,17 @@ def test_the_guardrails_embed_through_onnx_runtime() -> None:
     assert getattr(embed, "__self__", None).__class__.__name__ == "OnnxEmbedder"
 
 
+def test_memory_and_the_rails_share_one_minilm() -> None:
+    """One load per process: memory's default embedder is the very object the rails embed with, and its vector
+    space keeps the name memory collections were stored under (so existing memories open)."""
+    from sensorium.guardrails.similarity import minilm_embedder
+    from sensorium.memory.embedder import EmbedderOptions, SentenceTransformerEmbedder, load_embedder
+
+    shared = load_embedder()
+    assert minilm_embedder().__self__ is shared  # type: ignore[attr-defined]
+    assert shared.name == SentenceTransformerEmbedder(EmbedderOptions()).name
+
+
 def test_a_corrupt_export_is_named_with_its_fix(tmp_path: Path) -> None:
     from sensorium.memory.embedder_onnx import OnnxEmbedder
     from sensorium.weights import resolve_path
