@@ -45,6 +45,9 @@ class ChatResult(BaseModel):
     prompt: Any = Field(default=None, description="exactly what was sent: rendered text or request JSON")
     reply: str = Field(default="", description="exactly what the model produced, before parsing")
     model: str = ""
+    cache: str | None = Field(
+        default=None, description='"exact" or "semantic" when a response cache answered'
+    )
 
 
 @dataclass(frozen=True)

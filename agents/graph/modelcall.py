@@ -50,6 +50,7 @@ def call_model(
                 "prompt": result.prompt,
                 "reply": result.reply,
                 "usage": result.usage.model_dump(),
+                **({"cache": result.cache} if result.cache else {}),
             },
         }
     )

@@ -9,6 +9,7 @@ from typing import Any
 from sensorium.guardrails.base import AllowAll, Rails
 from sensorium.tools.base import Tool
 
+from ..brain.cached import with_cache
 from ..brain.chat import ChatModel
 from .team import Team
 
@@ -32,7 +33,8 @@ class Services:
         if not isinstance(spec, str):
             return spec  # a ChatModel object
         if spec not in self._models:
-            self._models[spec] = self.load_model(spec)
+            # Behind the response cache ($SENSORIUM_LLM_CACHE: exact by default, semantic, off).
+            self._models[spec] = with_cache(self.load_model(spec))
         return self._models[spec]
 
     def tool(self, name: str) -> Tool | Exception:
