@@ -80,10 +80,11 @@ class AttachmentSpec(_Strict):
 
 
 class ApprovalAnswer(_Strict):
-    """The human's decision for the next pending call of ``tool`` (answered in order, one per request)."""
+    """The human's decision for the next pending call of ``tool`` (answered in order, one per request). A call
+    cut off by a crash that may have run is asked again: approve runs it again, reject skips it, mark_done."""
 
     tool: str
-    action: Literal["approve", "edit", "reject"]
+    action: Literal["approve", "edit", "reject", "mark_done"]
     arguments: dict[str, Any] | None = None
     reason: str = ""
 

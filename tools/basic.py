@@ -104,7 +104,7 @@ def _calculation_grounded(arguments: dict[str, Any], conversation: str) -> str |
     )
 
 
-@tool(grounding=_calculation_grounded)
+@tool(grounding=_calculation_grounded, idempotent=True)
 def calculate(expression: str) -> str:
     """Evaluate an arithmetic expression exactly, e.g. "(17 * 23) + sqrt(16)".
 
@@ -142,7 +142,7 @@ def _time_grounded(arguments: dict[str, Any], conversation: str) -> str | None:
     return "nothing in the conversation asks about the time or the date"
 
 
-@tool(grounding=_time_grounded)
+@tool(grounding=_time_grounded, idempotent=True)
 def current_time(timezone: str = "UTC") -> str:
     """Tell the current date and time.
 

@@ -61,7 +61,7 @@ def _files_grounded(arguments: dict[str, Any], conversation: str) -> str | None:
     return "nothing in the conversation mentions a file, a folder or the workspace"
 
 
-@tool(grounding=_files_grounded)
+@tool(grounding=_files_grounded, idempotent=True)
 def read_file(path: str, max_chars: int = 20_000) -> str:
     """Read a text file from the workspace.
 
@@ -104,7 +104,7 @@ def write_file(path: str, content: str, overwrite: bool = False) -> str:
     return f"Wrote {len(data)} bytes to {full.relative_to(workspace())}."
 
 
-@tool(grounding=_files_grounded)
+@tool(grounding=_files_grounded, idempotent=True)
 def list_files(path: str = ".", pattern: str = "*") -> str:
     """List files and folders in a workspace directory.
 

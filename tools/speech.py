@@ -37,7 +37,7 @@ def _find(path: str) -> Path:
     )
 
 
-@tool
+@tool(idempotent=True)
 def transcribe_audio(path: str, language: str | None = None) -> ToolResult:
     """Transcribe the speech in an audio file (WAV, FLAC, OGG or MP3) to text with timestamps.
 

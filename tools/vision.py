@@ -10,7 +10,7 @@ from sensorium.multimodal.perceive import describe_image_file, get_clip
 from .base import ToolResult, tool
 
 
-@tool
+@tool(idempotent=True)
 def describe_image(path: str, question: str = "") -> ToolResult:
     """Describe an image file: its size and format, likely labels, a caption, and an answer to a question.
 
@@ -31,7 +31,7 @@ def describe_image(path: str, question: str = "") -> ToolResult:
     return ToolResult(content="\n".join(lines), data=report)
 
 
-@tool
+@tool(idempotent=True)
 def classify_image(path: str, labels: list[str]) -> ToolResult:
     """Score an image against a set of candidate labels with CLIP (zero-shot); most likely first.
 
@@ -46,7 +46,7 @@ def classify_image(path: str, labels: list[str]) -> ToolResult:
     return ToolResult(content=", ".join(f"{x.label}: {x.score:.1%}" for x in ranked), data=data)
 
 
-@tool
+@tool(idempotent=True)
 def find_images(query: str, k: int = 5) -> ToolResult:
     """Search the images remembered so far (attachments seen in earlier turns) by a text description.
 
