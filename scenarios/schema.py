@@ -31,10 +31,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sensorium.errors import InputError
+from sensorium.limits import load_yaml
 
 Category = Literal[
     "chat",
@@ -316,10 +316,7 @@ def load_scenario(path: str | Path) -> Scenario:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such scenario file; give the path of a .yaml scenario")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputError(f"{p}: not valid YAML: {exc}") from None
+    data = load_yaml(p, "scenario file")  # size, UTF-8, depth and alias expansion capped
     return parse_scenario(data, p.resolve())
 
 

@@ -16,7 +16,9 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, ValidationError, create_model
 
+from sensorium.errors import InputError
 from sensorium.jsonvalues import strings_in
+from sensorium.limits import Limits
 
 ApprovalRule = bool | Callable[[dict[str, Any]], bool]
 # (arguments, the conversation's text) -> why the call is not grounded in the conversation, or None. Small models
@@ -175,6 +177,11 @@ class Tool:
             return ToolResult(
                 content=f"Error: arguments for {self.name} must be a JSON object.", is_error=True
             )
+        limits = Limits.from_env()
+        try:
+            limits.check_tool_arguments(self.name, arguments)
+        except InputError as exc:  # too big, too deep, or not valid Unicode: the model reads why
+            return ToolResult(content=f"Error: {exc}", is_error=True)
         try:
             parsed = self.validate(arguments)
         except ValidationError as exc:
@@ -188,7 +195,9 @@ class Tool:
             return ToolResult(
                 content=f"Error: {self.name} failed: {type(exc).__name__}: {exc}", is_error=True
             )
-        return to_result(out)
+        result = to_result(out)
+        capped = limits.cap_tool_result(self.name, result.content)
+        return result if capped is result.content else result.model_copy(update={"content": capped})
 
 
 def _normalise(text: str) -> str:

@@ -23,10 +23,12 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langgraph.types import Command
+from pydantic import ValidationError
 
 from sensorium.config import Paths
 from sensorium.errors import InputError
 from sensorium.guardrails.base import AllowAll, redact_input
+from sensorium.limits import Limits
 from sensorium.multimodal.base import Attachment
 from sensorium.tools.base import Tool
 
@@ -225,13 +227,23 @@ class Assistant:
         live: bool = False,
     ) -> Iterator[Event]:
         """Run one user turn on ``thread_id``, yielding its events (``live``: as they happen; else per step)."""
+        limits = (
+            Limits.from_env()
+        )  # before anything records the turn: a 10 MB message never reaches a checkpoint
+        limits.check_text("the user's message", text)
         self._check_ready(thread_id)
-        atts = [a if isinstance(a, Attachment) else Attachment.model_validate(a) for a in attachments]
+        try:
+            atts = [a if isinstance(a, Attachment) else Attachment.model_validate(a) for a in attachments]
+        except ValidationError as exc:
+            raise InputError(
+                f"attachments: {exc.errors()[0]['msg']}; give {{'path': ..., 'kind': ...}}"
+            ) from None
         for att in atts:
-            if not Path(att.path).exists():
+            if not Path(att.path).is_file():
                 raise InputError(
                     f"attachment {att.path} does not exist; pass the path of an existing {att.kind} file"
                 )
+            limits.check_file(att.path)
         # Masked before anything records the turn: the event log and every checkpoint see only the redacted text.
         redacted = redact_input(self.services.rails, text)
         if redacted is not None and redacted.action == "mask":
