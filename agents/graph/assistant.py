@@ -31,6 +31,7 @@ from sensorium.guardrails.base import AllowAll, redact_input
 from sensorium.limits import Limits
 from sensorium.multimodal.base import Attachment
 from sensorium.tools.base import Tool
+from sensorium.tools.files import set_turn_attachments
 
 from . import threads as threads_mod
 from .approval import IN_DOUBT_ACTIONS, ApprovalRequest, Decision
@@ -244,6 +245,9 @@ class Assistant:
                     f"attachment {att.path} does not exist; pass the path of an existing {att.kind} file"
                 )
             limits.check_file(att.path)
+        set_turn_attachments(
+            thread_id, [a.path for a in atts]
+        )  # media tools may read these, else the workspace
         # Masked before anything records the turn: the event log and every checkpoint see only the redacted text.
         redacted = redact_input(self.services.rails, text)
         if redacted is not None and redacted.action == "mask":
@@ -317,6 +321,8 @@ class Assistant:
         }
         snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
         checkpoint_id = (snapshot.config or {}).get("configurable", {}).get("checkpoint_id")
+        turn_files = [a.get("path", "") for a in (snapshot.values or {}).get("attachments") or []]
+        set_turn_attachments(thread_id, turn_files)
         pending = {r.id: r for r in self._pending(thread_id, snapshot)}
         if not pending:
             if decided:
