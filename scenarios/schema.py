@@ -267,11 +267,17 @@ class Scenario(_Strict):
     @field_validator("script", "judge_script")
     @classmethod
     def _steps_shape(cls, steps: list[Any] | None) -> list[Any] | None:
+        from sensorium.agents.brain.backends.scripted import ScriptedChatModel
+
         for i, step in enumerate(steps or []):
             if isinstance(step, str):
                 continue
             if not isinstance(step, dict) or not ({"text", "json", "tool_calls"} & set(step)):
                 raise ValueError(f"step {i}: expected a string, or a mapping with text, json or tool_calls")
+            try:  # the scripted model's own checks (tool_calls a list of named calls, ...): wrong now, not mid-run
+                ScriptedChatModel._normalise(step, i)
+            except InputError as exc:
+                raise ValueError(str(exc).removeprefix("script ")) from None
         return steps
 
     @property

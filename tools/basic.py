@@ -147,6 +147,10 @@ def calculate(expression: str) -> str:
         raise ValueError(f"the result of {expression!r} is too large for a float") from None
     except RecursionError:
         raise ValueError(f"{expression!r} is nested too deeply") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(
+            f"the result of {expression!r} is not a finite number ({value}); it is too large for a float"
+        )
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         value = int(value)
     return str(value)

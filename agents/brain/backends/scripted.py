@@ -71,6 +71,10 @@ class ScriptedChatModel:
                 raise InputError(
                     f"script step {index}, tool call {i} ({call['name']}): arguments must be a mapping"
                 )
+        if step.get("expect") is not None and not isinstance(step["expect"], str):
+            raise InputError(
+                f"script step {index}: expect must be a string, got {type(step['expect']).__name__}"
+            )
         if "text" in step and not isinstance(step["text"], (str, int, float)):
             raise InputError(f"script step {index}: text must be a string, got {type(step['text']).__name__}")
         return step
