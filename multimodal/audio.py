@@ -97,6 +97,12 @@ def _decode_file(path: Path, options: AudioOptions) -> tuple[np.ndarray, int]:
     except Exception as first:  # not a format libsndfile knows, or a damaged header
         return _decode_with_av(path, first, options)
     _check_length(str(path), info.frames / max(info.samplerate, 1), options)
+    missing = _truncated_by(path)
+    if missing:
+        raise AudioError(
+            f"{path}: the file is truncated ({missing} bytes of the {info.format} data its header announces are "
+            "missing); re-export or re-download it."
+        )
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:
@@ -104,6 +110,34 @@ def _decode_file(path: Path, options: AudioOptions) -> tuple[np.ndarray, int]:
             f"{path}: the {info.format} data is corrupt or truncated ({exc}). Re-export or re-record the file."
         ) from exc
     return data, int(rate)
+
+
+def _truncated_by(path: Path) -> int:
+    """Bytes missing from a WAV whose data chunk, or an MP3 whose Xing/Info header, announces more than the file
+    holds (0 when complete or unknown): libsndfile would quietly decode the part that is there."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(64 * 1024)
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        at = 12
+        while at + 8 <= len(head):
+            chunk, length = head[at : at + 4], int.from_bytes(head[at + 4 : at + 8], "little")
+            if chunk == b"data":
+                if length in (0, 0xFFFFFFFF):  # written by a stream that did not know the length
+                    return 0
+                return max(0, at + 8 + length - size)
+            at += 8 + length + (length & 1)
+        return 0
+    for tag in (b"Xing", b"Info"):  # an MP3's VBR header: flags, then frames and bytes when flagged
+        at = head.find(tag, 0, 4096)
+        if at >= 0 and at + 16 <= len(head):
+            flags = int.from_bytes(head[at + 4 : at + 8], "big")
+            if flags & 0x2:
+                offset = at + 8 + (4 if flags & 0x1 else 0)
+                declared = int.from_bytes(head[offset : offset + 4], "big")
+                start = head.find(b"\xff", 0, at)  # the stream begins at the first frame, after any ID3 tag
+                return max(0, declared - (size - max(start, 0)))
+    return 0
 
 
 def _decode_with_av(path: Path, first: Exception, options: AudioOptions) -> tuple[np.ndarray, int]:

@@ -31,10 +31,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sensorium.errors import InputError
+from sensorium.limits import load_yaml
 
 Category = Literal[
     "chat",
@@ -80,10 +80,11 @@ class AttachmentSpec(_Strict):
 
 
 class ApprovalAnswer(_Strict):
-    """The human's decision for the next pending call of ``tool`` (answered in order, one per request)."""
+    """The human's decision for the next pending call of ``tool`` (answered in order, one per request). A call
+    cut off by a crash that may have run is asked again: approve runs it again, reject skips it, mark_done."""
 
     tool: str
-    action: Literal["approve", "edit", "reject"]
+    action: Literal["approve", "edit", "reject", "mark_done"]
     arguments: dict[str, Any] | None = None
     reason: str = ""
 
@@ -266,11 +267,17 @@ class Scenario(_Strict):
     @field_validator("script", "judge_script")
     @classmethod
     def _steps_shape(cls, steps: list[Any] | None) -> list[Any] | None:
+        from sensorium.agents.brain.backends.scripted import ScriptedChatModel
+
         for i, step in enumerate(steps or []):
             if isinstance(step, str):
                 continue
             if not isinstance(step, dict) or not ({"text", "json", "tool_calls"} & set(step)):
                 raise ValueError(f"step {i}: expected a string, or a mapping with text, json or tool_calls")
+            try:  # the scripted model's own checks (tool_calls a list of named calls, ...): wrong now, not mid-run
+                ScriptedChatModel._normalise(step, i)
+            except InputError as exc:
+                raise ValueError(str(exc).removeprefix("script ")) from None
         return steps
 
     @property
@@ -315,10 +322,7 @@ def load_scenario(path: str | Path) -> Scenario:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such scenario file; give the path of a .yaml scenario")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputError(f"{p}: not valid YAML: {exc}") from None
+    data = load_yaml(p, "scenario file")  # size, UTF-8, depth and alias expansion capped
     return parse_scenario(data, p.resolve())
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from sensorium import limits
+from sensorium.errors import InputError
 from sensorium.memory.base import Retriever
 
 from .judge import Judge
@@ -60,7 +62,7 @@ def value_matches(expected: Any, actual: Any) -> bool:
         and expected.startswith("/")
         and expected.endswith("/")
     ):
-        return re.search(expected[1:-1], str(actual), re.I) is not None
+        return limits.search(expected[1:-1], str(actual), re.I, what="argument pattern")
     if isinstance(expected, bool) or isinstance(actual, bool):
         return type(expected) is type(actual) and expected == actual
     if isinstance(expected, int | float) and isinstance(actual, int | float):
@@ -180,7 +182,10 @@ def score_answer(check: AnswerCheck, record: ConversationRecord, judge: Judge | 
         return Check(name=name, passed=ok, detail=f"{check.kind} {needles} in {shown!r}")
     if check.kind == "regex":
         flags = 0 if check.case_sensitive else re.I
-        ok = re.search(check.regex or "", reply, flags | re.S) is not None
+        try:  # with a timeout: a catastrophic pattern fails the check instead of outliving --timeout
+            ok = limits.search(check.regex or "", reply, flags | re.S, what="answer regex")
+        except InputError as exc:
+            return Check(name=name, passed=False, detail=str(exc))
         return Check(name=name, passed=ok, detail=f"/{check.regex}/ in {shown!r}")
     if check.kind == "equals":
         ok = fold(" ".join(reply.split())) == fold(" ".join((check.equals or "").split()))

@@ -127,20 +127,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_argv(argv: Sequence[str]) -> None:
+    """Bytes that are not UTF-8 reach Python as lone surrogates; refuse them here, naming the argument."""
+    import os
+
+    from .errors import InputError
+
+    for i, arg in enumerate(argv, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(
+                f"command-line argument {i} ({os.fsencode(arg)!r}) is not valid UTF-8 text; pass UTF-8."
+            ) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command: bad input exits 2 with a message that says what to fix, never a traceback; an unexpected
+    failure exits 1 with one line (``SENSORIUM_DEBUG=1`` shows the traceback)."""
+    import os
+
+    from rich.markup import escape
+
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
     try:
+        _check_argv(argv)
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 0
         return int(args.func(args) or 0)
     except SensoriumError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+    except (RecursionError, MemoryError) as exc:
+        err.print(f"[bold red]error:[/] the input is too large or too deeply nested ({type(exc).__name__})")
+        return 2
+    except Exception as exc:
+        if os.environ.get("SENSORIUM_DEBUG"):
+            raise
+        err.print(
+            f"[bold red]error:[/] {escape(type(exc).__name__)}: {escape(str(exc)[:500])} "
+            "(an internal error; SENSORIUM_DEBUG=1 shows the traceback, please report it)",
+            highlight=False,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from sensorium.agents import AgentSpec, Assistant, Team
 from sensorium.agents.brain.backends.scripted import ScriptedChatModel
 from sensorium.agents.graph.approval import Decision
 from sensorium.agents.graph.threads import checkpoint_count, open_checkpointer
+from sensorium.errors import InputError
 
 HELPER = textwrap.dedent(
     '''
@@ -60,6 +61,8 @@ HELPER = textwrap.dedent(
         if os.environ.get("DURABLE_SLEEP"):
             time.sleep(120)  # the test kills the process here
         effect("slow " + name)
+        if os.environ.get("DURABLE_SLEEP_AFTER"):
+            time.sleep(120)  # ... or here, after the side effect
         return "slow done"
 
 
@@ -93,37 +96,64 @@ def _helper(tmp_path: Path):
     return path, module
 
 
-def test_kill_9_mid_tool_then_resume_runs_each_side_effect_once(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("DURABLE_DIR", str(tmp_path))
-    path, helper = _helper(tmp_path)
-    env = {**os.environ, "DURABLE_DIR": str(tmp_path)}
-    # process 1: the turn asks for approval and exits
+def _kill_inside_slow(tmp_path: Path, path: Path, env: dict[str, str], *, after_effect: bool) -> None:
+    """Process 1 asks for approval; process 2 approves, `quick` finishes, `slow` is killed with SIGKILL inside
+    (before its side effect, or after it)."""
     subprocess.run([sys.executable, str(path), "ask"], env=env, check=True, timeout=120)
-    # process 2: approves; `quick` finishes, `slow` is killed with SIGKILL in the middle
-    proc = subprocess.Popen([sys.executable, str(path), "decide"], env={**env, "DURABLE_SLEEP": "1"})
+    sleep = {"DURABLE_SLEEP_AFTER": "1"} if after_effect else {"DURABLE_SLEEP": "1"}
+    proc = subprocess.Popen([sys.executable, str(path), "decide"], env={**env, **sleep})
     deadline = time.time() + 120
-    while not (tmp_path / "slow.started").exists():
-        assert proc.poll() is None, "the helper process ended before reaching the slow tool"
-        assert time.time() < deadline
-        time.sleep(0.05)
     effects = tmp_path / "effects.log"
-    while not (effects.exists() and effects.read_text().strip()):
+    want = 2 if after_effect else 1
+    while not (tmp_path / "slow.started").exists() or not (
+        effects.exists() and len(effects.read_text().splitlines()) >= want
+    ):
+        assert proc.poll() is None, "the helper process ended before reaching the slow tool"
         assert time.time() < deadline
         time.sleep(0.05)
     time.sleep(0.5)  # let the quick call's result reach the checkpoint (written as soon as its task ends)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+
+
+def test_kill_9_mid_tool_then_resume_asks_before_running_it_again(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DURABLE_DIR", str(tmp_path))
+    path, helper = _helper(tmp_path)
+    _kill_inside_slow(tmp_path, path, {**os.environ, "DURABLE_DIR": str(tmp_path)}, after_effect=False)
     assert (tmp_path / "effects.log").read_text().splitlines() == ["quick q"]
 
-    # this process: the thread is unfinished, with no approval pending; resume finishes the turn
+    # this process: the turn was cut off inside `slow`, which may have run: it is put to the human
     assistant = helper.assistant(["Both done."])
-    assert assistant.pending("t") == [] and assistant.unfinished("t")
-    events = list(assistant.resume("t"))
+    assert assistant.unfinished("t")
+    [doubt] = assistant.pending("t")
+    assert (doubt.name, doubt.in_doubt, doubt.arguments) == ("slow", True, {"name": "s"})
+    with pytest.raises(InputError, match="may have run before the crash"):
+        list(assistant.resume("t"))
+    events = list(assistant.resume("t", {doubt.id: Decision(action="approve")}))  # run it again
     assert events[-1].data["final"] == "Both done."
     assert sorted((tmp_path / "effects.log").read_text().splitlines()) == ["quick q", "slow s"]
     # the checkpointed approval decision and the quick call's result were kept, not redone
     assert [e.data["name"] for e in events if e.type == "tool_result"] == ["slow"]
-    assert not assistant.unfinished("t")
+    assert not assistant.unfinished("t") and assistant.pending("t") == []
+
+
+def test_kill_9_after_a_side_effect_is_never_rerun_silently(tmp_path, monkeypatch) -> None:
+    action = "mark_done"  # reject (skip) is the same path; tests/test_journal.py checks it in-process
+    monkeypatch.setenv("DURABLE_DIR", str(tmp_path))
+    path, helper = _helper(tmp_path)
+    _kill_inside_slow(tmp_path, path, {**os.environ, "DURABLE_DIR": str(tmp_path)}, after_effect=True)
+    assert sorted((tmp_path / "effects.log").read_text().splitlines()) == ["quick q", "slow s"]
+
+    assistant = helper.assistant(["Both done."])
+    [doubt] = assistant.pending("t")
+    assert doubt.in_doubt
+    with pytest.raises(InputError, match="cannot be edited"):
+        list(assistant.resume("t", {doubt.id: Decision(action="edit", arguments={"name": "x"})}))
+    events = list(assistant.resume("t", {doubt.id: Decision(action=action)}))
+    assert events[-1].data["final"] == "Both done."
+    assert sorted((tmp_path / "effects.log").read_text().splitlines()) == ["quick q", "slow s"]  # 0 re-runs
+    [result] = [e for e in events if e.type == "tool_result"]
+    assert "confirmed" in result.data["content"]
 
 
 def make(steps, **kwargs) -> tuple[Assistant, ScriptedChatModel]:

@@ -83,3 +83,45 @@ def test_allow_lists():
     assert not allowed(SimpleNamespace(tools=None), "read_file")
     assert allowed({"tools": ["calculate"]}, "calculate")
     assert "writer" in denied_message("writer", "generate_image")
+
+
+def test_a_planted_temp_file_symlink_is_not_written_through(ws, tmp_path):
+    outside = tmp_path / "victim.txt"
+    outside.write_text("keep")
+    for pid in range(os.getpid() - 2, os.getpid() + 3):  # the old temp name, for any nearby pid
+        os.symlink(outside, ws / f".a.txt.tmp-{pid}")
+    assert not write_file.invoke({"path": "a.txt", "content": "new"}).is_error
+    assert outside.read_text() == "keep" and (ws / "a.txt").read_text() == "new"
+
+
+def test_dangling_links_fifos_and_absolute_paths_inside(ws):
+    os.symlink(ws / "gone.txt", ws / "dangling.txt")
+    os.symlink("/nonexistent/elsewhere", ws / "away.txt")
+    listing = list_files.invoke({}).content
+    assert "dangling.txt (symbolic link)" in listing and "away.txt" not in listing
+    os.mkfifo(ws / "pipe")
+    res = read_file.invoke({"path": "pipe"})  # must not block on the FIFO's open
+    assert res.is_error and "not a regular file" in res.content
+    (ws / "sub").mkdir()
+    (ws / "sub" / "x.txt").write_text("abs")
+    assert read_file.invoke({"path": str(ws / "sub" / "x.txt")}).content == "abs"
+    assert read_file.invoke({"path": "sub/../sub/./x.txt"}).content == "abs"
+    assert "is not a folder" in read_file.invoke({"path": "sub/x.txt/y"}).content
+
+
+def test_a_folder_swapped_for_a_symlink_never_lets_a_tool_out(tmp_path):
+    """The race of issue 30, bounded to a few seconds (bench/workspace_race.py runs 100,000 iterations)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    if sys.platform != "linux":
+        pytest.skip("uses the fork start method")
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("workspace_race", root / "bench" / "workspace_race.py")
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    counts = bench.race(seconds=3, root=tmp_path)
+    assert counts["escapes"] == 0, counts
+    assert counts["reads_ok"] > 0 and counts["writes_ok"] > 0, counts  # the race ran both ways

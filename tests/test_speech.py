@@ -172,13 +172,15 @@ def test_tool_returns_timed_text_and_data(tmp_path: Path, monkeypatch: pytest.Mo
     assert "[00:00.0 - 00:01.2] Hello there." in result.content
     assert "[00:01.2 - 01:05.5] General Kenobi." in result.content
     assert result.data["duration_s"] == 2.0 and result.data["language"] == "en"
-    assert fake.calls == [(str(workspace / "hello.flac"), "en")]
+    assert fake.calls == [(str(workspace.resolve() / "hello.flac"), "en")]
 
     sf.write(workspace / "quiet.wav", np.zeros(16_000, np.float32), 16_000)
     silent = tool.invoke({"path": "quiet.wav"})
     assert silent.is_error and "silent" in silent.content
     missing = tool.invoke({"path": "nope.wav"})
-    assert missing.is_error and "not found" in missing.content
+    assert missing.is_error and "not available" in missing.content
+    outside = tool.invoke({"path": "/etc/hostname"})  # outside the workspace, not attached: the same refusal
+    assert outside.is_error and "not available" in outside.content and "read only files" in outside.content
     assert tool.invoke({"file": "x.wav"}).is_error  # wrong argument name goes back to the model
 
 

@@ -15,6 +15,7 @@ from sensorium.multimodal.clip import ClipModel, ImageEncoder
 from sensorium.multimodal.image_index import ImageIndex
 from sensorium.multimodal.testing import build_tiny_clip, build_tiny_vlm
 from sensorium.multimodal.vlm import LlavaModel, VisionLanguage
+from sensorium.tools.files import allow_media
 from sensorium.tools.registry import get_tool
 
 
@@ -152,7 +153,8 @@ def test_tools_are_registered_with_schemas() -> None:
 
 
 def test_describe_tool_without_weights_gives_facts_and_a_note(photos: dict[str, Path]) -> None:
-    result = get_tool("describe_image").invoke({"path": str(photos["coffee"])})
+    with allow_media([photos["coffee"]]):  # as an attachment of the turn would be
+        result = get_tool("describe_image").invoke({"path": str(photos["coffee"])})
     assert not result.is_error
     assert "PNG image, 600x400 pixels" in result.content
     assert "SENSORIUM_MODEL_CLIP" in result.content and "SENSORIUM_MODEL_VLM" in result.content
@@ -163,9 +165,16 @@ def test_vision_tools_with_tiny_models(
 ) -> None:
     monkeypatch.setenv("SENSORIUM_MODEL_CLIP", str(clip_dir))
     monkeypatch.setenv("SENSORIUM_MODEL_VLM", str(vlm_dir))
-    classified = get_tool("classify_image").invoke({"path": str(photos["chelsea"]), "labels": ["cat", "dog"]})
+    refused = get_tool("classify_image").invoke({"path": str(photos["chelsea"]), "labels": ["cat", "dog"]})
+    assert refused.is_error and "read only files attached to this turn" in refused.content
+    with allow_media([photos["chelsea"]]):
+        classified = get_tool("classify_image").invoke(
+            {"path": str(photos["chelsea"]), "labels": ["cat", "dog"]}
+        )
+        described = get_tool("describe_image").invoke(
+            {"path": str(photos["chelsea"]), "question": "What is it?"}
+        )
     assert not classified.is_error and {x["label"] for x in classified.data} == {"cat", "dog"}
-    described = get_tool("describe_image").invoke({"path": str(photos["chelsea"]), "question": "What is it?"})
     assert not described.is_error
     assert described.data["caption"] and described.data["answer"] and len(described.data["labels"]) == 5
     assert "Note:" not in described.content

@@ -16,7 +16,9 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, ValidationError, create_model
 
+from sensorium.errors import InputError
 from sensorium.jsonvalues import strings_in
+from sensorium.limits import Limits
 
 ApprovalRule = bool | Callable[[dict[str, Any]], bool]
 # (arguments, the conversation's text) -> why the call is not grounded in the conversation, or None. Small models
@@ -104,6 +106,7 @@ class Tool:
         needs_approval: ApprovalRule = False,
         takes_model: bool = False,
         grounding: GroundingRule | None = None,
+        idempotent: bool = False,
     ) -> None:
         self.fn = fn
         self.name = name
@@ -111,6 +114,9 @@ class Tool:
         self.args_model = args_model
         self.needs_approval = needs_approval
         self.grounding = grounding
+        # Safe to run again after a crash mid-call (reads, pure functions); any other tool is journaled, and a
+        # call cut off by a crash is put to the human instead of being run again silently.
+        self.idempotent = idempotent
         self._takes_model = takes_model
         self.parameters = _clean_schema(args_model.model_json_schema())
         self.parameters.setdefault("properties", {})
@@ -171,6 +177,11 @@ class Tool:
             return ToolResult(
                 content=f"Error: arguments for {self.name} must be a JSON object.", is_error=True
             )
+        limits = Limits.from_env()
+        try:
+            limits.check_tool_arguments(self.name, arguments)
+        except InputError as exc:  # too big, too deep, or not valid Unicode: the model reads why
+            return ToolResult(content=f"Error: {exc}", is_error=True)
         try:
             parsed = self.validate(arguments)
         except ValidationError as exc:
@@ -184,7 +195,9 @@ class Tool:
             return ToolResult(
                 content=f"Error: {self.name} failed: {type(exc).__name__}: {exc}", is_error=True
             )
-        return to_result(out)
+        result = to_result(out)
+        capped = limits.cap_tool_result(self.name, result.content)
+        return result if capped is result.content else result.model_copy(update={"content": capped})
 
 
 def _normalise(text: str) -> str:
@@ -233,14 +246,18 @@ def tool(
     name: str | None = None,
     needs_approval: ApprovalRule = False,
     grounding: GroundingRule | None = None,
+    idempotent: bool = False,
 ) -> Any:
     """Turn a typed function with a Google-style docstring into a :class:`Tool`.
 
-    Usable bare (``@tool``) or with options (``@tool(needs_approval=True)``, ``@tool(grounding=rule)``).
+    Usable bare (``@tool``) or with options (``@tool(needs_approval=True)``, ``@tool(grounding=rule)``,
+    ``@tool(idempotent=True)`` for a tool that may safely run again after a crash).
     """
 
     def build(f: Callable[..., Any]) -> Tool:
-        return function_tool(f, name=name, needs_approval=needs_approval, grounding=grounding)
+        return function_tool(
+            f, name=name, needs_approval=needs_approval, grounding=grounding, idempotent=idempotent
+        )
 
     return build(fn) if fn is not None else build
 
@@ -251,6 +268,7 @@ def function_tool(
     name: str | None = None,
     needs_approval: ApprovalRule = False,
     grounding: GroundingRule | None = None,
+    idempotent: bool = False,
 ) -> Tool:
     tool_name = name or fn.__name__
     description, docs = parse_google_docstring(fn.__doc__ or "")
@@ -284,7 +302,7 @@ def function_tool(
     try:
         model = create_model(f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields)
         return Tool(fn, name=tool_name, description=description, args_model=model,
-                    needs_approval=needs_approval, grounding=grounding)  # fmt: skip
+                    needs_approval=needs_approval, grounding=grounding, idempotent=idempotent)  # fmt: skip
     except PydanticUserError as exc:  # e.g. a parameter type with no JSON schema
         raise ToolDefinitionError(
             f"tool {tool_name!r}: a parameter type cannot be described as JSON schema ({exc}); "
@@ -298,6 +316,7 @@ def model_tool(
     *,
     name: str | None = None,
     needs_approval: ApprovalRule = False,
+    idempotent: bool = False,
 ) -> Tool:
     """A tool whose arguments are a pydantic model (its docstring describes the tool, its fields the arguments)."""
     tool_name = name or fn.__name__
@@ -316,4 +335,5 @@ def model_tool(
         args_model=args_model,
         needs_approval=needs_approval,
         takes_model=True,
+        idempotent=idempotent,
     )

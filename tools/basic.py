@@ -40,6 +40,27 @@ _FUNCS: dict[str, Callable[..., Any]] = {
 _CONSTS = {"pi": math.pi, "e": math.e}
 _MAX_POWER = 10_000
 _MAX_LEN = 500
+# Exact integers stay below Python's 4,300-digit printing limit: (9**9999)**9999 would otherwise pin a core.
+_MAX_DIGITS = 4_000
+_MAX_BITS = int(_MAX_DIGITS * 3.33)
+
+
+def _check_size(op: ast.operator, left: Any, right: Any) -> None:
+    """Refuse an integer power or product whose result would have more than _MAX_DIGITS digits, before it is
+    computed (its size is known from the operands' bit lengths)."""
+    if not (isinstance(left, int) and isinstance(right, int)):
+        return
+    if isinstance(op, ast.Pow) and right > 0:
+        bits = math.log2(abs(left)) * right if abs(left) > 1 else 0
+    elif isinstance(op, ast.Mult):
+        bits = left.bit_length() + right.bit_length()
+    else:
+        return
+    if bits > _MAX_BITS:
+        raise ValueError(
+            f"the result would have about {int(bits / 3.33)} digits, over the limit of {_MAX_DIGITS}; "
+            "use smaller numbers (or a float, e.g. 9.0**99)"
+        )
 
 
 def _eval(node: ast.AST) -> float | int:
@@ -51,6 +72,7 @@ def _eval(node: ast.AST) -> float | int:
         left, right = _eval(node.left), _eval(node.right)
         if isinstance(node.op, ast.Pow) and abs(right) > _MAX_POWER:
             raise ValueError(f"exponent {right} is too large (limit {_MAX_POWER})")
+        _check_size(node.op, left, right)
         return _BINARY[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_eval(node.operand))
@@ -104,7 +126,7 @@ def _calculation_grounded(arguments: dict[str, Any], conversation: str) -> str |
     )
 
 
-@tool(grounding=_calculation_grounded)
+@tool(grounding=_calculation_grounded, idempotent=True)
 def calculate(expression: str) -> str:
     """Evaluate an arithmetic expression exactly, e.g. "(17 * 23) + sqrt(16)".
 
@@ -119,7 +141,16 @@ def calculate(expression: str) -> str:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise ValueError(f"not an arithmetic expression: {expression!r}") from exc
-    value = _eval(tree)
+    try:
+        value = _eval(tree)
+    except OverflowError:
+        raise ValueError(f"the result of {expression!r} is too large for a float") from None
+    except RecursionError:
+        raise ValueError(f"{expression!r} is nested too deeply") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(
+            f"the result of {expression!r} is not a finite number ({value}); it is too large for a float"
+        )
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         value = int(value)
     return str(value)
@@ -142,7 +173,7 @@ def _time_grounded(arguments: dict[str, Any], conversation: str) -> str | None:
     return "nothing in the conversation asks about the time or the date"
 
 
-@tool(grounding=_time_grounded)
+@tool(grounding=_time_grounded, idempotent=True)
 def current_time(timezone: str = "UTC") -> str:
     """Tell the current date and time.
 

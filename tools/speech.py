@@ -11,10 +11,10 @@ import os
 from functools import cache
 from pathlib import Path
 
-from sensorium.config import Paths
 from sensorium.errors import InputError
 
 from .base import ToolResult, tool
+from .files import media_file
 
 
 @cache
@@ -24,32 +24,20 @@ def _speech_to_text(backend: str, model: str | None, device: str):
     return load_speech_to_text(backend, model, device)
 
 
-def _find(path: str) -> Path:
-    """An absolute path, or one relative to the working directory, then to the workspace."""
-    p = Path(path).expanduser()
-    if p.is_absolute() or p.exists():
-        return p
-    in_workspace = Paths.default().workspace / p
-    if in_workspace.exists():
-        return in_workspace
-    raise InputError(
-        f"audio file {path!r} not found (looked in {Path.cwd()} and {Paths.default().workspace})."
-    )
-
-
-@tool
+@tool(idempotent=True)
 def transcribe_audio(path: str, language: str | None = None) -> ToolResult:
     """Transcribe the speech in an audio file (WAV, FLAC, OGG or MP3) to text with timestamps.
 
     Args:
-        path: path of the audio file, absolute or relative to the workspace
+        path: path of the audio file: attached to this turn, or relative to the workspace
         language: ISO 639-1 code of the spoken language such as "en" or "de"; omit to detect it
     """
     backend = os.environ.get("SENSORIUM_SPEECH_BACKEND", "faster-whisper")
     device = os.environ.get("SENSORIUM_SPEECH_DEVICE", "cpu")
     model = os.environ.get("SENSORIUM_SPEECH_MODEL") or None
     try:
-        transcript = _speech_to_text(backend, model, device).transcribe(_find(path), language=language)
+        with media_file(path, "audio") as readable:  # the workspace and the turn's attachments only
+            transcript = _speech_to_text(backend, model, device).transcribe(Path(readable), language=language)
     except InputError as exc:  # bad file, silence, too long: tell the model plainly, no traceback
         return ToolResult(content=f"Error: {exc}", is_error=True)
     header = f"Transcript of {path} ({transcript.duration_s:.1f} s, language {transcript.language}):"

@@ -8,17 +8,19 @@ from __future__ import annotations
 from sensorium.multimodal.perceive import describe_image_file, get_clip
 
 from .base import ToolResult, tool
+from .files import media_file
 
 
-@tool
+@tool(idempotent=True)
 def describe_image(path: str, question: str = "") -> ToolResult:
     """Describe an image file: its size and format, likely labels, a caption, and an answer to a question.
 
     Args:
-        path: Path of the image file (PNG, JPEG or WebP).
+        path: Path of the image file (PNG, JPEG or WebP): attached to this turn, or relative to the workspace.
         question: Optional question about the image, e.g. "How many people are there?"; empty for a caption only.
     """
-    report = describe_image_file(path, question=question or None)
+    with media_file(path, "image") as readable:  # the workspace and the turn's attachments only
+        report = describe_image_file(readable, question=question or None)
     info = report["image"]
     lines = [f"{info['format']} image, {info['width']}x{info['height']} pixels."]
     if report["caption"]:
@@ -31,7 +33,7 @@ def describe_image(path: str, question: str = "") -> ToolResult:
     return ToolResult(content="\n".join(lines), data=report)
 
 
-@tool
+@tool(idempotent=True)
 def classify_image(path: str, labels: list[str]) -> ToolResult:
     """Score an image against a set of candidate labels with CLIP (zero-shot); most likely first.
 
@@ -41,12 +43,14 @@ def classify_image(path: str, labels: list[str]) -> ToolResult:
     """
     from sensorium.multimodal.image import load_image
 
-    ranked = get_clip().classify(load_image(path), labels)
+    with media_file(path, "image") as readable:
+        image = load_image(readable)
+    ranked = get_clip().classify(image, labels)
     data = [x.model_dump() for x in ranked]
     return ToolResult(content=", ".join(f"{x.label}: {x.score:.1%}" for x in ranked), data=data)
 
 
-@tool
+@tool(idempotent=True)
 def find_images(query: str, k: int = 5) -> ToolResult:
     """Search the images remembered so far (attachments seen in earlier turns) by a text description.
 

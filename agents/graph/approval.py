@@ -2,7 +2,8 @@
 
 Each pending tool call gets its own request with the call's unique id, so parallel calls are decided one by one.
 A decision approves the call as it is, approves it with edited arguments, or rejects it with a reason the model
-then reads.
+then reads. A call *in doubt* (it started, then the process died: it may have had its effect) is asked again with
+``in_doubt=True``: approve runs it again, reject skips it, mark_done records that it had run.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ class ApprovalRequest(BaseModel):
     arguments: dict[str, Any]
     agent: str = ""
     description: str = ""
+    in_doubt: bool = Field(
+        default=False, description="it started before a crash and may have run: run again, skip or mark done"
+    )
 
 
 class Decision(BaseModel):
     """A human's decision on one :class:`ApprovalRequest`."""
 
-    action: Literal["approve", "edit", "reject"]
+    action: Literal["approve", "edit", "reject", "mark_done"]
     arguments: dict[str, Any] | None = Field(default=None, description="the edited arguments (action=edit)")
     reason: str = Field(default="", description="why it was rejected; the model sees this")
 
@@ -34,3 +38,7 @@ class Decision(BaseModel):
         if self.action == "edit" and self.arguments is None:
             raise ValueError("an 'edit' decision needs the edited 'arguments'")
         return self
+
+
+# What a decision on a call in doubt does to its journal entry (edit is refused: the call already has arguments).
+IN_DOUBT_ACTIONS = {"approve": "rerun", "reject": "skip", "mark_done": "marked_done"}

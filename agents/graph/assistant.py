@@ -23,18 +23,24 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langgraph.types import Command
+from pydantic import ValidationError
 
 from sensorium.config import Paths
 from sensorium.errors import InputError
 from sensorium.guardrails.base import AllowAll, redact_input
+from sensorium.limits import Limits
 from sensorium.multimodal.base import Attachment
 from sensorium.tools.base import Tool
+from sensorium.tools.files import set_turn_attachments
 
 from . import threads as threads_mod
-from .approval import ApprovalRequest, Decision
+from .approval import IN_DOUBT_ACTIONS, ApprovalRequest, Decision
 from .build import Services, build_graph
 from .emit import EVENT_SINK
 from .events import Event, EventLog
+from .journal import AlreadyDecidedError, Journal
+
+__all__ = ["AlreadyDecidedError", "Assistant"]
 from .state import merge_usage
 from .team import Team
 from .threads import ThreadInfo
@@ -132,6 +138,7 @@ class Assistant:
         self.checkpointer = checkpointer or threads_mod.open_checkpointer(
             self.paths.threads_db, dsn=postgres_dsn
         )
+        self.journal = Journal(self.checkpointer)
         self.keep_checkpoints = keep_checkpoints
         self._settled: dict[
             str, str | None
@@ -153,6 +160,7 @@ class Assistant:
             memory=_default_memory(self.paths) if memory is None else (memory or None),
             rails=_default_rails(self.paths) if rails is None else (rails or AllowAll()),
             remember_turns=remember_turns,
+            journal=self.journal,
         )
         self.graph = build_graph(self.services, self.checkpointer)
 
@@ -220,13 +228,26 @@ class Assistant:
         live: bool = False,
     ) -> Iterator[Event]:
         """Run one user turn on ``thread_id``, yielding its events (``live``: as they happen; else per step)."""
+        limits = (
+            Limits.from_env()
+        )  # before anything records the turn: a 10 MB message never reaches a checkpoint
+        limits.check_text("the user's message", text)
         self._check_ready(thread_id)
-        atts = [a if isinstance(a, Attachment) else Attachment.model_validate(a) for a in attachments]
+        try:
+            atts = [a if isinstance(a, Attachment) else Attachment.model_validate(a) for a in attachments]
+        except ValidationError as exc:
+            raise InputError(
+                f"attachments: {exc.errors()[0]['msg']}; give {{'path': ..., 'kind': ...}}"
+            ) from None
         for att in atts:
-            if not Path(att.path).exists():
+            if not Path(att.path).is_file():
                 raise InputError(
                     f"attachment {att.path} does not exist; pass the path of an existing {att.kind} file"
                 )
+            limits.check_file(att.path)
+        set_turn_attachments(
+            thread_id, [a.path for a in atts]
+        )  # media tools may read these, else the workspace
         # Masked before anything records the turn: the event log and every checkpoint see only the redacted text.
         redacted = redact_input(self.services.rails, text)
         if redacted is not None and redacted.action == "mask":
@@ -294,31 +315,92 @@ class Assistant:
 
         Calls left undecided stay pending: the turn stops again and asks for those only.
         """
-        decisions = decisions or {}
-        pending = {r.id: r for r in self.pending(thread_id)}
+        decided: dict[str, Decision] = {
+            k: v if isinstance(v, Decision) else Decision.model_validate(v)
+            for k, v in (decisions or {}).items()
+        }
+        snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
+        checkpoint_id = (snapshot.config or {}).get("configurable", {}).get("checkpoint_id")
+        turn_files = [a.get("path", "") for a in (snapshot.values or {}).get("attachments") or []]
+        set_turn_attachments(thread_id, turn_files)
+        pending = {r.id: r for r in self._pending(thread_id, snapshot)}
         if not pending:
-            if decisions:
+            if decided:
                 raise InputError(
-                    f"thread {thread_id!r} has no tool call waiting for approval; nothing to decide"
+                    f"thread {thread_id!r} has no tool call waiting for approval; nothing to decide "
+                    "(another process may have decided it already)"
                 )
-            if not self.unfinished(thread_id):
+            if not snapshot.next:
                 raise InputError(f"thread {thread_id!r} has no unfinished turn to resume")
+            self.journal.claim(thread_id, checkpoint_id, {})
             start_event = Event(
                 type="turn_started", thread_id=thread_id, data={"resume": "after interruption"}
             )
             yield from self._stream(thread_id, None, start_event, live)
             return
-        unknown = set(decisions) - set(pending)
+        unknown = set(decided) - set(pending)
         if unknown:
             raise InputError(
                 f"thread {thread_id!r}: no pending call with id(s) {sorted(unknown)}; pending: {sorted(pending)}"
             )
-        payload = {
-            k: (v if isinstance(v, Decision) else Decision.model_validate(v)).model_dump(mode="json")
-            for k, v in decisions.items()
-        }
+        doubts = {k: r for k, r in pending.items() if r.in_doubt}
+        if doubts:
+            yield from self._resume_in_doubt(thread_id, checkpoint_id, doubts, decided, live)
+            return
+        for call_id, decision in decided.items():
+            if decision.action == "mark_done":
+                raise InputError(
+                    f"thread {thread_id!r}: call {call_id} has not run; approve, edit or reject it "
+                    "(mark_done is for a call that may have run before a crash)"
+                )
+        payload = {k: v.model_dump(mode="json") for k, v in decided.items()}
+        if payload:  # deciding claims the pending step: a second process deciding it too is refused
+            self.journal.claim(thread_id, checkpoint_id, payload)
         start_event = Event(type="turn_started", thread_id=thread_id, data={"resume": payload})
         yield from self._stream(thread_id, Command(resume=payload), start_event, live)
+
+    def _resume_in_doubt(
+        self,
+        thread_id: str,
+        checkpoint_id: str | None,
+        doubts: Mapping[str, ApprovalRequest],
+        decisions: Mapping[str, Decision],
+        live: bool,
+    ) -> Iterator[Event]:
+        """Resume a turn cut off inside tools with effects, once the human has said for each call what to do."""
+        undecided = [r for k, r in doubts.items() if k not in decisions]
+        if undecided:
+            names = ", ".join(f"{r.name} ({r.id})" for r in undecided)
+            raise InputError(
+                f"thread {thread_id!r}: {names} may have run before the crash; decide each: approve = run it "
+                "again, reject = skip it, mark_done = it did run (e.g. `sensorium chat --thread "
+                f"{thread_id}` asks)"
+            )
+        for call_id, decision in decisions.items():
+            if decision.action not in IN_DOUBT_ACTIONS:
+                raise InputError(
+                    f"thread {thread_id!r}: call {call_id} may have run before a crash; its arguments cannot be "
+                    "edited now: approve (run again), reject (skip) or mark_done"
+                )
+        payload = {k: v.model_dump(mode="json") for k, v in decisions.items()}
+        self.journal.claim(thread_id, checkpoint_id, payload)
+        for call_id, decision in decisions.items():
+            self.journal.settle(thread_id, call_id, IN_DOUBT_ACTIONS[decision.action])
+        start_event = Event(
+            type="turn_started",
+            thread_id=thread_id,
+            data={"resume": "after interruption", "in_doubt": payload},
+        )
+        after = [
+            Event(
+                type="approval_decided",
+                thread_id=thread_id,
+                node="resume",
+                data={"id": k, "name": doubts[k].name, "action": v.action, "in_doubt": True},
+            )
+            for k, v in decisions.items()
+        ]
+        yield from self._stream(thread_id, None, start_event, live, after=after)
 
     def _stream(
         self, thread_id: str, graph_input: Any, start_event: Event, live: bool, after: Sequence[Event] = ()
@@ -393,11 +475,23 @@ class Assistant:
 
     # -- threads --------------------------------------------------------------------------------------
     def pending(self, thread_id: str) -> list[ApprovalRequest]:
-        """The tool calls of ``thread_id`` waiting for a decision (empty if none)."""
-        snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
+        """The tool calls of ``thread_id`` waiting for a decision (empty if none): calls that need approval, and
+        calls cut off by a crash that may have run (``in_doubt``: approve runs again, reject skips, mark_done)."""
+        return self._pending(thread_id, self.graph.get_state({"configurable": {"thread_id": thread_id}}))
+
+    def _pending(self, thread_id: str, snapshot: Any) -> list[ApprovalRequest]:
         out: list[ApprovalRequest] = []
         for intr in snapshot.interrupts or ():
             out.extend(ApprovalRequest.model_validate(v) for v in intr.value)
+        if out or not snapshot.next:
+            return out
+        for entry in self.journal.in_doubt(thread_id):
+            description = (
+                f"{entry.name} may have run before the crash: approve = run it again, reject = skip it, "
+                "mark_done = it did run"
+            )
+            out.append(ApprovalRequest(id=entry.call_id, name=entry.name, arguments=_call_args(snapshot, entry.call_id),
+                                       description=description, in_doubt=True))  # fmt: skip
         return out
 
     def unfinished(self, thread_id: str) -> bool:
@@ -419,8 +513,18 @@ class Assistant:
     def delete(self, thread_id: str) -> None:
         """Delete the thread's checkpoints and its event log."""
         threads_mod.delete_thread(self.checkpointer, thread_id)
+        self.journal.delete(thread_id)
         self.events.delete(thread_id)
 
     def prune(self, thread_id: str, keep_last: int) -> int:
         """Keep the last ``keep_last`` checkpoints of a thread (never a pending approval's); returns deletions."""
         return threads_mod.prune(self.checkpointer, thread_id, keep_last)
+
+
+def _call_args(snapshot: Any, call_id: str) -> dict[str, Any]:
+    """The arguments of the tool call ``call_id`` in the thread's messages ({} when not found)."""
+    for msg in reversed((snapshot.values or {}).get("messages", [])):
+        for call in getattr(msg, "tool_calls", None) or ():
+            if str(call.get("id")) == call_id:
+                return dict(call.get("args") or {})
+    return {}

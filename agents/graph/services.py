@@ -26,6 +26,7 @@ class Services:
     rails: Rails = field(default_factory=AllowAll)
     recall_k: int = 3
     remember_turns: bool = True
+    journal: Any = None  # journal.Journal: tool calls with effects run exactly once across crashes
     _models: dict[str, ChatModel] = field(default_factory=dict)
     _tools: dict[str, Tool | Exception] = field(default_factory=dict)
 

@@ -16,10 +16,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sensorium.errors import InputError
+from sensorium.limits import load_yaml, parse_yaml
 
 DEFAULT_MODEL = "llamacpp:chat"
 
@@ -119,11 +119,23 @@ class Team(BaseModel):
         data = dict(data)
         if model is not None:
             data["model"] = model
+        if not isinstance(data["agents"], list) or not all(isinstance(a, dict) for a in data["agents"]):
+            raise InputError(f"{source}: 'agents:' must be a list of mappings (name, role, tools, ...)")
         try:
             data["agents"] = [AgentSpec(**a) for a in data["agents"]]
-            return cls(**data)
+            team = cls(**data)
         except (ValidationError, TypeError, ValueError) as exc:
             raise InputError(f"{source}: invalid team: {exc}") from exc
+        from sensorium.tools.registry import TOOLS
+
+        for agent in team.agents:  # a typo in a file must not give an agent that silently lacks a tool
+            unknown = sorted(set(agent.tools) - set(TOOLS))
+            if unknown:
+                raise InputError(
+                    f"{source}: agent {agent.name!r} lists unknown tool(s) {unknown}; registered tools are: "
+                    f"{', '.join(sorted(TOOLS))}"
+                )
+        return team
 
     @classmethod
     def from_yaml(cls, path: str | Path, *, model: Any = None) -> Team:
@@ -131,10 +143,7 @@ class Team(BaseModel):
         p = Path(path)
         if not p.exists():
             raise InputError(f"team file {p} does not exist; pass the path of a YAML team file")
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise InputError(f"{p}: not valid YAML: {exc}") from exc
+        data = load_yaml(p, "team file")  # size, UTF-8, depth and alias expansion capped
         return cls.from_dict(data, source=str(p), model=model)
 
 
@@ -143,6 +152,5 @@ def default_team(model: Any = DEFAULT_MODEL) -> Team:
     text = (
         resources.files("sensorium.agents.graph").joinpath("teams/default.yaml").read_text(encoding="utf-8")
     )
-    return Team.from_dict(
-        yaml.safe_load(text), source="sensorium/agents/graph/teams/default.yaml", model=model
-    )
+    source = "sensorium/agents/graph/teams/default.yaml"
+    return Team.from_dict(parse_yaml(text, source), source=source, model=model)

@@ -17,8 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from langchain_core.messages import AIMessage, BaseMessage
+
+from sensorium.errors import InputError
+from sensorium.limits import load_yaml
 
 from ..chat import ChatResult, GenerationOptions, TokenCallback, Usage
 
@@ -39,20 +41,42 @@ class ScriptedChatModel:
     @classmethod
     def from_file(cls, path: str | Path) -> ScriptedChatModel:
         p = Path(path)
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = load_yaml(p, "scripted-model file")  # size, UTF-8, depth and alias expansion capped
         steps = data.get("steps") if isinstance(data, dict) else data
         if not isinstance(steps, list):
-            raise ValueError(
+            raise InputError(
                 f"{p}: a script is a list of steps (or a mapping with 'steps:'), got {type(data).__name__}"
             )
-        return cls(steps, name=f"scripted:{p.name}")
+        try:
+            return cls(steps, name=f"scripted:{p.name}")
+        except InputError as exc:
+            raise InputError(f"{p}: {exc}") from None
 
     @staticmethod
     def _normalise(step: Any, index: int) -> dict[str, Any]:
         if isinstance(step, str):
             return {"text": step}
         if not isinstance(step, dict) or not ({"text", "json", "tool_calls"} & set(step)):
-            raise ValueError(f"script step {index}: expected text, json or tool_calls, got {step!r}")
+            raise InputError(f"script step {index}: expected text, json or tool_calls, got {step!r:.200}")
+        calls = step.get("tool_calls")
+        if calls is not None and not isinstance(calls, list):
+            raise InputError(f"script step {index}: tool_calls must be a list, got {type(calls).__name__}")
+        for i, call in enumerate(calls or []):
+            if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+                raise InputError(
+                    f"script step {index}, tool call {i}: expected a mapping with a 'name' string (and "
+                    f"'arguments' mapping), got {call!r:.200}"
+                )
+            if not isinstance(call.get("arguments") or {}, dict):
+                raise InputError(
+                    f"script step {index}, tool call {i} ({call['name']}): arguments must be a mapping"
+                )
+        if step.get("expect") is not None and not isinstance(step["expect"], str):
+            raise InputError(
+                f"script step {index}: expect must be a string, got {type(step['expect']).__name__}"
+            )
+        if "text" in step and not isinstance(step["text"], (str, int, float)):
+            raise InputError(f"script step {index}: text must be a string, got {type(step['text']).__name__}")
         return step
 
     @property

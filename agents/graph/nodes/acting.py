@@ -21,6 +21,7 @@ from .. import planner
 from ..approval import ApprovalRequest, Decision
 from ..emit import emit
 from ..history import last_ai, unique_call_ids, window
+from ..journal import journaled_invoke
 from ..loopguard import (
     HANDOFF_PREFIX,
     MAX_HANDOFFS,
@@ -310,7 +311,7 @@ def tools_node(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
     else:
         if decision is not None and decision.action == "edit":
             args = dict(decision.arguments or {})
-        result = found.invoke(args)
+        result = journaled_invoke(services.journal, found, str(call["id"]), args)
         executed = [call_signature(name, call["args"])]
         text, status = result.content, "error" if result.is_error else "success"
         artifacts = [a.model_dump(mode="json") for a in result.artifacts]
