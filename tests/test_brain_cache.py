@@ -16,7 +16,11 @@ from sensorium.memory.cache import LLMCache
 CALC = {
     "name": "calculate",
     "description": "Evaluate arithmetic.",
-    "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]},
+    "parameters": {
+        "type": "object",
+        "properties": {"expression": {"type": "string"}},
+        "required": ["expression"],
+    },
 }
 
 
@@ -26,7 +30,9 @@ def cached(tmp_path: Path, steps: list) -> tuple[CachedChatModel, ScriptedChatMo
 
 
 def test_an_exact_repeat_is_answered_from_the_cache(tmp_path: Path) -> None:
-    model, inner = cached(tmp_path, [{"tool_calls": [{"name": "calculate", "arguments": {"expression": "2+2"}}]}])
+    model, inner = cached(
+        tmp_path, [{"tool_calls": [{"name": "calculate", "arguments": {"expression": "2+2"}}]}]
+    )
     msgs = [SystemMessage("You help."), HumanMessage("What is 2+2?")]
     first = model.chat(msgs, tools=[CALC])
     tokens: list[str] = []
