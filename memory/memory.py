@@ -53,6 +53,11 @@ class MemoryOptions:
     # RRF weights of (BM25, vector), tuned on the dev half of bench/memory_dialogue.py (see README).
     rrf_weights: tuple[float, float] = (1.0, 1.0)
     alpha: float = 0.5  # weighted fusion: weight of the vector scores (1 - alpha for BM25)
+    # Field-aware fusion: metadata fields (e.g. "speaker", "month") whose value, named in the query ("What did
+    # Maya ... in March 2023?"), marks a candidate; the marked candidates join the fusion as a third ranked list
+    # with weight ``field_weight``.
+    fields: tuple[str, ...] = ()
+    field_weight: float = 1.0
     candidates: int = 50  # taken from each retriever before fusion
     rerank_top: int = 20  # fused candidates the cross-encoder re-scores
     persist_indexes: bool = True  # write BM25/HNSW files under index/ so other processes reuse them
@@ -320,7 +325,12 @@ class Memory:
             lists.append(self._vector_search(TEXT, qvec, n, allowed))
         if mode == "hybrid":
             if self.options.fusion == "rrf":
-                ranked = fusion.rrf(lists, k=self.options.rrf_k, weights=self.options.rrf_weights)
+                weights = list(self.options.rrf_weights)
+                if self.options.fields:
+                    fused = fusion.rrf(lists, k=self.options.rrf_k, weights=weights)[:n]
+                    lists.append(self._named_in(query, fused))
+                    weights.append(self.options.field_weight)
+                ranked = fusion.rrf(lists, k=self.options.rrf_k, weights=weights)
             else:
                 ranked = fusion.weighted(lists, weights=[1 - self.options.alpha, self.options.alpha])
         else:
@@ -335,6 +345,22 @@ class Memory:
             hits = [h.model_copy(update={"score": s}) for h, s in zip(hits, scores, strict=True)]
             hits.sort(key=lambda h: -h.score)
         return hits[:k]
+
+    def _named_in(
+        self, query: str, ranked: builtins.list[tuple[int, float]]
+    ) -> builtins.list[tuple[int, float]]:
+        """The candidates (in order) with a value of ``options.fields`` that the query names, as whole words."""
+        text = " " + " ".join(re.findall(r"[a-z0-9]+", query.lower())) + " "
+        rows = self.db.rows_by_key([key for key, _ in ranked])
+        out = []
+        for key, score in ranked:
+            meta = rows[key]["metadata"] if key in rows else {}
+            for f in self.options.fields:
+                value = " ".join(re.findall(r"[a-z0-9]+", str(meta.get(f, "")).lower()))
+                if value and f" {value} " in text:
+                    out.append((key, score))
+                    break
+        return out
 
     def _allowed(
         self,

@@ -284,3 +284,14 @@ def test_a_short_follow_up_searches_with_the_message_before() -> None:
     )
     full = "What is my sister's name?"
     assert recall_query({"input": full, "messages": [*messages, HumanMessage(full)]}) == full
+
+
+def test_field_aware_fusion_prefers_the_speaker_the_query_names(tmp_path: Path) -> None:
+    turns = [("Leo", "I adopted a dog called Rex."), ("Maya", "I adopted a dog called Biscuit.")]
+    plain = memory_at(tmp_path / "a")
+    aware = memory_at(tmp_path / "b", fields=("speaker",), field_weight=2.0)
+    for m in (plain, aware):
+        m.add([t for _, t in turns], ids=["leo", "maya"], metadata=[{"speaker": s} for s, _ in turns])
+    query = "What is the name of Maya's dog?"
+    assert plain.search(query, k=1)[0].id == "leo"  # the same words: the first stored wins the tie
+    assert aware.search(query, k=1)[0].id == "maya"
