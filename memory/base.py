@@ -1,7 +1,8 @@
-"""The retrieval seam: what the graph's recall node needs from memory."""
+"""The retrieval seam: what the graph's recall node needs from memory (``namespace`` may list several)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
@@ -17,6 +18,7 @@ class Hit(BaseModel):
     text: str
     metadata: dict[str, Any] = Field(default_factory=dict)
     namespace: str = "default"
+    updated_at: float | None = None  # when the item was stored or last changed (seconds since the epoch)
 
 
 @runtime_checkable
@@ -30,7 +32,7 @@ class Retriever(Protocol):
         k: int = 5,
         mode: SearchMode = "hybrid",
         filter: dict[str, Any] | None = None,
-        namespace: str = "default",
+        namespace: str | Sequence[str] = "default",
     ) -> list[Hit]: ...
 
     def add(

@@ -76,6 +76,70 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one(memory: Any, doc_id: str, namespace: str | None) -> Any:
+    found = memory.find(doc_id, namespace)
+    if not found:
+        raise InputError(
+            f"no memory item has the id {doc_id!r}; `sensorium memory list --scope all` shows the ids."
+        )
+    if len(found) > 1:
+        spaces = ", ".join(h.namespace for h in found)
+        raise InputError(f"the id {doc_id!r} is in several namespaces ({spaces}); pick one with --namespace.")
+    return found[0]
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from . import scopes
+
+    memory = _open(args)
+    where = scopes.parse(args.scope)
+    hits = memory.list(
+        namespace=where,
+        filter={"kind": args.kind} if args.kind else None,
+        limit=args.limit,
+        prefix=args.scope in ("all", "thread", "agent"),
+    )
+    if args.json:
+        print(json.dumps([h.model_dump(mode="json") for h in hits], ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        print(f"no memory items in scope {args.scope!r}")
+    for h in hits:
+        print(scopes.describe(h))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from . import scopes
+
+    hit = _one(_open(args), args.id, args.namespace)
+    out = hit.model_dump(mode="json") | {"provenance": scopes.provenance(hit.metadata, hit.updated_at)}
+    out.pop("score", None)
+    print(json.dumps(out, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    import time
+
+    memory = _open(args)
+    hit = _one(memory, args.id, args.namespace)
+    meta = dict(hit.metadata) | {"edited": time.time()}
+    memory.add([args.text], ids=[hit.id], metadata=[meta], namespace=hit.namespace)
+    print(f"edited [{hit.id}] in {hit.namespace}")
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    memory = _open(args)
+    n = 0
+    for doc_id in args.ids:
+        hit = _one(memory, doc_id, args.namespace)
+        n += memory.delete([hit.id], namespace=hit.namespace)
+    print(f"forgot {n} item(s)")
+    return 0
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     memory = _open(args)
     print(f"memory: {memory.path}")
@@ -87,7 +151,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]) -> None:
     mem = sub.add_parser(
         "memory",
-        help="long-term memory: add files, search (hybrid BM25 + vector), delete, stats",
+        help="long-term memory: list, show, edit, forget items; add files; search (hybrid BM25 + vector); stats",
         description="Offline long-term memory under $SENSORIUM_HOME/memory (or --memory DIR).",
     )
     msub = mem.add_subparsers(dest="memory_command", metavar="ACTION", required=True)
@@ -129,6 +193,44 @@ def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubPar
     p.add_argument("ids", nargs="+", metavar="ID")
     common(p)
     p.set_defaults(func=cmd_delete)
+
+    def located(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--memory", metavar="DIR", default=None, help="memory directory (default: $SENSORIUM_HOME/memory)"
+        )
+        p.add_argument("--namespace", default=None, help="the item's namespace when its id is in several")
+        p.set_defaults(index="auto")
+
+    p = msub.add_parser(
+        "list",
+        help="list items with their provenance (who said it, when, which conversation)",
+        description="Scopes: user (facts and files the user gave; every conversation recalls them), thread:ID "
+        "(one conversation's context), agent:NAME (an agent's notes), thread or agent (all of them), all.",
+    )
+    p.add_argument(
+        "--scope", default="user", help="user (default), thread:ID, agent:NAME, thread, agent, all"
+    )
+    p.add_argument("--kind", help="only this kind: fact, note, statement, file, tool_result, ...")
+    p.add_argument("--limit", type=int, default=50, help="at most this many, newest first (default 50)")
+    p.add_argument("--json", action="store_true", help="print items as JSON")
+    located(p)
+    p.set_defaults(func=cmd_list)
+
+    p = msub.add_parser("show", help="one item in full: text, metadata, provenance")
+    p.add_argument("id", metavar="ID")
+    located(p)
+    p.set_defaults(func=cmd_show)
+
+    p = msub.add_parser("edit", help="replace an item's text (it keeps its id and provenance)")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("text", metavar="TEXT", help="the new text")
+    located(p)
+    p.set_defaults(func=cmd_edit)
+
+    p = msub.add_parser("forget", help="delete items by id, in whatever namespace they are")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    located(p)
+    p.set_defaults(func=cmd_forget)
 
     p = msub.add_parser("stats", help="namespaces and document counts")
     common(p)

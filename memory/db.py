@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,32 @@ CREATE TABLE IF NOT EXISTS vectors (
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+# The layout of what is stored where. 1 (before December 2026): every exchange of every thread, the assistant's
+# reply included, in the "default" namespace that every turn recalled. 2: "default" holds what the user gave (facts,
+# notes, documents); the old exchanges move to ARCHIVE, which nothing recalls (they stay listable and forgettable).
+LAYOUT = 2
+ARCHIVE = "archive.exchanges"
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring a collection written by an older sensorium to ``LAYOUT`` (inside the opening transaction)."""
+    found = conn.execute("SELECT value FROM meta WHERE name = 'layout'").fetchone()
+    layout = (
+        int(found[0]) if found else (1 if conn.execute("SELECT 1 FROM docs LIMIT 1").fetchone() else LAYOUT)
+    )
+    if layout < 2:
+        # A recalled exchange carried the assistant's replies (and refusals) into every later turn: archive them;
+        # the user's remembered notes and added documents stay where they were.
+        conn.execute(
+            "UPDATE OR IGNORE docs SET namespace = ? WHERE namespace = 'default' "
+            "AND json_extract(metadata, '$.kind') = 'exchange'",
+            (ARCHIVE,),
+        )
+    conn.execute(
+        "INSERT INTO meta VALUES ('layout', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+        (str(LAYOUT),),
+    )
+
 
 class Row(dict):
     """A document row: key, namespace, id, text, metadata, created_at, updated_at."""
@@ -57,6 +83,7 @@ class CollectionDB:
                 if statement.strip():
                     conn.execute(statement)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('version', '0')")
+            migrate(conn)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -216,16 +243,25 @@ _OPS = {"$eq": "=", "$ne": "!=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "
 
 
 def where_clause(
-    namespace: str | None, filter: dict[str, Any] | None, *, prefix: bool = False
+    namespace: str | Sequence[str] | None, filter: dict[str, Any] | None, *, prefix: bool = False
 ) -> tuple[str, list[Any]]:
-    """SQL for a namespace (exact, or a prefix with '.'-separated labels) and a metadata filter.
+    """SQL for a namespace (exact, or a prefix with '.'-separated labels; a list: any of them) and a metadata filter.
 
     Filter values: a scalar (equality), or an operator dict ``{"$in": [...]}``, ``{"$nin": [...]}``,
     ``{"$ne"|"$gt"|"$gte"|"$lt"|"$lte": value}``. Keys may be dotted paths into nested metadata.
     """
     parts: list[str] = []
     params: list[Any] = []
-    if namespace is not None:
+    if namespace is not None and not isinstance(namespace, str):
+        names = list(namespace)
+        if prefix:
+            alts = ["(namespace = ? OR substr(namespace, 1, ?) = ?)"] * len(names)
+            params += [v for n in names for v in (n, len(n) + 1, n + ".")]
+        else:
+            alts = ["namespace = ?"] * len(names)
+            params += names
+        parts.append("(" + (" OR ".join(alts) or "0") + ")")
+    elif namespace is not None:
         if prefix and namespace:
             parts.append("(namespace = ? OR substr(namespace, 1, ?) = ?)")
             params += [namespace, len(namespace) + 1, namespace + "."]

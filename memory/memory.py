@@ -8,6 +8,8 @@ added, updated (same id) and deleted by id. Nothing here needs a network or a cl
 from __future__ import annotations
 
 import builtins
+import os
+import re
 import threading
 import time
 import uuid
@@ -29,6 +31,15 @@ from .rerank import Reranker
 from .vector import ExactIndex, HNSWIndex, HNSWOptions
 
 TEXT = "text"  # the vector space of text embeddings; images use "image" (CLIP) beside it
+MAX_ITEM_ENV = "SENSORIUM_MEMORY_MAX_ITEM_CHARS"
+
+
+def _max_item_chars() -> int:
+    raw = os.environ.get(MAX_ITEM_ENV, "").strip()
+    try:
+        return int(raw) if raw else 8_000
+    except ValueError:
+        raise InputError(f"{MAX_ITEM_ENV}={raw!r} is not a whole number of characters; e.g. 8000.") from None
 
 
 @dataclass(frozen=True)
@@ -39,10 +50,21 @@ class MemoryOptions:
     hnsw: HNSWOptions = field(default_factory=HNSWOptions)
     fusion: Literal["rrf", "weighted"] = "rrf"
     rrf_k: int = 60
+    # RRF weights of (BM25, vector), tuned on the dev half of bench/memory_dialogue.py (see README).
+    rrf_weights: tuple[float, float] = (1.0, 1.0)
     alpha: float = 0.5  # weighted fusion: weight of the vector scores (1 - alpha for BM25)
+    # Field-aware fusion: metadata fields (e.g. "speaker", "month") whose value, named in the query ("What did
+    # Maya ... in March 2023?"), marks a candidate; the marked candidates join the fusion as a third ranked list
+    # with weight ``field_weight``.
+    fields: tuple[str, ...] = ()
+    field_weight: float = 1.0
     candidates: int = 50  # taken from each retriever before fusion
     rerank_top: int = 20  # fused candidates the cross-encoder re-scores
     persist_indexes: bool = True  # write BM25/HNSW files under index/ so other processes reuse them
+    # One item's text at most, in characters: a pasted 10 MB message must not become a memory every turn recalls.
+    max_item_chars: int = field(default_factory=_max_item_chars)
+    dedup_similarity: float = 0.93  # ``keep``: a fact this close (cosine) to a stored one replaces it
+    recall_tokens: int = 400  # the graph's recall: at most this many tokens of recalled text per turn
 
 
 class Memory:
@@ -116,6 +138,14 @@ class Memory:
             raise InputError("Memory.add: ids must be unique within one call.")
         if not texts:
             return []
+        limit = self.options.max_item_chars
+        for j, t in enumerate(texts):
+            if len(t) > limit:
+                raise InputError(
+                    f"Memory.add: text {j} ({t[:40]!r}...) has {len(t):,} characters, over the limit of {limit:,} "
+                    f"per item (MemoryOptions.max_item_chars, or the {MAX_ITEM_ENV} setting). Split it into "
+                    "smaller items (`sensorium memory add FILE` chunks a file) or raise the limit."
+                )
         existing = self.db.existing_texts(namespace, ids)
         stored = self.db.stored_vectors(namespace, [i for i in ids if i in existing], TEXT)
         todo = [
@@ -144,6 +174,34 @@ class Memory:
         return ids
 
     update = add
+
+    def keep(
+        self, text: str, *, namespace: str = "default", metadata: dict[str, Any] | None = None
+    ) -> tuple[str, bool]:
+        """Add a fact unless a near-identical one is stored in ``namespace``; then that item takes the new
+        wording and metadata (the newest statement wins) and keeps its id. Returns (id, merged).
+
+        Near-identical: the same words (case, punctuation and stop words aside) or a cosine similarity of at
+        least ``options.dedup_similarity``.
+        """
+        same: Hit | None = None
+        if self.count(namespace):
+            qvec = self.embedder.embed([text])[0]
+            near = self._vector_search(TEXT, qvec, 5, self._allowed(namespace, None, False))
+            rows = self.db.rows_by_key([key for key, _ in near])
+            for key, score in near:
+                if key in rows and (
+                    score >= self.options.dedup_similarity or _words(rows[key]["text"]) == _words(text)
+                ):
+                    same = _hit(rows[key], score)
+                    break
+        meta = dict(metadata or {})
+        if same is not None:
+            meta["first_time"] = same.metadata.get("first_time", same.metadata.get("time", same.updated_at))
+            meta["times_said"] = int(same.metadata.get("times_said", 1)) + 1
+            self.add([text], ids=[same.id], metadata=[meta], namespace=namespace)
+            return same.id, True
+        return self.add([text], metadata=[meta], namespace=namespace)[0], False
 
     def delete(self, ids: list[str], *, namespace: str = "default") -> int:
         """Delete documents by id; returns how many existed."""
@@ -209,6 +267,13 @@ class Memory:
         rows = self.db.rows(where, params, order="updated_at DESC, key DESC", limit=limit, offset=offset)
         return [_hit(r, 1.0) for r in rows]
 
+    def find(self, doc_id: str, namespace: str | None = None) -> builtins.list[Hit]:
+        """The items with this id, in ``namespace`` or in every namespace (ids are unique per namespace)."""
+        where, params = (
+            ("id = ?", [doc_id]) if namespace is None else ("namespace = ? AND id = ?", [namespace, doc_id])
+        )
+        return [_hit(r, 1.0) for r in self.db.rows(where, params)]
+
     def count(self, namespace: str | None = None) -> int:
         if namespace is None:
             return int(self.db.read("SELECT COUNT(*) FROM docs")[0][0])
@@ -224,16 +289,20 @@ class Memory:
         k: int = 5,
         mode: SearchMode = "hybrid",
         filter: dict[str, Any] | None = None,
-        namespace: str = "default",
+        namespace: str | builtins.list[str] | tuple[str, ...] = "default",
         rerank: bool = False,
         prefix: bool = False,
+        neighbours: int = 0,
     ) -> builtins.list[Hit]:
         """The ``k`` best documents for ``query``.
 
         ``mode``: "bm25" (keywords), "vector" (meaning) or "hybrid" (both, fused by reciprocal rank or normalised
         weighted fusion per ``options.fusion``). ``filter`` matches metadata (see :func:`db.where_clause`).
         ``rerank`` re-scores the top ``options.rerank_top`` fused candidates with the reranker. ``prefix`` searches
-        every namespace under ``namespace`` ('.'-separated labels).
+        every namespace under ``namespace`` ('.'-separated labels); a list of namespaces searches all of them.
+        ``neighbours``: items stored with ``metadata["seq"]`` (a turn's place in its conversation,
+        ``metadata["conv"]``) bring the turns up to this far before and after them into the results, scored just
+        below the hit, since an answer often spans a question and its reply.
         """
         if mode not in ("hybrid", "bm25", "vector"):
             raise InputError(f"mode={mode!r} is not a search mode; use 'hybrid', 'bm25' or 'vector'.")
@@ -243,10 +312,7 @@ class Memory:
             raise InputError(
                 "rerank=True needs a reranker: Memory(..., reranker=CrossEncoderReranker(path))."
             )
-        where, params = where_clause(namespace, filter, prefix=prefix)
-        allowed = np.array(
-            [r[0] for r in self.db.read(f"SELECT key FROM docs WHERE {where}", params)], dtype=np.int64
-        )
+        allowed = self._allowed(namespace, filter, prefix)
         if len(allowed) == 0:
             return []
         n = max(self.options.candidates, k, self.options.rerank_top if rerank else 0)
@@ -259,7 +325,12 @@ class Memory:
             lists.append(self._vector_search(TEXT, qvec, n, allowed))
         if mode == "hybrid":
             if self.options.fusion == "rrf":
-                ranked = fusion.rrf(lists, k=self.options.rrf_k)
+                weights = list(self.options.rrf_weights)
+                if self.options.fields:
+                    fused = fusion.rrf(lists, k=self.options.rrf_k, weights=weights)[:n]
+                    lists.append(self._named_in(query, fused))
+                    weights.append(self.options.field_weight)
+                ranked = fusion.rrf(lists, k=self.options.rrf_k, weights=weights)
             else:
                 ranked = fusion.weighted(lists, weights=[1 - self.options.alpha, self.options.alpha])
         else:
@@ -267,11 +338,62 @@ class Memory:
         ranked = ranked[: self.options.rerank_top if rerank else k]
         rows = self.db.rows_by_key([key for key, _ in ranked])
         hits = [_hit(rows[key], score) for key, score in ranked if key in rows]
+        if neighbours > 0 and not rerank:
+            hits = self._with_neighbours(hits, neighbours, allowed)
         if rerank and hits:
             scores = self.reranker.score(query, [h.text for h in hits])  # type: ignore[union-attr]
             hits = [h.model_copy(update={"score": s}) for h, s in zip(hits, scores, strict=True)]
             hits.sort(key=lambda h: -h.score)
         return hits[:k]
+
+    def _named_in(
+        self, query: str, ranked: builtins.list[tuple[int, float]]
+    ) -> builtins.list[tuple[int, float]]:
+        """The candidates (in order) with a value of ``options.fields`` that the query names, as whole words."""
+        text = " " + " ".join(re.findall(r"[a-z0-9]+", query.lower())) + " "
+        rows = self.db.rows_by_key([key for key, _ in ranked])
+        out = []
+        for key, score in ranked:
+            meta = rows[key]["metadata"] if key in rows else {}
+            for f in self.options.fields:
+                value = " ".join(re.findall(r"[a-z0-9]+", str(meta.get(f, "")).lower()))
+                if value and f" {value} " in text:
+                    out.append((key, score))
+                    break
+        return out
+
+    def _allowed(
+        self,
+        namespace: str | builtins.list[str] | tuple[str, ...],
+        filter: dict[str, Any] | None,
+        prefix: bool,
+    ) -> np.ndarray:
+        where, params = where_clause(namespace, filter, prefix=prefix)
+        return np.array(
+            [r[0] for r in self.db.read(f"SELECT key FROM docs WHERE {where}", params)], dtype=np.int64
+        )
+
+    def _with_neighbours(self, hits: builtins.list[Hit], n: int, allowed: np.ndarray) -> builtins.list[Hit]:
+        """Each hit followed by its conversation's turns within ``n`` places (seq) of it, not yet listed."""
+        out: builtins.list[Hit] = []
+        seen = {(h.namespace, h.id) for h in hits}
+        ok = set(allowed.tolist())
+        for h in hits:
+            out.append(h)
+            conv, seq = h.metadata.get("conv"), h.metadata.get("seq")
+            if conv is None or not isinstance(seq, int):
+                continue
+            rows = self.db.rows(
+                "namespace = ? AND json_extract(metadata, '$.conv') = ? "
+                "AND json_extract(metadata, '$.seq') BETWEEN ? AND ?",
+                [h.namespace, conv, seq - n, seq + n],
+            )
+            for r in sorted(rows, key=lambda r: abs(r["metadata"]["seq"] - seq)):
+                if (r["namespace"], r["id"]) in seen or r["key"] not in ok:
+                    continue
+                seen.add((r["namespace"], r["id"]))
+                out.append(_hit(r, h.score * 0.999))
+        return out
 
     def search_vector(
         self,
@@ -377,13 +499,23 @@ def _hit(row: Row, score: float) -> Hit:
         text=row["text"],
         metadata=row["metadata"],
         namespace=row["namespace"],
+        updated_at=row.get("updated_at"),
     )
 
 
-def cite(hits: list[Hit], *, max_chars: int = 600) -> str:
-    """Hits as context lines the model can cite: ``[id] text`` (texts clipped to ``max_chars``)."""
+def _words(text: str) -> tuple[str, ...]:
+    """A text's words for "the same fact": lower case, no punctuation, no stop words, in order."""
+    from .bm25 import STOPWORDS
+
+    return tuple(w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS)
+
+
+def cite(hits: list[Hit], *, max_chars: int = 600, this_thread: str | None = None) -> str:
+    """Hits as context lines the model can cite: ``[id] (provenance) text`` (texts clipped to ``max_chars``)."""
+    from .scopes import provenance
+
     lines = []
     for h in hits:
         text = h.text if len(h.text) <= max_chars else h.text[: max_chars - 1] + "…"
-        lines.append(f"[{h.id}] {text}")
+        lines.append(f"[{h.id}] ({provenance(h.metadata, h.updated_at, this_thread=this_thread)}) {text}")
     return "\n".join(lines)

@@ -367,26 +367,35 @@ def test_missing_attachment_is_a_user_error(tmp_path) -> None:
 class FakeMemory:
     def __init__(self) -> None:
         self.added: list[tuple[list[str], Any]] = []
+        self.searched: list[dict[str, Any]] = []
 
     def search(self, query: str, **kwargs: Any) -> list[Hit]:
-        return [Hit(id="m1", score=0.9, text="The user's cat is called Miso.")]
+        self.searched.append(kwargs)
+        return [Hit(id="m1", score=0.9, text="The user's cat is called Miso.", metadata={"speaker": "user"})]
 
     def add(self, texts: list[str], **kwargs: Any) -> list[str]:
         self.added.append((texts, kwargs))
         return ["x"]
 
 
-def test_recall_puts_memory_in_the_prompt_and_remember_stores_the_exchange() -> None:
+def test_recall_puts_memory_in_the_prompt_with_provenance_and_never_stores_a_reply() -> None:
     memory = FakeMemory()
-    assistant, model = make(["Your cat is Miso.", "Your cat is Miso."], memory=memory)
+    assistant, model = make(["Your cat is Miso.", "Noted."], memory=memory)
     events = list(assistant.run("t", "what's my cat's name?"))
     system, request = model.calls[0]["messages"]
     assert "Miso" not in system.content  # the system prompt stays the same turn after turn (prefix cache)
     assert "Miso" in request.content and request.content.endswith("what's my cat's name?")
-    assert next(e for e in events if e.type == "recall").data["hits"] == [{"id": "m1", "score": 0.9}]
-    assert memory.added[0][0] == ["User: what's my cat's name?\nAssistant: Your cat is Miso."]
-    list(assistant.run("t2", "what's my cat's name?"))  # the same exchange again: the same id, so one record
-    assert memory.added[1][1]["ids"] == memory.added[0][1]["ids"] and memory.added[0][1]["ids"][0]
+    assert "(the user said" in request.content  # who said it travels with the recalled text
+    hits = next(e for e in events if e.type == "recall").data["hits"]
+    assert [(h["id"], h["score"]) for h in hits] == [("m1", 0.9)] and hits[0]["provenance"].startswith(
+        "the user"
+    )
+    assert memory.searched[0]["namespace"] == ["default", "thread.t", "agent.assistant"]
+    assert memory.added == []  # a question gives memory nothing, and the reply is never memory
+    list(assistant.run("t2", "Remember that my cat is called Miso."))
+    [(texts, kwargs)] = memory.added
+    assert texts == ["My cat is called Miso."] and kwargs["namespace"] == "default"
+    assert kwargs["metadata"][0]["speaker"] == "user" and kwargs["metadata"][0]["thread_id"] == "t2"
 
 
 def test_broken_memory_does_not_kill_the_turn() -> None:
@@ -398,7 +407,7 @@ def test_broken_memory_does_not_kill_the_turn() -> None:
             raise OSError("disk gone")
 
     assistant, _model = make(["fine"], memory=Broken())
-    events = list(assistant.run("t", "hi"))
+    events = list(assistant.run("t", "Remember that I like tea."))
     errors = [e.data["kind"] for e in events if e.type == "error"]
     assert errors == ["memory", "memory"]
     assert events[-1].data["final"] == "fine"

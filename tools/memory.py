@@ -1,4 +1,5 @@
-"""Memory tools: ``remember`` a fact, ``search_memory`` for what was remembered or ingested.
+"""Memory tools: ``remember`` a fact (the user scope, shared by every thread), ``search_memory`` for what was
+remembered or added.
 
 The memory is created lazily on first call (one per memory directory, so per ``SENSORIUM_HOME``), and its
 embedder loads only when a text must be embedded.
@@ -26,22 +27,41 @@ def get_memory() -> Any:
     return _memory_at(str(Paths.default().memory))
 
 
+def _thread_id() -> str | None:
+    """The thread a tool call runs in (LangGraph's run config), or None outside a graph run."""
+    try:
+        from langgraph.config import get_config
+
+        return get_config()["configurable"].get("thread_id")
+    except (ImportError, RuntimeError):
+        return None
+
+
 @tool
-def remember(text: str, tags: list[str] | None = None, namespace: str = "default") -> ToolResult:
-    """Store a fact or note in long-term memory so it can be found later with search_memory.
+def remember(text: str, tags: list[str] | None = None) -> ToolResult:
+    """Store a fact or note the user asked you to keep, in long-term memory, so every later conversation can find it.
 
     Args:
-        text: the fact or note to remember, written so it makes sense on its own.
+        text: the fact or note in the user's words, written so it makes sense on its own, e.g. "The user's sister is called Hana."
         tags: optional short labels for later filtering, e.g. ["preference", "project-x"].
-        namespace: the memory namespace to store it in; leave as "default" unless told otherwise.
     """
+    import time
+
+    from sensorium.errors import InputError
+    from sensorium.memory import scopes
+
     if not text.strip():
         return ToolResult(content="Error: remember needs a non-empty text.", is_error=True)
-    meta: dict[str, Any] = {"kind": "note", "source": "remember"}
+    meta: dict[str, Any] = {"kind": "note", "speaker": "user", "source": "remember tool",
+                            "thread_id": _thread_id(), "time": time.time()}  # fmt: skip
     if tags:
         meta["tags"] = ",".join(tags)
-    [doc_id] = get_memory().add([text], metadata=[meta], namespace=namespace)
-    return ToolResult(content=f"Remembered as [{doc_id}].", data={"id": doc_id})
+    try:
+        doc_id, merged = get_memory().keep(text, namespace=scopes.USER, metadata=meta)
+    except InputError as exc:  # too long: the model may shorten it
+        return ToolResult(content=f"Error: {exc}", is_error=True)
+    said = "Updated the same fact" if merged else "Remembered"
+    return ToolResult(content=f"{said} as [{doc_id}].", data={"id": doc_id, "merged": merged})
 
 
 @tool
@@ -49,23 +69,23 @@ def search_memory(
     query: str,
     k: int = 5,
     mode: Literal["hybrid", "bm25", "vector"] = "hybrid",
-    namespace: str = "default",
 ) -> ToolResult:
-    """Search long-term memory (notes, past conversations, ingested files) and return the best passages with their ids.
+    """Search long-term memory (facts the user asked to keep, files they added, this conversation's notes) and return the best passages with their ids.
 
     Args:
         query: what to look for, in words (keywords and meaning both count in hybrid mode).
         k: how many passages to return (1 to 20).
         mode: "hybrid" (default, keywords + meaning), "bm25" (exact keywords) or "vector" (meaning only).
-        namespace: the memory namespace to search; "default" unless told otherwise.
     """
+    from sensorium.memory import scopes
     from sensorium.memory.memory import cite
 
     k = max(1, min(int(k), 20))
-    hits = get_memory().search(query, k=k, mode=mode, namespace=namespace)
+    thread_id = _thread_id()
+    hits = get_memory().search(query, k=k, mode=mode, namespace=scopes.recall_namespaces(thread_id))
     if not hits:
         return ToolResult(content=f"No memories match {query!r}.", data={"hits": []})
     return ToolResult(
-        content="Cite the ids you use.\n" + cite(hits),
+        content="Cite the ids you use.\n" + cite(hits, this_thread=thread_id),
         data={"hits": [h.model_dump(mode="json") for h in hits]},
     )

@@ -196,14 +196,14 @@ class Assistant:
     def precheck_recall(
         self, thread_id: str, submit: Callable[[Callable[[], Any]], object] | None = None
     ) -> None:
-        """Check the exchange the thread's last turn stored in memory as a retrieved document, as ``recall`` will
-        when a later turn finds it: the rails keep the decision (the cascade's cache), so that turn does not wait
-        for the check (the hidden-state probe, about 2 s on two cores, for two stored exchanges in three).
+        """Check what the thread's last turn kept in memory (``senses.to_keep``: the user's facts, statements,
+        attached files) as retrieved documents, as ``recall`` will when a later turn finds them: the rails keep the
+        decision (the cascade's cache), so that turn does not wait for the check.
 
-        The exchange is read now; the check runs through ``submit`` (a chat passes its background worker's, and
-        the user types meanwhile) or at once. A turn that recalls the exchange while it runs waits for it instead
-        of checking again. Nothing to do while the turn waits for an approval or was refused."""
-        from .nodes.senses import exchange
+        The texts are read now; the check runs through ``submit`` (a chat passes its background worker's, and
+        the user types meanwhile) or at once. A turn that recalls one while it runs waits for it instead of
+        checking again. Nothing to do while the turn waits for an approval or was refused."""
+        from .nodes.senses import to_keep
 
         s = self.services
         if s.memory is None or not s.remember_turns or self.unfinished(thread_id):
@@ -211,8 +211,14 @@ class Assistant:
         values = self.state(thread_id)
         if not values.get("input") or values.get("blocked"):
             return
-        text = exchange(values)  # taken before the thread's next turn can change the state
-        check = lambda: s.rails.check(text, "retrieval")  # noqa: E731
+        texts = [item.text for item in to_keep(values, thread_id)]  # before the next turn changes the state
+        if not texts:
+            return
+
+        def check() -> None:
+            for text in texts:
+                s.rails.check(text, "retrieval")
+
         if submit is None:
             check()
         else:

@@ -31,7 +31,8 @@ EventType = Literal[
     "approval_decided",  # data: {"id", "action": approve|edit|reject, "arguments", "reason"}
     "tool_result",  # data: {"id", "name", "content", "is_error", "artifacts": [...]}
     "percept",  # data: {"kind": "speech"|"image", ...}
-    "recall",  # data: {"query", "hits": [{"id", "score"}]}
+    "recall",  # data: {"query", "hits": [{"id", "score", "namespace", "provenance"}]}
+    "memory",  # data: {"id", "namespace", "merged", "kind", "speaker", "source", "thread_id", "time"} (kept)
     "rail",  # data: {"rail", "stage", "action": allow|mask|block, "reason", "details"}
     "message",  # agent, data: {"content": str}  (the final reply of the turn)
     "loop_guard",  # agent, data: {"message": str}  (the model repeated calls that had run; tools withheld)

@@ -397,6 +397,39 @@ class ChatApp:
         if not events:
             self.console.print(f"no events logged for {self.thread_id} yet")
 
+    def _memory(self) -> Any:
+        memory = getattr(getattr(self.assistant, "services", None), "memory", None)
+        if memory is None or not hasattr(memory, "find"):
+            raise InputError("memory is off in this chat (started with --no-memory)")
+        return memory
+
+    def show_memory(self, query: str) -> None:
+        """``/memory``: the items this thread recalls (newest first), or the best matches for ``query``."""
+        from sensorium.memory import scopes
+
+        memory = self._memory()
+        names = scopes.recall_namespaces(self.thread_id)
+        hits = (
+            memory.search(query, k=10, namespace=names) if query else memory.list(namespace=names, limit=30)
+        )
+        if not hits:
+            self.console.print("no memory items" + (f" match {query!r}" if query else " yet"))
+        for h in hits:
+            self.console.print(Text(scopes.describe(h), style="blue"))
+
+    def forget(self, arg: str) -> None:
+        """``/forget ID``: delete a memory item wherever it is."""
+        memory = self._memory()
+        if not arg.split():
+            raise InputError("/forget needs an id: /forget ID (ids are listed by /memory)")
+        for doc_id in arg.split():
+            found = memory.find(doc_id)
+            if not found:
+                raise InputError(f"/forget {doc_id}: no memory item has this id; /memory lists them")
+            for h in found:
+                memory.delete([h.id], namespace=h.namespace)
+            self.console.print(Text(f"forgot [{doc_id}]"))
+
     def command(self, cmd: commands.Command) -> bool:
         """Run a slash command; False to quit."""
         if cmd.name in ("exit", "quit"):
@@ -422,6 +455,10 @@ class ChatApp:
                 self.handle_approvals()
         elif cmd.name == "log":
             self.show_log(cmd.arg)
+        elif cmd.name == "memory":
+            self.show_memory(cmd.arg)
+        elif cmd.name == "forget":
+            self.forget(cmd.arg)
         elif cmd.name in ("image", "audio"):
             got = commands.attachment_command(cmd.name, cmd.arg)
             if isinstance(got, commands.Invalid):
@@ -488,7 +525,7 @@ def run_chat(opts: ChatOptions, *, console: Console | None = None, reader: LineI
             pass
     # One worker in the background while the user types: first the rest of what a first turn would wait for
     # (the prompt prefix, the memory embedder, the hidden-state reader; a turn sent sooner waits for the part it
-    # needs), then after each turn the rails' check of the exchange memory stored, which the next turns recall.
+    # needs), then after each turn the rails' check of what memory kept of the user's words, which the next turns recall.
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sensorium-background")
     background.submit(assistant.warm_up)
     reader = reader or LineInput(paths.history)

@@ -22,12 +22,16 @@ Type a message and press Enter. Commands:
   /retry               finish a turn that was cut off (Ctrl-C outside a reply, or a crash)
   /thread              show the current thread id
   /log [--full]        show this thread's event log (exact prompts and replies with --full)
+  /memory [QUERY]      what memory keeps for this thread (your facts, this thread's context), or search it
+  /forget ID           delete a memory item (ids from /memory)
   /help                this help
   /exit, /quit         leave (Ctrl-D also); Ctrl-C stops a generation and keeps the thread
 Pasting the path of an image or audio file into a message attaches it.
 """
 
-COMMANDS = ("help", "new", "threads", "resume", "retry", "image", "audio", "thread", "log", "exit", "quit")
+COMMANDS = (
+    "help", "new", "threads", "resume", "retry", "image", "audio", "thread", "log", "memory", "forget", "exit", "quit",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,9 @@ class TurnRenderer:
             hits = d.get("hits") or []
             if hits:
                 self.note(f"recalled {len(hits)} memory item(s)", "blue")
+        elif t == "memory":
+            scope = "for every conversation" if d.get("namespace") == "default" else "for this conversation"
+            self.note(f"kept a {d.get('kind')} in memory {scope} [{d.get('id')}] (/memory, /forget)", "blue")
         elif t == "tool_call":
             self._streamed.pop(ev.agent or "assistant", None)  # what streamed was the call, not a reply
             self._held.discard(ev.agent or "assistant")

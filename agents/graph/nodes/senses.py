@@ -1,12 +1,14 @@
-"""Perception of the turn's attachments, recall from memory, and remembering the exchange afterwards."""
+"""Perception of the turn's attachments, recall from memory, and keeping what the user gave afterwards."""
 
 from __future__ import annotations
 
-import hashlib
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langgraph.config import get_config
 
 from ..emit import emit
 from ..history import last_human
@@ -57,10 +59,18 @@ def perceive(services: Services, state: AssistantState) -> dict[str, Any]:
 
 
 def recall(services: Services, state: AssistantState) -> dict[str, Any]:
+    """Search the scopes this turn may see (the user's, this thread's, the team's agents'), check each hit with
+    the retrieval rails, and hand the kept ones to the agents within the recall budget, each with its provenance
+    (who said it, when, in which conversation), which the event log also records."""
     if services.memory is None or not state.get("input"):
         return {}
+    from sensorium.memory import scopes
+
+    thread_id = _thread_id()
+    namespaces = scopes.recall_namespaces(thread_id, [a.name for a in services.team.agents])
+    query = recall_query(state)
     try:
-        hits = services.memory.search(state["input"], k=services.recall_k)
+        hits = services.memory.search(query, k=services.recall_k, namespace=namespaces)
     except Exception as exc:
         emit("error", node="recall", message=f"memory search failed: {exc}", kind="memory")
         return {}
@@ -77,34 +87,141 @@ def recall(services: Services, state: AssistantState) -> dict[str, Any]:
         dump = hit.model_dump(mode="json")
         if decision is not None and decision.action == "mask":
             dump["text"] = decision.text
+        dump["provenance"] = scopes.provenance(hit.metadata, hit.updated_at, this_thread=thread_id)
+        dump["text"] = f"({dump['provenance']}) {dump['text']}"
         kept.append(dump)
+    options = getattr(services.memory, "options", None)
+    fitted = scopes.fit_budget([h["text"] for h in kept], getattr(options, "recall_tokens", 400))
+    kept = [{**h, "text": t} for h, t in zip(kept, fitted, strict=False)]
     emit(
         "recall",
         node="recall",
-        query=state["input"],
-        hits=[{"id": h["id"], "score": h["score"]} for h in kept],
+        query=query,
+        hits=[{k: h.get(k) for k in ("id", "score", "namespace", "provenance")} for h in kept],
     )
     return {"recalled": kept}
 
 
+def recall_query(state: Mapping[str, Any]) -> str:
+    """What to search memory for: the user's message, or for a short follow-up that leans on the message before
+    ("and her birthday?", "what about him?") that message and this one together."""
+    from sensorium.memory.bm25 import tokenize
+
+    text = str(state.get("input") or "")
+    if len(tokenize(text)) >= 3:
+        return text
+    humans = [m for m in state.get("messages") or [] if isinstance(m, HumanMessage) and m.name != "planner"]
+    before = str(humans[-2].content) if len(humans) >= 2 and isinstance(humans[-2].content, str) else ""
+    return f"{before[:500]} {text}".strip() if before else text
+
+
 def remember(services: Services, state: AssistantState) -> dict[str, Any]:
+    """Keep what the user gave this turn (:func:`to_keep`); never the assistant's reply, which stays in the
+    thread's checkpoints with the rest of the conversation."""
     out = {"turns": state.get("turns", 0) + 1}
     if services.memory is None or not services.remember_turns or state.get("blocked"):
         return out
-    text = exchange(state)
-    # The id comes from the text: the same exchange again updates its record instead of being recalled twice.
-    key = "exchange-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-    try:
-        services.memory.add(
-            [text], ids=[key], metadata=[{"kind": "exchange", "agent": state.get("active_agent", "")}]
-        )
-    except Exception as exc:
-        emit("error", node="remember", message=f"could not store the exchange: {exc}", kind="memory")
+    for item in to_keep(state, _thread_id()):
+        try:
+            keep = getattr(services.memory, "keep", None)
+            if keep is not None:
+                doc_id, merged = keep(item.text, namespace=item.namespace, metadata=item.metadata)
+            else:  # a plain Retriever: no dedup
+                [doc_id], merged = services.memory.add([item.text], metadata=[item.metadata],
+                                                       namespace=item.namespace), False  # fmt: skip
+            emit(
+                "memory", node="remember", id=doc_id, namespace=item.namespace, merged=merged, **item.metadata
+            )
+        except Exception as exc:
+            emit("error", node="remember", message=f"could not keep {item.metadata.get('kind')}: {exc}",
+                 kind="memory")  # fmt: skip
     return out
 
 
+@dataclass(frozen=True)
+class Keep:
+    """One item ``remember`` stores: where, what, and its provenance (speaker, source, kind, thread_id, time)."""
+
+    namespace: str
+    text: str
+    metadata: dict[str, Any]
+
+
+def to_keep(state: Mapping[str, Any], thread_id: str | None) -> list[Keep]:
+    """What the turn in ``state`` gives memory, from the user's side only: a fact the user asked to keep (user
+    scope, every thread recalls it); what the user said about themselves (this thread's context); the text of
+    files the user attached (this thread); tool results the user asked to keep ("remember that result": user
+    scope). Nothing from a refused turn; nothing the assistant wrote. Pure: ``Assistant.precheck_recall`` calls it
+    on the saved state to check the same texts in advance."""
+    from sensorium.memory import keep as rules
+    from sensorium.memory import scopes
+
+    text = str(state.get("input") or "")
+    if state.get("blocked") or not text:
+        return []
+    now = time.time()
+
+    def meta(kind: str, source: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "speaker": "user",
+            "source": source,
+            "thread_id": thread_id,
+            "time": now,
+            **extra,
+        }
+
+    out: list[Keep] = []
+    fact = rules.explicit_fact(text)
+    if fact:
+        out.append(Keep(scopes.USER, fact, meta("fact", "message")))
+    here = scopes.thread(thread_id) if thread_id else scopes.USER
+    if not fact:
+        out += [Keep(here, s, meta("statement", "message")) for s in rules.statements(text)]
+    for p in state.get("percepts") or []:
+        if p.get("text") and not p.get("error"):
+            from sensorium.memory.ingest import chunk_text
+
+            for n, chunk in enumerate(chunk_text(str(p["text"]))[:20]):
+                out.append(Keep(here, chunk, meta(str(p.get("kind") or "document"), str(p.get("source", "")),
+                                                  chunk=n)))  # fmt: skip
+    if rules.wants_kept(text):
+        for m in _recent_tool_results(state.get("messages") or []):
+            out.append(
+                Keep(
+                    scopes.USER,
+                    str(m.content)[: rules.MAX_FACT_CHARS * 4],
+                    meta("tool_result", f"tool:{m.name}"),
+                )
+            )
+    return out
+
+
+def _recent_tool_results(messages: list[Any]) -> list[ToolMessage]:
+    """Successful tool results of this turn and the one before ("what is 17*23?" then "remember that")."""
+    humans = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage) and m.name != "planner"]
+    start = humans[-2] if len(humans) >= 2 else 0
+    return [
+        m
+        for m in messages[start:]
+        if isinstance(m, ToolMessage)
+        and getattr(m, "status", "success") != "error"
+        and str(m.content).strip()
+        and not str(m.content).startswith(("Error", "[tool result withheld"))
+        and m.name not in ("remember", "search_memory")
+    ]
+
+
+def _thread_id() -> str | None:
+    try:
+        return get_config()["configurable"].get("thread_id")
+    except RuntimeError:  # called outside a graph run (a node under test)
+        return None
+
+
 def exchange(state: Mapping[str, Any]) -> str:
-    """The text ``remember`` stores for the turn in ``state``: what ``recall`` will find and check later."""
+    """A turn as one text (user and assistant). No longer stored in memory (layout 2); kept for the rails' bench
+    (bench/guardrails_recall.py), which measures checks of texts like it."""
     return f"User: {state.get('input', '')}\nAssistant: {state.get('final', '')}"
 
 
