@@ -7,7 +7,8 @@ English words, and took ten times as long. Tesseract is also a Debian package, l
 
 Before Tesseract reads an image, its lighting is flattened (each pixel divided by a heavily blurred copy): a photo
 of a page under uneven light read 56 % of its characters raw and 99 % flattened, and clean renders are unchanged.
-Light text on a dark background (dark-mode screenshots) is inverted first. Words come back with boxes and
+Light text on a dark background (dark-mode screenshots) is inverted first; dark bars and panels inside a light
+picture (a video's lower third, a terminal in a screenshot) get a second reading, inverted. Words come back with boxes and
 confidences (Tesseract's TSV); lines with no letter or digit, or read with low confidence (the specks a photo
 without text yields), are dropped.
 
@@ -58,8 +59,12 @@ class TextReader(Protocol):
     def read(self, image: Any) -> ReadText: ...
 
 
-def flatten_lighting(image: Any) -> Any:
-    """Grayscale, dark text on light ground, lighting evened out: ``pixel / blurred(pixel)`` (a PIL image)."""
+def flatten_lighting(image: Any) -> tuple[Any, Any | None]:
+    """Grayscale, dark text on light ground, lighting evened out: ``pixel / blurred(pixel)`` (a PIL image).
+
+    Second, the regions of the other polarity (a dark bar or panel in a light picture, where light text would
+    vanish in the first image), inverted onto white; None when there are none worth a second reading.
+    """
     np = require("numpy", "vision")
     ImageFilter = require("PIL.ImageFilter", "vision", purpose="reading text in images")
     Image = require("PIL.Image", "vision", purpose="reading text in images")
@@ -69,11 +74,21 @@ def flatten_lighting(image: Any) -> Any:
         pixels = 255.0 - pixels
         gray = Image.fromarray(pixels.astype(np.uint8))
     radius = max(8, max(gray.size) // 20)  # far wider than a stroke, narrower than a shadow
-    # The blur runs on a quarter-size copy: the lighting is smooth, and a 1080p screenshot stays fast.
+    # The blurs run on a quarter-size copy: the lighting is smooth, and a 1080p screenshot stays fast.
     small = gray.resize((max(1, gray.width // 4), max(1, gray.height // 4)), Image.BILINEAR)
     background = small.filter(ImageFilter.GaussianBlur(radius / 4)).resize(gray.size, Image.BILINEAR)
     ground = np.maximum(np.asarray(background, dtype=np.float32), 1.0)
-    return Image.fromarray(np.clip(pixels / ground * 255.0, 0, 255).astype(np.uint8))
+    flat = Image.fromarray(np.clip(pixels / ground * 255.0, 0, 255).astype(np.uint8))
+    local = np.asarray(
+        small.filter(ImageFilter.GaussianBlur(2)).resize(gray.size, Image.BILINEAR), dtype=np.float32
+    )
+    dark = local < 110
+    if dark.mean() < 0.02:
+        return flat, None
+    # Inverted and flattened the same way, so the panel itself turns white: left grey, it fooled Tesseract's
+    # global threshold into reading the whole panel as ink.
+    inverted = np.where(dark, (255.0 - pixels) / np.maximum(255.0 - local, 1.0) * 255.0, 255.0)
+    return flat, Image.fromarray(np.clip(inverted, 0, 255).astype(np.uint8))
 
 
 class TesseractReader:
@@ -107,7 +122,25 @@ class TesseractReader:
 
         start = time.perf_counter()
         picture = as_image(image)
-        prepared = flatten_lighting(picture) if self.flatten else picture.convert("L")
+        if self.flatten:
+            prepared, other = flatten_lighting(picture)
+        else:
+            prepared, other = picture.convert("L"), None
+        lines = self._tesseract(prepared)
+        if (
+            other is not None
+        ):  # light text on dark bars or panels: a second reading, its blocks numbered after
+            offset = max((block for _, block in lines), default=0)
+            lines += [(line, block + offset) for line, block in self._tesseract(other)]
+            lines.sort(key=lambda item: (item[0].box[1] // 8, item[0].box[0]))  # top to bottom, then left
+        return ReadText(
+            text=join_lines(lines),
+            lines=[line for line, _ in lines],
+            engine=f"tesseract ({self.language}, psm {self.psm})",
+            seconds=time.perf_counter() - start,
+        )
+
+    def _tesseract(self, prepared: Any) -> list[tuple[TextLine, int]]:
         buf = io.BytesIO()
         prepared.save(buf, "PNG", compress_level=1)
         # One OpenMP thread: Tesseract's threads cost more than they gain on a few busy cores, and callers
@@ -134,13 +167,7 @@ class TesseractReader:
                 else "check the image"
             )
             raise SensoriumError(f"tesseract exited {done.returncode}: {err}; {fix}.")
-        lines = parse_tsv(done.stdout.decode("utf-8", errors="replace"), self.min_confidence)
-        return ReadText(
-            text=join_lines(lines),
-            lines=[line for line, _ in lines],
-            engine=f"tesseract ({self.language}, psm {self.psm})",
-            seconds=time.perf_counter() - start,
-        )
+        return parse_tsv(done.stdout.decode("utf-8", errors="replace"), self.min_confidence)
 
 
 def parse_tsv(tsv: str, min_confidence: float = MIN_LINE_CONFIDENCE) -> list[tuple[TextLine, int]]:
