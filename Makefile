@@ -16,23 +16,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[all]'
 	touch $@
 
-# Debian tools the tests drive: tmux (the REPL in a real terminal), espeak-ng (real speech audio),
-# postgresql (a throwaway server for the Postgres checkpointer test).
+# Debian tools sensorium and its tests drive: espeak-ng (phonemes for the spoken reply; real speech audio in
+# tests), tesseract-ocr (text in images and video frames), tmux (the REPL in a real terminal), postgresql (a
+# throwaway server for the Postgres checkpointer test). Each program's Debian package is named after the colon.
 sysdeps:
-	@missing=""; for t in tmux espeak-ng; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	@missing=""; for t in tmux espeak-ng tesseract:tesseract-ocr; do \
+	  command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; done; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
 	      || echo "warning: could not install$$missing; tests that need them are skipped"; \
-	  else echo "warning: install$$missing for the terminal and speech tests"; fi; fi
+	  else echo "warning: install$$missing (speech out, text in images, terminal tests)"; fi; fi
 
 setup: $(STAMP)
 
 models: $(STAMP)
 	$(BIN)/sensorium models prepare
 
-chat: models
+chat: models sysdeps
 	$(BIN)/sensorium chat
 
 lint: $(STAMP)

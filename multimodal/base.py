@@ -11,15 +11,18 @@ class Attachment(BaseModel):
     """A file the user attached to a turn."""
 
     path: str
-    kind: Literal["audio", "image", "file"]
+    kind: Literal["audio", "image", "video", "file"]
 
 
 class Percept(BaseModel):
-    """What perception made of one attachment: a transcript, or labels and a caption of an image."""
+    """What perception made of one attachment: a transcript; an image's text, labels and caption; a video's
+    timeline of speech and on-screen text."""
 
-    kind: Literal["speech", "image", "file"]
+    kind: Literal["speech", "image", "video", "file"]
     source: str = Field(description="the attachment's path")
-    text: str = Field(default="", description="transcript or caption: what the brain reads")
+    text: str = Field(
+        default="", description="transcript, caption, read text or timeline: what the brain reads"
+    )
     data: dict[str, Any] = Field(
         default_factory=dict, description="language, segments, labels, embedding id, ..."
     )
@@ -28,6 +31,6 @@ class Percept(BaseModel):
 
 @runtime_checkable
 class Perceiver(Protocol):
-    """Turns an attachment into a percept (speech -> transcript; image -> labels, caption)."""
+    """Turns an attachment into a percept (speech -> transcript; image -> text, labels, caption; video -> timeline)."""
 
     def perceive(self, attachment: Attachment) -> Percept: ...

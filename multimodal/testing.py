@@ -203,3 +203,103 @@ def build_tiny_imagegen(directory: str | Path, seed: int = 0) -> Path:
     )
     pipe.save_pretrained(out)
     return out
+
+
+# -- images with known text (OCR tests and benchmarks) --------------------------------------------------------
+FONT_FILES = {  # Debian's fonts-dejavu-core; PIL's own Aileron is always there
+    "dejavu-sans": "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "dejavu-serif": "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf",
+    "dejavu-mono": "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
+}
+
+
+def text_fonts() -> list[str]:
+    """Font names :func:`load_font` can load here: ``aileron`` (inside Pillow) and the DejaVu fonts present."""
+    return ["aileron", *(name for name, path in FONT_FILES.items() if Path(path).is_file())]
+
+
+def load_font(name: str, px: int) -> Any:
+    ImageFont = require("PIL.ImageFont", "vision")
+    if name == "aileron":
+        return ImageFont.load_default(size=px)
+    return ImageFont.truetype(FONT_FILES[name], px)
+
+
+def render_text_image(
+    lines: list[str],
+    px: int,
+    font: str = "aileron",
+    *,
+    ink: str = "black",
+    ground: str = "white",
+    width: int | None = None,
+) -> Any:
+    """A PIL image with ``lines`` drawn at ``px`` pixels (the font size), 1.5 line spacing, a margin of ``px``."""
+    Image = require("PIL.Image", "vision")
+    ImageDraw = require("PIL.ImageDraw", "vision")
+    face = load_font(font, px)
+    w = width or max(int(face.getlength(line)) for line in lines) + 2 * px
+    h = int(len(lines) * px * 1.5) + 2 * px
+    image = Image.new("RGB", (w, h), ground)
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        draw.text((px, px + i * px * 1.5), line, fill=ink, font=face)
+    return image
+
+
+def write_caption_video(
+    path: str | Path,
+    scenes: list[tuple[float, str]],
+    *,
+    seconds: float,
+    audio: Any = None,
+    audio_rate: int = 16000,
+    size: tuple[int, int] = (1280, 720),
+    fps: int = 10,
+    px: int = 40,
+) -> Path:
+    """An H.264/AAC MP4: from each ``(start, caption)`` on, a coloured background with the caption drawn on it;
+    ``audio`` (mono float32 samples at ``audio_rate``) as the sound track. For video tests and benchmarks."""
+    av = require("av", "video")
+    np = require("numpy", "vision")
+    Image = require("PIL.Image", "vision")
+    ImageDraw = require("PIL.ImageDraw", "vision")
+    path = Path(path)
+    face = load_font("aileron", px)
+    colours = ["#f4f1de", "#e0fbfc", "#fdf0d5", "#e9edc9", "#f1faee", "#fefae0"]
+    pictures = []
+    for i, (_, caption) in enumerate(scenes):
+        image = Image.new("RGB", size, colours[i % len(colours)])
+        draw = ImageDraw.Draw(image)
+        draw.rectangle((0, size[1] - 90, size[0], size[1]), fill="#333333")  # a lower-third bar, like a video
+        draw.text((60, size[1] // 2 - px), caption, fill="#111111", font=face)
+        draw.text((60, size[1] - 70), f"scene {i + 1}", fill="#ffffff", font=load_font("aileron", 28))
+        pictures.append(np.asarray(image))
+    with av.open(str(path), "w") as out:
+        vstream = out.add_stream("libx264", rate=fps)
+        vstream.width, vstream.height, vstream.pix_fmt = size[0], size[1], "yuv420p"
+        vstream.options = {"preset": "ultrafast"}
+        astream = out.add_stream("aac", rate=audio_rate) if audio is not None else None
+        if astream is not None:
+            astream.layout = "mono"
+        for n in range(int(seconds * fps)):
+            t = n / fps
+            index = max(i for i, (start, _) in enumerate(scenes) if start <= t or i == 0)
+            frame = av.VideoFrame.from_ndarray(pictures[index], format="rgb24")
+            for packet in vstream.encode(frame):
+                out.mux(packet)
+        for packet in vstream.encode(None):
+            out.mux(packet)
+        if astream is not None:
+            samples = np.asarray(audio, dtype=np.float32).reshape(-1)[: int(seconds * audio_rate)]
+            step = 1024
+            for i in range(0, len(samples), step):
+                chunk = samples[i : i + step]
+                aframe = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="flt", layout="mono")
+                aframe.sample_rate = audio_rate
+                aframe.pts = i
+                for packet in astream.encode(aframe):
+                    out.mux(packet)
+            for packet in astream.encode(None):
+                out.mux(packet)
+    return path

@@ -16,7 +16,7 @@ from sensorium.errors import ModelNotAvailableError, SensoriumError
 from sensorium.supply import atomic_join, verify_role
 from sensorium.weights import registry, resolve
 
-ROLES = {"chat", "chat-tiny", "asr", "asr-multilingual", "embed", "clip", "vlm", "imagegen", "rerank"}
+ROLES = {"chat", "chat-tiny", "asr", "asr-multilingual", "tts", "embed", "clip", "vlm", "imagegen", "rerank"}
 
 
 def test_every_role_is_registered() -> None:

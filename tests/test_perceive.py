@@ -120,7 +120,9 @@ def test_describe_cli_json(cat: Path, with_weights: None, capsys) -> None:
 
 
 def test_describe_cli_plain_and_errors(cat: Path, tmp_path: Path, capsys) -> None:
-    assert main(["describe", str(cat)]) == 0
+    # Without CLIP and VLM weights, reading the text (none in this photo) is all describe can do: without
+    # tesseract it could produce nothing that was asked for, and says so with exit 1.
+    assert main(["describe", str(cat)]) == (0 if shutil.which("tesseract") else 1)
     captured = capsys.readouterr()
     assert "JPEG 451x300" in captured.out and "SENSORIUM_MODEL_CLIP" in captured.err
     fake = tmp_path / "x.png"

@@ -14,6 +14,7 @@ from .base import Tool
 
 TOOLS: dict[str, str] = {
     "transcribe_audio": "sensorium.tools.speech:transcribe_audio",
+    "speak": "sensorium.tools.speech:speak",
     "describe_image": "sensorium.tools.vision:describe_image",
     "classify_image": "sensorium.tools.vision:classify_image",
     "find_images": "sensorium.tools.vision:find_images",

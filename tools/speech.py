@@ -11,9 +11,10 @@ import os
 from functools import cache
 from pathlib import Path
 
+from sensorium.config import Paths
 from sensorium.errors import InputError
 
-from .base import ToolResult, tool
+from .base import Artifact, ToolResult, tool
 from .files import media_file
 
 
@@ -43,3 +44,30 @@ def transcribe_audio(path: str, language: str | None = None) -> ToolResult:
     header = f"Transcript of {path} ({transcript.duration_s:.1f} s, language {transcript.language}):"
     body = transcript.timed_text() or "(no speech recognised)"
     return ToolResult(content=f"{header}\n{body}", data=transcript.model_dump(mode="json"))
+
+
+# -- speech out -----------------------------------------------------------------------------------------------
+@tool
+def speak(text: str) -> ToolResult:
+    """Say a text aloud: synthesise it with the local voice and save it as a WAV file for the user to play.
+
+    Args:
+        text: the words to say, as plain sentences (up to 5000 characters)
+    """
+    import re
+    import time
+
+    from sensorium.multimodal.tts import load_voice
+
+    try:
+        audio = load_voice().synthesize(text)
+    except InputError as exc:
+        return ToolResult(content=f"Error: {exc}", is_error=True)
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "speech"
+    path = audio.save(Paths.default().outputs / f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}.wav")
+    artifact = Artifact(path=str(path), mime="audio/wav", description=text[:200])
+    return ToolResult(
+        content=f"Spoke {audio.duration_s:.1f} s of audio, saved to {path}.",
+        data={"path": str(path), "duration_s": round(audio.duration_s, 2), "sample_rate": audio.sample_rate},
+        artifacts=[artifact],
+    )

@@ -33,6 +33,7 @@ from ..errors import InputError, SensoriumError
 from . import commands
 from .approvals import ask_decision
 from .render import TurnRenderer
+from .speaker import Speaker
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,8 @@ class ChatApp:
         self.on_event = on_event
         self.queued: list[Attachment] = []
         self._listed: list[str] = []
+        self.speaker = Speaker(console, Paths.default().outputs / "speech")
+        self._reply = ""  # the turn's last delivered message, for /speak
 
     # -- turns ---------------------------------------------------------------------------------------------
     def _play(self, events: Iterator[Event]) -> bool:
@@ -221,6 +224,8 @@ class ChatApp:
             try:
                 for ev in events:
                     self.renderer.event(ev)
+                    if ev.type == "message":
+                        self._reply = str(ev.data.get("content", ""))
                     if self.on_event is not None:
                         self.on_event(ev)
             except (GenerationCancelled, KeyboardInterrupt):
@@ -290,9 +295,11 @@ class ChatApp:
         self.renderer.note("stopped. The partial reply is kept in the thread; go on typing.", "bold yellow")
 
     def send(self, text: str, attachments: list[Attachment]) -> None:
+        self._reply = ""
         events = self.assistant.run(self.thread_id, text, attachments=attachments, live=True)
         if self._play(iter(events)):
             self.handle_approvals()
+        self.speaker.say(self._reply)
         if self.after_turn is not None:
             # Work for the next turns (the background check of what memory stored) only saves time: a failure
             # there must not end the chat; the turn that needs the work does it and reports its own problem.
@@ -459,7 +466,9 @@ class ChatApp:
             self.show_memory(cmd.arg)
         elif cmd.name == "forget":
             self.forget(cmd.arg)
-        elif cmd.name in ("image", "audio"):
+        elif cmd.name == "speak":
+            self.speaker.toggle(cmd.arg)
+        elif cmd.name in ("image", "audio", "video"):
             got = commands.attachment_command(cmd.name, cmd.arg)
             if isinstance(got, commands.Invalid):
                 raise InputError(got.reason)

@@ -11,11 +11,14 @@ from sensorium.multimodal.base import Attachment
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 AUDIO_SUFFIXES = frozenset({".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus", ".webm", ".aac"})
+# .webm stays audio (voice notes): attach a WebM video with /video.
+VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".ogv"})
 
 HELP = """\
 Type a message and press Enter. Commands:
   /image PATH [text]   attach an image (sent with the text, or with your next message)
   /audio PATH [text]   attach an audio file (speech is transcribed)
+  /video PATH [text]   attach a video (sampled frames are read, its speech transcribed)
   /threads             list threads (id, last update, pending approvals, title)
   /resume ID           switch to a thread (an id, a unique prefix, or a number from /threads)
   /new                 start a new thread
@@ -24,13 +27,15 @@ Type a message and press Enter. Commands:
   /log [--full]        show this thread's event log (exact prompts and replies with --full)
   /memory [QUERY]      what memory keeps for this thread (your facts, this thread's context), or search it
   /forget ID           delete a memory item (ids from /memory)
+  /speak [on|off]      speak each reply (a WAV under outputs/speech, played where an audio player exists)
   /help                this help
   /exit, /quit         leave (Ctrl-D also); Ctrl-C stops a generation and keeps the thread
-Pasting the path of an image or audio file into a message attaches it.
+Pasting the path of an image, audio or video file into a message attaches it.
 """
 
 COMMANDS = (
-    "help", "new", "threads", "resume", "retry", "image", "audio", "thread", "log", "memory", "forget", "exit", "quit",
+    "help", "new", "threads", "resume", "retry", "image", "audio", "video", "thread", "log", "memory", "forget",
+    "speak", "exit", "quit",
 )  # fmt: skip
 
 
@@ -58,12 +63,14 @@ class Invalid:
 
 
 def kind_of(path: str | Path) -> str | None:
-    """``"image"``/``"audio"`` from a file's suffix, or None for anything else."""
+    """``"image"``/``"audio"``/``"video"`` from a file's suffix, or None for anything else."""
     suffix = Path(path).suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         return "image"
     if suffix in AUDIO_SUFFIXES:
         return "audio"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
     return None
 
 
@@ -95,7 +102,7 @@ def _candidates(text: str) -> list[str]:
 
 
 def pasted_attachments(text: str) -> list[Attachment]:
-    """Existing image/audio files named in ``text`` (a drag-and-drop into the terminal pastes the path)."""
+    """Existing image/audio/video files named in ``text`` (a drag-and-drop into the terminal pastes the path)."""
     found: list[Attachment] = []
     seen: set[str] = set()
     for token in _candidates(text):
@@ -129,7 +136,7 @@ def attachment_command(kind: str, arg: str) -> tuple[Attachment, str] | Invalid:
     if path is None:
         return Invalid(f"/{kind} {token}: no such file. Give the path of an existing {kind} file.")
     found = kind_of(path)
-    if found is not None and found != kind:
+    if found is not None and found != kind and path.suffix.lower() != ".webm":  # WebM holds sound or video
         return Invalid(f"/{kind} {token}: this looks like {found}, not {kind}; use /{found}.")
     return Attachment(path=str(path.resolve()), kind=kind), rest
 

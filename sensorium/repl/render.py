@@ -26,6 +26,7 @@ class TurnRenderer:
         self.artifacts: list[str] = []
         self.interrupted = False
         self.tokens = 0
+        self._noted: set[str] = set()  # percept notes already shown this session
 
     def _close_stream(self) -> None:
         if self._open is not None:
@@ -105,8 +106,12 @@ class TurnRenderer:
         elif t == "percept":
             what = d.get("text") or d.get("error") or ""
             self.note(f"[{d.get('kind')}] {d.get('source', '')}: {compact(what, 200)}", "blue")
-            for note in (d.get("data") or {}).get("notes") or []:  # e.g. which weights to set, and how
-                self.note(f"  note: {compact(str(note), 300)}", "dim")
+            # A note says what was skipped and how to enable it (which weights to set): in full, since the fix is at
+            # its end, and once per session, since it is the same on every attachment.
+            for note in (d.get("data") or {}).get("notes") or []:
+                if str(note) not in self._noted:
+                    self._noted.add(str(note))
+                    self.note(f"  note: {note}", "dim")
         elif t == "recall":
             hits = d.get("hits") or []
             if hits:

@@ -1,0 +1,118 @@
+"""Speech-out benchmark: the packaged Piper voice beside the espeak-ng program, on the same Harvard sentences.
+
+    .venv/bin/python bench/tts.py [--threads 0] [--limit 0]
+
+For each sentence (Harvard lists, IEEE 1969; split into dev and test halves by a hash of the sentence, fixed
+before anything was measured):
+  sensorium   load_voice().synthesize(text)  (espeak-ng phonemes in a subprocess + the ONNX voice)
+  espeak-ng   espeak-ng -v en-us -w out.wav text  (the formant synthesiser alone, as a program)
+Real-time factor = wall seconds / seconds of audio produced (lower is faster; the voice loads once, untimed).
+Runs alternate (sensorium, espeak-ng, ...) so background load falls on both alike. Each WAV is transcribed by
+the packaged Whisper tiny.en (the ``asr`` role); WER is against the sentence (round-trip intelligibility).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sensorium.multimodal.speech import load_speech_to_text
+from sensorium.multimodal.tts import PiperVoice
+from sensorium.multimodal.wer import word_errors
+from sensorium.weights import resolve_path
+
+HARVARD = [
+    "The birch canoe slid on the smooth planks.",
+    "Glue the sheet to the dark blue background.",
+    "It's easy to tell the depth of a well.",
+    "These days a chicken leg is a rare dish.",
+    "Rice is often served in round bowls.",
+    "The juice of lemons makes fine punch.",
+    "The box was thrown beside the parked truck.",
+    "The hogs were fed chopped corn and garbage.",
+    "Four hours of steady work faced us.",
+    "A large size in stockings is hard to sell.",
+    "The boy was there when the sun rose.",
+    "A rod is used to catch pink salmon.",
+    "The source of the huge river is the clear spring.",
+    "Kick the ball straight and follow through.",
+    "Help the woman get back to her feet.",
+    "A pot of tea helps to pass the evening.",
+    "Smoky fires lack flame and heat.",
+    "The soft cushion broke the man's fall.",
+    "The salt breeze came across from the sea.",
+    "The girl at the booth sold fifty bonds.",
+    "The small pup gnawed a hole in the sock.",
+    "The fish twisted and turned on the bent hook.",
+    "Press the pants and sew a button on the vest.",
+    "The swan dive was far short of perfect.",
+    "The beauty of the view stunned the young boy.",
+    "Two blue fish swam in the tank.",
+    "Her purse was full of useless trash.",
+    "The colt reared and threw the tall rider.",
+    "It snowed, rained, and hailed the same morning.",
+    "Read verse out loud for pleasure.",
+]
+
+
+def half(sentence: str) -> str:
+    return "dev" if hashlib.sha256(sentence.encode()).digest()[0] % 2 == 0 else "test"
+
+
+def wav_seconds(path: Path) -> float:
+    import wave
+
+    with wave.open(str(path)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: its default)")
+    ap.add_argument("--limit", type=int, default=0, help="first N sentences only (0: all 30)")
+    args = ap.parse_args()
+    voice = PiperVoice(resolve_path("tts"), threads=args.threads or None)
+    voice.synthesize("Warm up.")  # loads the model: not part of any timing
+    stt = load_speech_to_text("faster-whisper", device="cpu")
+    sentences = HARVARD[: args.limit] if args.limit else HARVARD
+    rows: dict[str, dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, sentence in enumerate(sentences):
+            split = rows.setdefault(half(sentence), {})
+            ours = Path(tmp) / f"p{i}.wav"
+            start = time.perf_counter()
+            audio = voice.synthesize(sentence)
+            wall = time.perf_counter() - start
+            audio.save(ours)
+            split.setdefault("piper_rtf", []).append(wall / audio.duration_s)
+            ref = Path(tmp) / f"e{i}.wav"
+            start = time.perf_counter()
+            subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(ref), sentence], check=True)
+            wall = time.perf_counter() - start
+            split.setdefault("espeak_rtf", []).append(wall / wav_seconds(ref))
+            for name, path in (("piper", ours), ("espeak", ref)):
+                e, n = word_errors(sentence, stt.transcribe(path).text)
+                split.setdefault(f"{name}_err", []).append(e)
+                split.setdefault(f"{name}_words", []).append(n)
+    print(
+        f"{len(sentences)} Harvard sentences; real-time factor median (max); round-trip WER via Whisper tiny.en"
+    )
+    print(f"{'half':5} {'n':>3}  {'Piper joe-medium':>28}  {'espeak-ng program':>28}")
+    for split, r in sorted(rows.items()):
+        cells = []
+        for name in ("piper", "espeak"):
+            rtf = r[f"{name}_rtf"]
+            werr = sum(r[f"{name}_err"]) / max(1, sum(r[f"{name}_words"]))
+            cells.append(f"RTF {statistics.median(rtf):.3f} ({max(rtf):.3f}) WER {werr:.3f}".rjust(28))
+        print(f"{split:5} {len(r['piper_rtf']):3d}  " + "  ".join(cells))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
