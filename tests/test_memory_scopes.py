@@ -110,10 +110,11 @@ def test_item_cap_names_the_input_the_limit_and_the_setting(
         memory_at(tmp_path / "m2").add(["z" * 21])
 
 
-def test_a_pasted_megabyte_is_not_kept_and_does_not_break_the_turn(tmp_path: Path) -> None:
+def test_a_long_paste_is_not_kept_and_does_not_break_the_turn(tmp_path: Path) -> None:
+    """Under the message cap (SENSORIUM_MAX_TEXT_CHARS) but far over the memory item cap."""
     memory = memory_at(tmp_path / "m")
     assistant, _ = assistant_with(tmp_path, ["That is a lot of text."], memory)
-    events = list(assistant.run("t", "remember this: " + "lorem ipsum " * 100_000))
+    events = list(assistant.run("t", "remember this: " + "lorem ipsum " * 15_000))
     assert memory.count() == 0 and events[-1].data["final"] == "That is a lot of text."
 
 
