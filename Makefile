@@ -39,7 +39,7 @@ chat: models sysdeps
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m mypy
+	$(BIN)/python .ci/typecheck.py
 
 test: models sysdeps lint
 	$(BIN)/python -m pytest -m "not slow and not gpu"

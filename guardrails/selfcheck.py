@@ -40,7 +40,7 @@ class SelfCheckRail:
 
     @property
     def model(self) -> ChatModel:
-        if not hasattr(self._model, "chat"):
+        if not isinstance(self._model, ChatModel):  # a factory: load the model on the first check
             self._model = self._model()
         return self._model
 

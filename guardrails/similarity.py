@@ -10,7 +10,7 @@ sentence-transformers), loaded lazily on the first check.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from importlib import resources
 
 import numpy as np
@@ -19,7 +19,7 @@ import yaml
 from .base import Stage
 from .patterns import Signal
 
-Embedder = Callable[[Sequence[str]], np.ndarray]  # texts -> (n, d) L2-normalised rows
+Embedder = Callable[[list[str]], np.ndarray]  # texts -> (n, d) L2-normalised rows
 
 
 def load_exemplars() -> dict[str, list[str]]:

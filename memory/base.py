@@ -43,3 +43,29 @@ class Retriever(Protocol):
         metadata: list[dict[str, Any]] | None = None,
         namespace: str = "default",
     ) -> list[str]: ...
+
+
+@runtime_checkable
+class Keeper(Protocol):
+    """A memory that keeps facts once: a near-identical fact updates the stored one (``Memory.keep``)."""
+
+    def keep(
+        self, text: str, *, namespace: str = "default", metadata: dict[str, Any] | None = None
+    ) -> tuple[str, bool]: ...
+
+
+@runtime_checkable
+class Budgeted(Protocol):
+    """A memory that says how many tokens of recalled text one turn may carry."""
+
+    @property
+    def recall_tokens(self) -> int: ...
+
+
+@runtime_checkable
+class Browsable(Protocol):
+    """A memory a user can look through and correct (``sensorium memory``, the REPL's /memory and /forget)."""
+
+    def find(self, doc_id: str, namespace: str | None = None) -> list[Hit]: ...
+
+    def delete(self, ids: list[str], *, namespace: str = "default") -> int: ...

@@ -90,6 +90,14 @@ class Memory:
     def __repr__(self) -> str:
         return f"Memory({str(self.path)!r})"
 
+    @property
+    def recall_tokens(self) -> int:
+        return self.options.recall_tokens
+
+    def warm_up(self) -> None:
+        """Load the embedder now rather than on the first search."""
+        self.embedder.embed(["hello"])
+
     # --- embedding -------------------------------------------------------------------------------------------
     @property
     def embedder(self) -> Embedder:

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sensorium.agents.brain.chat import ChatModel, ChatResult
 from sensorium.agents.graph.approval import Decision
@@ -21,6 +21,9 @@ from sensorium.multimodal.base import Attachment
 from .media import materialize
 from .record import ConversationRecord, TurnRecord
 from .schema import ApprovalAnswer, Scenario
+
+if TYPE_CHECKING:
+    from sensorium.agents.graph.team import Team
 
 EventCallback = Callable[[dict[str, Any]], None]
 
@@ -59,7 +62,7 @@ def build_model(scenario: Scenario, override: Any = None) -> Any:
     return load_chat_model(DEFAULT_CHAT_MODEL)
 
 
-def build_team(scenario: Scenario, model: Any, override: str | None = None) -> Any:
+def build_team(scenario: Scenario, model: Any, override: str | None = None) -> Team:
     """The scenario's team, or ``override`` (a team YAML path, or ``default`` for the shipped default team)."""
     from sensorium.agents.graph import team as team_mod
 
@@ -82,8 +85,7 @@ def build_assistant(
     """An Assistant for one run of ``scenario``: its team (or ``team``), the chosen model, all under ``home``."""
     from sensorium.agents import Assistant
 
-    team = build_team(scenario, build_model(scenario, model), team)
-    return Assistant(team, home=home, **kwargs)
+    return Assistant(build_team(scenario, build_model(scenario, model), team), home=home, **kwargs)
 
 
 def _decide(answers: list[ApprovalAnswer], name: str) -> tuple[Decision, bool]:

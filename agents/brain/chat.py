@@ -85,3 +85,13 @@ class ChatModel(Protocol):
         options: GenerationOptions | None = None,
         on_token: TokenCallback | None = None,
     ) -> ChatResult: ...
+
+
+@runtime_checkable
+class PrefixCaching(Protocol):
+    """A backend that can read a prompt's start into its cache ahead of a call (llama.cpp): the system prompt and
+    tool schemas every turn begins with, while the user is still typing."""
+
+    def warm_prefix(
+        self, messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]] | None = None
+    ) -> None: ...

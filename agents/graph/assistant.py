@@ -19,26 +19,30 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command
 from pydantic import ValidationError
 
 from sensorium.config import Paths
 from sensorium.errors import InputError
-from sensorium.guardrails.base import AllowAll, redact_input
+from sensorium.guardrails.base import AllowAll, Rails, redact_input
 from sensorium.limits import Limits
-from sensorium.multimodal.base import Attachment
+from sensorium.memory.base import Retriever
+from sensorium.multimodal.base import Attachment, Perceiver
 from sensorium.tools.base import Tool
 from sensorium.tools.files import set_turn_attachments
 
+from ..brain.chat import PrefixCaching
 from . import threads as threads_mod
 from .approval import IN_DOUBT_ACTIONS, ApprovalRequest, Decision
 from .build import Services, build_graph
 from .emit import EVENT_SINK
 from .events import Event, EventLog
 from .journal import AlreadyDecidedError, Journal
+from .services import Warmable
 
 __all__ = ["AlreadyDecidedError", "Assistant"]
 from .state import merge_usage
@@ -118,10 +122,10 @@ class Assistant:
         self,
         team: Team,
         home: str | Path | Paths | None = None,
-        memory: Any = None,
-        perceiver: Any = None,
-        rails: Any = None,
-        checkpointer: Any = None,
+        memory: Retriever | Literal[False] | None = None,
+        perceiver: Perceiver | Literal[False] | None = None,
+        rails: Rails | Literal[False] | None = None,
+        checkpointer: BaseCheckpointSaver | None = None,
         *,
         tools: Sequence[Tool] | Mapping[str, Tool] = (),
         postgres_dsn: str | None = None,
@@ -174,18 +178,17 @@ class Assistant:
         from .nodes.acting import tool_specs
 
         s = self.services
-        steps: list[Any] = []
-        if s.memory is not None and hasattr(s.memory, "embedder"):
-            steps.append(lambda: s.memory.embedder.embed(["hello"]))
-        if callable(getattr(s.rails, "warm_up", None)):
-            steps.append(s.rails.warm_up)
+        steps: list[Callable[[], None]] = []
+        for seam in (s.memory, s.rails):
+            if isinstance(seam, Warmable):
+                steps.append(seam.warm_up)
         agent = self.team.agents[0]
 
         def prefix() -> None:
             model = s.model(self.team.model_for(agent))
-            warm = getattr(model, "warm_prefix", None)
-            if callable(warm):
-                warm([SystemMessage(content=agent.role.strip()), HumanMessage("hello")], tool_specs(s, agent))
+            if isinstance(model, PrefixCaching):
+                messages = [SystemMessage(content=agent.role.strip()), HumanMessage("hello")]
+                model.warm_prefix(messages, tool_specs(s, agent))
 
         for step in [prefix, *steps]:
             try:

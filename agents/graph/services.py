@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from sensorium.guardrails.base import AllowAll, Rails
+from sensorium.memory.base import Retriever
+from sensorium.multimodal.base import Perceiver
 from sensorium.tools.base import Tool
 
 from ..brain.cached import with_cache
 from ..brain.chat import ChatModel
 from .team import Team
+
+if TYPE_CHECKING:
+    from .journal import Journal
+
+
+@runtime_checkable
+class Warmable(Protocol):
+    """A seam that can load its models ahead of the first turn (memory's embedder, the rails' classifiers)."""
+
+    def warm_up(self) -> None: ...
 
 
 @dataclass
@@ -21,16 +33,16 @@ class Services:
     team: Team
     load_model: Callable[[str], ChatModel]
     resolve_tool: Callable[[str], Tool]
-    perceiver: Any = None
-    memory: Any = None
+    perceiver: Perceiver | None = None
+    memory: Retriever | None = None
     rails: Rails = field(default_factory=AllowAll)
     recall_k: int = 3
     remember_turns: bool = True
-    journal: Any = None  # journal.Journal: tool calls with effects run exactly once across crashes
+    journal: Journal | None = None  # tool calls with effects run exactly once across crashes
     _models: dict[str, ChatModel] = field(default_factory=dict)
     _tools: dict[str, Tool | Exception] = field(default_factory=dict)
 
-    def model(self, spec: Any) -> ChatModel:
+    def model(self, spec: str | ChatModel) -> ChatModel:
         if not isinstance(spec, str):
             return spec  # a ChatModel object
         if spec not in self._models:

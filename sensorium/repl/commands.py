@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlparse
 
 from sensorium.multimodal.base import Attachment
@@ -62,7 +63,11 @@ class Invalid:
     reason: str
 
 
-def kind_of(path: str | Path) -> str | None:
+MediaKind = Literal["image", "audio", "video"]
+MEDIA_KINDS: dict[str, MediaKind] = {"image": "image", "audio": "audio", "video": "video"}
+
+
+def kind_of(path: str | Path) -> MediaKind | None:
     """``"image"``/``"audio"``/``"video"`` from a file's suffix, or None for anything else."""
     suffix = Path(path).suffix.lower()
     if suffix in IMAGE_SUFFIXES:
@@ -127,8 +132,11 @@ def split_path(arg: str) -> tuple[str, str]:
     return head, rest.strip()
 
 
-def attachment_command(kind: str, arg: str) -> tuple[Attachment, str] | Invalid:
+def attachment_command(command: str, arg: str) -> tuple[Attachment, str] | Invalid:
     """``/image PATH [text]`` -> (attachment, text); an :class:`Invalid` says what is wrong with the path."""
+    kind = MEDIA_KINDS.get(command)
+    if kind is None:
+        return Invalid(f"/{command} attaches nothing; use /image, /audio or /video")
     token, rest = split_path(arg)
     if not token:
         return Invalid(f"/{kind} needs a file: /{kind} PATH [message]")

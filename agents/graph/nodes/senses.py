@@ -10,6 +10,8 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.config import get_config
 
+from sensorium.memory.base import Budgeted, Keeper
+
 from ..emit import emit
 from ..history import last_human
 from ..services import Services
@@ -90,8 +92,8 @@ def recall(services: Services, state: AssistantState) -> dict[str, Any]:
         dump["provenance"] = scopes.provenance(hit.metadata, hit.updated_at, this_thread=thread_id)
         dump["text"] = f"({dump['provenance']}) {dump['text']}"
         kept.append(dump)
-    options = getattr(services.memory, "options", None)
-    fitted = scopes.fit_budget([h["text"] for h in kept], getattr(options, "recall_tokens", 400))
+    budget = services.memory.recall_tokens if isinstance(services.memory, Budgeted) else 400
+    fitted = scopes.fit_budget([h["text"] for h in kept], budget)
     kept = [{**h, "text": t} for h, t in zip(kept, fitted, strict=False)]
     emit(
         "recall",
@@ -123,9 +125,10 @@ def remember(services: Services, state: AssistantState) -> dict[str, Any]:
         return out
     for item in to_keep(state, _thread_id()):
         try:
-            keep = getattr(services.memory, "keep", None)
-            if keep is not None:
-                doc_id, merged = keep(item.text, namespace=item.namespace, metadata=item.metadata)
+            if isinstance(services.memory, Keeper):
+                doc_id, merged = services.memory.keep(
+                    item.text, namespace=item.namespace, metadata=item.metadata
+                )
             else:  # a plain Retriever: no dedup
                 [doc_id], merged = services.memory.add([item.text], metadata=[item.metadata],
                                                        namespace=item.namespace), False  # fmt: skip
