@@ -180,6 +180,24 @@ class Journal:
 
         self._tx(run)
 
+    def release(self, thread_id: str, checkpoint_id: str | None) -> None:
+        """Drop this process's claim once its resume has ended: the thread has moved on (a newer checkpoint), or
+        the resume failed before that and another attempt, here or elsewhere, may claim the step again."""
+        key = checkpoint_id or ""
+        if self._conn is None:
+            with self._lock:
+                if self._mem_claims.get((thread_id, key), ("",))[0] == _owner():
+                    del self._mem_claims[(thread_id, key)]
+            return
+        self._tx(
+            lambda cur: cur.execute(
+                self._sql(
+                    "DELETE FROM sensorium_claims WHERE thread_id = ? AND checkpoint_id = ? AND owner = ?"
+                ),
+                (thread_id, key, _owner()),
+            )
+        )
+
     # -- the tool journal -----------------------------------------------------------------------------------
     def start(self, thread_id: str, call_id: str, name: str) -> Entry | None:
         """Record ``call_id`` as started and return None (the caller runs the tool), or return the entry that
