@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--turns", type=int, default=300, help="turns per arm")
     parser.add_argument("--message-chars", type=int, default=2000, help="length of each user message")
-    parser.add_argument("--same", action="store_true", help="A/A check: caps on in both arms (shows the noise)")
+    parser.add_argument(
+        "--same", action="store_true", help="A/A check: caps on in both arms (shows the noise)"
+    )
     args = parser.parse_args(argv)
     from sensorium.agents import AgentSpec, Assistant, Team
     from sensorium.agents.brain.backends.scripted import ScriptedChatModel

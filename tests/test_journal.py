@@ -153,6 +153,8 @@ def test_a_claim_is_released_when_the_resume_ends(tmp_path) -> None:
     journal = Journal(saver)
     journal.claim("t", None, {})
     with pytest.raises(AlreadyDecidedError):
-        Journal(open_checkpointer(tmp_path / "threads.sqlite")).claim("t", None, {})  # held, by a live process
+        Journal(open_checkpointer(tmp_path / "threads.sqlite")).claim(
+            "t", None, {}
+        )  # held, by a live process
     journal.release("t", None)  # e.g. the resume failed before writing a checkpoint: a retry may claim it
     Journal(open_checkpointer(tmp_path / "threads.sqlite")).claim("t", None, {})
