@@ -172,5 +172,5 @@ def test_the_chat_asks_run_again_skip_or_mark_done_for_a_call_in_doubt() -> None
     for typed, action in (["d"], "mark_done"), (["?", "a"], "approve"), (["r"], "reject"):
         answers = iter(typed)
         out = io.StringIO()
-        decision = ask_decision(Console(file=out), request, lambda prompt, default: next(answers))
+        decision = ask_decision(Console(file=out), request, lambda prompt, default, it=answers: next(it))
         assert decision is not None and decision.action == action
