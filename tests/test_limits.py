@@ -128,6 +128,10 @@ def test_a_team_file_with_an_unknown_tool_is_refused_at_load(tmp_path) -> None:
     path.write_text("agents: [{name: a, tools: [calculate, calculater]}]")
     with pytest.raises(InputError, match=r"unknown tool\(s\) \['calculater'\]; registered tools are"):
         TeamClass.from_yaml(path)
+    assert TeamClass.from_yaml(path, extra_tools=["calculater"]).agents[0].tools == (
+        "calculate",
+        "calculater",
+    )
     path.write_text("agents: [a, b]")
     with pytest.raises(InputError, match="list of mappings"):
         TeamClass.from_yaml(path)

@@ -113,7 +113,14 @@ class Team(BaseModel):
         return self.supervisor_model if self.supervisor_model is not None else self.model
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, source: str = "<dict>", model: Any = None) -> Team:
+    def from_dict(
+        cls,
+        data: dict[str, Any],
+        *,
+        source: str = "<dict>",
+        model: Any = None,
+        extra_tools: Iterable[str] = (),
+    ) -> Team:
         if not isinstance(data, dict) or "agents" not in data:
             raise InputError(f"{source}: a team file is a mapping with an 'agents:' list")
         data = dict(data)
@@ -129,7 +136,7 @@ class Team(BaseModel):
         from sensorium.tools.registry import TOOLS
 
         for agent in team.agents:  # a typo in a file must not give an agent that silently lacks a tool
-            unknown = sorted(set(agent.tools) - set(TOOLS))
+            unknown = sorted(set(agent.tools) - set(TOOLS) - set(extra_tools))
             if unknown:
                 raise InputError(
                     f"{source}: agent {agent.name!r} lists unknown tool(s) {unknown}; registered tools are: "
@@ -138,13 +145,13 @@ class Team(BaseModel):
         return team
 
     @classmethod
-    def from_yaml(cls, path: str | Path, *, model: Any = None) -> Team:
+    def from_yaml(cls, path: str | Path, *, model: Any = None, extra_tools: Iterable[str] = ()) -> Team:
         """Load a team file (``agents: [{name, role, tools, model, handoffs, description}]``, ``model:`` ...)."""
         p = Path(path)
         if not p.exists():
             raise InputError(f"team file {p} does not exist; pass the path of a YAML team file")
         data = load_yaml(p, "team file")  # size, UTF-8, depth and alias expansion capped
-        return cls.from_dict(data, source=str(p), model=model)
+        return cls.from_dict(data, source=str(p), model=model, extra_tools=extra_tools)
 
 
 def default_team(model: Any = DEFAULT_MODEL) -> Team:

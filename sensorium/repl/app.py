@@ -110,11 +110,11 @@ class LineInput:
         return None if line == "" else line.rstrip("\n")
 
 
-def _team_and_models(opts: ChatOptions) -> tuple[Any, list[str]]:
+def _team_and_models(opts: ChatOptions, extra_tools: Iterable[str] = ()) -> tuple[Any, list[str]]:
     from sensorium.agents.graph import team as team_module
 
-    if opts.team:
-        team = team_module.Team.from_yaml(opts.team, model=opts.model)
+    if opts.team:  # the team may list the user's own --tool tools by name
+        team = team_module.Team.from_yaml(opts.team, model=opts.model, extra_tools=extra_tools)
     else:
         team = team_module.default_team(model=opts.model or team_module.DEFAULT_MODEL)
     specs = [team.model, team.router_model, *(team.model_for(a) for a in team.agents)]
@@ -474,7 +474,7 @@ def run_chat(opts: ChatOptions, *, console: Console | None = None, reader: LineI
     console = console or Console(highlight=False)
     paths = Paths(opts.home) if opts.home else Paths.default()
     tools = [load_tool(t) for t in opts.tools]
-    team, specs = _team_and_models(opts)
+    team, specs = _team_and_models(opts, [t.name for t in tools])
     switch = CancelSwitch()
     team = with_models(team, load_models(specs, console, switch))
     tracer = EventTracer.from_env()
