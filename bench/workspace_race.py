@@ -13,6 +13,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -23,20 +24,31 @@ SECRET = "SECRET-outside-the-workspace"
 
 
 def _swapper(ws: str, outside: str, stop: Any) -> None:
-    """Flip ``ws/d`` between the real folder and a symlink to ``outside``, as fast as it can."""
+    """Flip ``ws/d`` between the real folder and a symlink to ``outside``, as fast as it can. ``write_file``
+    creates a missing folder, so ``d`` may be a new empty folder when the real one comes back: it is cleared."""
     d, parked = os.path.join(ws, "d"), os.path.join(ws, "d.parked")
-    steps = (
-        lambda: os.rename(d, parked),
-        lambda: os.symlink(outside, d),
-        lambda: os.unlink(d),
-        lambda: os.rename(parked, d),
-    )
+
+    def clear() -> None:
+        if os.path.islink(d):
+            os.unlink(d)
+        elif os.path.isdir(d):
+            shutil.rmtree(d, ignore_errors=True)
+
     while not stop.is_set():
-        for step in steps:
+        try:
+            os.rename(d, parked)  # park the real folder
+            os.symlink(outside, d)  # the way out
+            os.unlink(d)
+        except OSError:
+            pass
+        for _ in range(100):  # put the real folder back, clearing what a tool created meanwhile
+            if not os.path.exists(parked):
+                break
             try:
-                step()
-            except OSError:  # a tool created the folder meanwhile: carry on flipping
-                pass
+                os.rename(parked, d)
+            except OSError:
+                clear()
+        time.sleep(0.0002)  # stay real a moment, so that tools also get through (and race the next flip)
 
 
 def _reference_read(ws: Path, path: str) -> str:

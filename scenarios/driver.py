@@ -62,21 +62,24 @@ def build_model(scenario: Scenario, override: Any = None) -> Any:
     return load_chat_model(DEFAULT_CHAT_MODEL)
 
 
-def build_team(scenario: Scenario, model: Any, override: str | None = None) -> Team:
-    """The scenario's team, or ``override`` (a team YAML path, or ``default`` for the shipped default team)."""
+def build_team(scenario: Scenario, model: Any, override: str | None = None, extra_tools: Any = ()) -> Team:
+    """The scenario's team, or ``override`` (a team YAML path, or ``default`` for the shipped default team);
+    its agents may list the registry's tools and ``extra_tools`` (names of the tools the caller passes)."""
     from sensorium.agents.graph import team as team_mod
 
     source = scenario.source or scenario.name
     if override == "default":
         return team_mod.default_team(model=model)
     if override:
-        return team_mod.Team.from_yaml(override, model=model)
+        return team_mod.Team.from_yaml(override, model=model, extra_tools=extra_tools)
     if scenario.team is None:
         return team_mod.default_team(model=model)
     if isinstance(scenario.team, str):
-        return team_mod.Team.from_yaml(scenario.team_path() or scenario.team, model=model)
+        return team_mod.Team.from_yaml(
+            scenario.team_path() or scenario.team, model=model, extra_tools=extra_tools
+        )
     data = scenario.team if isinstance(scenario.team, dict) else {"agents": scenario.team}
-    return team_mod.Team.from_dict(data, source=f"{source}: team", model=model)
+    return team_mod.Team.from_dict(data, source=f"{source}: team", model=model, extra_tools=extra_tools)
 
 
 def build_assistant(
@@ -85,7 +88,8 @@ def build_assistant(
     """An Assistant for one run of ``scenario``: its team (or ``team``), the chosen model, all under ``home``."""
     from sensorium.agents import Assistant
 
-    return Assistant(build_team(scenario, build_model(scenario, model), team), home=home, **kwargs)
+    extra = [t.name for t in kwargs.get("tools") or ()]  # the caller's own tools may be named by the team
+    return Assistant(build_team(scenario, build_model(scenario, model), team, extra), home=home, **kwargs)
 
 
 def _decide(answers: list[ApprovalAnswer], name: str) -> tuple[Decision, bool]:

@@ -69,16 +69,18 @@ def cmd_models_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_models_verify(args: argparse.Namespace) -> int:
-    from .supply import offline_roles, verify_role
+    from .supply import offline_roles, verify_converted, verify_role
 
     failed = 0
-    for role in args.roles or offline_roles():
-        for check in verify_role(role):
-            if check.ok:
-                print(f"ok       {role:17} {check.file}")
-            else:
-                failed += 1
-                print(f"FAILED   {role:17} {check.file}: {check.problem}")
+    checks = [c for role in args.roles or offline_roles() for c in verify_role(role)]
+    if not args.roles:
+        checks += verify_converted()
+    for check in checks:
+        if check.ok:
+            print(f"ok       {check.role:17} {check.file}")
+        else:
+            failed += 1
+            print(f"FAILED   {check.role:17} {check.file}: {check.problem}")
     if failed:
         err.print(f"[red]{failed} file(s) failed verification[/]")
     return 1 if failed else 0
@@ -105,7 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force", action="store_true", help="join again even when the files exist")
     p.set_defaults(func=cmd_models_prepare)
-    p = msub.add_parser("verify", help="check presence and sha256 of prepared weights; exit 1 on any problem")
+    p = msub.add_parser(
+        "verify",
+        help="sha256 of every file of every prepared role (against the manifest prepare wrote, itself checked "
+        "against the registry) and of converted files; exit 1 on any problem",
+    )
     p.add_argument(
         "roles", nargs="*", metavar="ROLE", help="roles to verify (default: every role a package can supply)"
     )

@@ -3,11 +3,18 @@
 Joins are atomic: chunks stream into ``<name>.partial`` beside the target while being hashed; only when the
 sha256 matches the registry is the file fsynced and renamed into place. A join killed midway leaves only the
 ``.partial`` file, which never passes for the model and is overwritten by the next ``prepare``.
+
+``prepare`` ends by writing a manifest per role (``$SENSORIUM_MODELS/manifests/ROLE.json``): the sha256 and size
+of *every* file of the role (the registry lists only some; tokenizers and configs matter too) and of its derived
+files. Each derived file is also recorded in ``manifests/derived.json`` (a rewritten ``.sha256`` sidecar does not
+hide a changed file). ``verify`` hashes every file against the manifest, checks the manifest against the
+registry's hashes, and reports files that appeared since.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -154,7 +161,84 @@ def prepare_role(role: str, *, paths: Paths | None = None, force: bool = False) 
         if force or not target.exists() or not sidecar(target).exists():
             print(f"{role}: deriving {target} ({ref})", file=sys.stderr)
             derive_file(ref, location, target)
+    if force or not manifest_path(role, paths).exists():
+        write_manifest(role, paths)
     return location
+
+
+def manifest_path(role: str, paths: Paths | None = None) -> Path:
+    return (paths or Paths.default()).models / "manifests" / f"{role}.json"
+
+
+def _write_json(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def _role_files(role: str, role_spec: RoleSpec, location: Path, paths: Paths | None) -> list[Path]:
+    """Every file of a role: the weights file, or each file under its folder (not Python caches), and its
+    derived files."""
+    if location.is_file():
+        files = [location]
+    else:
+        files = sorted(
+            f
+            for f in location.rglob("*")
+            if f.is_file() and "__pycache__" not in f.parts and not f.name.endswith((".pyc", ".partial"))
+        )
+    return files + [derived_path(role, name, paths) for name in role_spec.derive]
+
+
+def _registry_hashes(role_spec: RoleSpec, location: Path) -> dict[str, str]:
+    """The registry's sha256 per file path of the role."""
+    pkg = role_spec.package
+    if pkg is None:
+        return {}
+    root = location if pkg.kind == "in_place" or pkg.path == "." else location.parent
+    return {str(root if rel == "." else root / rel): sha for rel, sha in pkg.sha256.items()}
+
+
+def write_manifest(role: str, paths: Paths | None = None) -> Path:
+    """Hash every file of a prepared role into its manifest; refuses when a file disagrees with the registry."""
+    role_spec = spec(role)
+    location = package_location(role_spec, paths)
+    if location is None or not location.exists():
+        raise SensoriumError(f"{role}: not prepared; run: sensorium models prepare {role}")
+    known = _registry_hashes(role_spec, location)
+    files: dict[str, dict[str, object]] = {}
+    for file in _role_files(role, role_spec, location, paths):
+        if not file.is_file():
+            continue
+        digest = sha256_file(file)
+        if str(file) in known and known[str(file)] != digest:
+            raise SensoriumError(
+                f"{file}: sha256 {digest} != {known[str(file)]} in the registry; the file is damaged. Run: "
+                f"sensorium models prepare {role} --force"
+            )
+        files[str(file)] = {"sha256": digest, "size": file.stat().st_size}
+    out = manifest_path(role, paths)
+    _write_json(out, {"role": role, "location": str(location), "files": files})
+    return out
+
+
+def _record_derived(target: Path, digest: str) -> None:
+    book = Paths.default().models / "manifests" / "derived.json"
+    try:
+        data = json.loads(book.read_text()) if book.exists() else {}
+    except (OSError, ValueError):
+        data = {}
+    data[str(target)] = digest
+    _write_json(book, data)
+
+
+def _derived_record(target: Path) -> str | None:
+    book = Paths.default().models / "manifests" / "derived.json"
+    try:
+        return json.loads(book.read_text()).get(str(target)) if book.exists() else None
+    except (OSError, ValueError):
+        return None
 
 
 def derived_path(role: str, name: str, paths: Paths | None = None) -> Path:
@@ -192,6 +276,7 @@ def derive_file(ref: str, source: Path, target: Path) -> Path:
     tmp.write_text(digest + "\n")
     os.replace(tmp, side)
     _fsync_dir(target.parent)
+    _record_derived(target, digest)
     return target
 
 
@@ -233,49 +318,113 @@ def check_derived(target: Path) -> str:
         return f"no sha256 sidecar ({side.name}); the file may be incomplete"
     expected = side.read_text().split()[0] if side.read_text().strip() else ""
     got = sha256_file(target)
-    return "" if got == expected else f"sha256 {got} != {expected} recorded in {side.name}"
+    if got != expected:
+        return f"sha256 {got} != {expected} recorded in {side.name}"
+    recorded = _derived_record(target)
+    if recorded is not None and recorded != got:
+        return f"sha256 {got} != {recorded} recorded when it was derived (manifests/derived.json); its sidecar was rewritten"
+    return ""
 
 
 def verify_role(role: str, *, paths: Paths | None = None) -> list[Check]:
-    """Hash every registered file of a role against the registry."""
+    """Hash every file of a role: against its manifest (every file, derived ones included; the manifest checked
+    against the registry), or, for a role prepared before manifests, the registry's files and the sidecars."""
     role_spec = spec(role)
     pkg = role_spec.package
     if pkg is None:
         return []
     location = package_location(role_spec, paths)
-    checks = []
-    for rel, expected in pkg.sha256.items():
-        if location is None:
-            checks.append(
-                Check(role, rel, False, f"package not installed; run: sensorium models prepare {role}")
+    if location is None:
+        return [
+            Check(role, rel, False, f"package not installed; run: sensorium models prepare {role}")
+            for rel in pkg.sha256
+        ]
+    manifest = manifest_path(role, paths)
+    if not manifest.is_file():
+        return [*_verify_registry(role, role_spec, location, paths),
+                Check(role, str(manifest), False, f"no manifest; run: sensorium models prepare {role} --force")]  # fmt: skip
+    try:
+        recorded: dict[str, dict[str, object]] = json.loads(manifest.read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [
+            Check(
+                role,
+                str(manifest),
+                False,
+                f"unreadable manifest ({exc}); run: sensorium models prepare {role} --force",
             )
-            continue
-        root = location if pkg.kind == "in_place" or pkg.path == "." else location.parent
-        file = root if rel == "." else root / rel
-        if not file.is_file():
-            checks.append(Check(role, str(file), False, f"missing; run: sensorium models prepare {role}"))
-            continue
-        total = file.stat().st_size
-        with tqdm(
-            total=total, unit="B", unit_scale=True, desc=f"verify {role}", disable=None, leave=False
-        ) as bar:
-            got = sha256_file(file, bar)
-        if got != expected:
+        ]
+    fix = f"run: sensorium models prepare {role} --force"
+    checks = []
+    for known, expected in _registry_hashes(role_spec, location).items():
+        entry = recorded.get(known)
+        if entry is None or entry.get("sha256") != expected:
             checks.append(
                 Check(
                     role,
-                    str(file),
+                    str(manifest),
                     False,
-                    f"sha256 {got} != {expected}; run: sensorium models prepare {role} --force",
+                    f"the manifest disagrees with the registry about {known}; {fix}",
                 )
             )
+    for name, entry in recorded.items():
+        file = Path(name)
+        if not file.is_file():
+            checks.append(Check(role, name, False, f"missing; {fix}"))
+            continue
+        with tqdm(total=file.stat().st_size, unit="B", unit_scale=True, desc=f"verify {role}", disable=None,
+                  leave=False) as bar:  # fmt: skip
+            got = sha256_file(file, bar)
+        if got != entry.get("sha256"):
+            checks.append(
+                Check(role, name, False, f"sha256 {got} != {entry.get('sha256')} in the manifest; {fix}")
+            )
         else:
-            checks.append(Check(role, str(file), True))
+            checks.append(Check(role, name, True))
+    failed = {c.file for c in checks if not c.ok}
+    for name in role_spec.derive:  # the sidecar too: what the loader checks
+        target = derived_path(role, name, paths)
+        problem = "" if str(target) in failed else check_derived(target)
+        if problem:
+            checks.append(Check(role, str(target), False, f"{problem}; {fix}"))
+    for present in _role_files(role, role_spec, location, paths):
+        if present.is_file() and str(present) not in recorded:
+            checks.append(
+                Check(role, str(present), False, f"not in the manifest (added after prepare?); {fix}")
+            )
+    return checks
+
+
+def _verify_registry(role: str, role_spec: RoleSpec, location: Path, paths: Paths | None) -> list[Check]:
+    """Roles prepared before manifests: the registry's files and the derived files' sidecars."""
+    checks = []
+    for file_name, expected in _registry_hashes(role_spec, location).items():
+        file = Path(file_name)
+        if not file.is_file():
+            checks.append(Check(role, str(file), False, f"missing; run: sensorium models prepare {role}"))
+            continue
+        got = sha256_file(file)
+        ok = got == expected
+        problem = "" if ok else f"sha256 {got} != {expected}; run: sensorium models prepare {role} --force"
+        checks.append(Check(role, str(file), ok, problem))
     for name in role_spec.derive:
         target = derived_path(role, name, paths)
         problem = check_derived(target)
         fix = f"run: sensorium models prepare {role}" + (" --force" if target.exists() else "")
         checks.append(Check(role, str(target), not problem, f"{problem}; {fix}" if problem else ""))
+    return checks
+
+
+def verify_converted(paths: Paths | None = None) -> list[Check]:
+    """Files derived from models outside the registry (``$SENSORIUM_MODELS/converted/*``): sidecar and record."""
+    root = (paths or Paths.default()).models / "converted"
+    checks = []
+    for file in sorted(root.glob("*/*")) if root.exists() else []:
+        if not file.is_file() or file.name.endswith((".sha256", ".partial")):
+            continue
+        problem = check_derived(file)
+        fix = f"delete {file.parent} (it is derived again on next use)"
+        checks.append(Check("converted", str(file), not problem, f"{problem}; {fix}" if problem else ""))
     return checks
 
 

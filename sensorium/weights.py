@@ -184,3 +184,13 @@ def resolve_path(role: str, path: str | os.PathLike[str] | None = None) -> Path:
     from .supply import download_from_hub
 
     return download_from_hub(spec(role))
+
+
+def load_failure(
+    path: str | os.PathLike[str], exc: BaseException, what: str = "model file"
+) -> ModelNotAvailableError:
+    """The error for weights that exist but do not load (truncated, corrupted): names the file and the check."""
+    return ModelNotAvailableError(
+        f"{what} {os.fspath(path)} failed to load ({type(exc).__name__}: {exc}); it may be damaged or truncated. "
+        "Check it with `sensorium models verify` (and repair with `sensorium models prepare --force`)."
+    )

@@ -303,3 +303,21 @@ def test_postgres_threads_roundtrip_and_retention(postgres_dsn) -> None:
     assert len(later.state(tid)["messages"]) == 6
     later.delete(tid)
     assert tid not in [t.id for t in later.threads()]
+
+
+def test_postgres_claims_and_tool_journal(postgres_dsn) -> None:
+    from sensorium.agents.graph.journal import AlreadyDecidedError, Journal
+
+    first, second = Journal(open_checkpointer(dsn=postgres_dsn)), Journal(open_checkpointer(dsn=postgres_dsn))
+    first.claim("pg-claims", None, {"c1": {"action": "approve"}})
+    with pytest.raises(AlreadyDecidedError, match="already decided by another process"):
+        second.claim("pg-claims", None, {})
+    first.release("pg-claims", None)
+    second.claim("pg-claims", None, {})
+    assert first.start("pg-claims", "c1", "launch") is None
+    assert second.start("pg-claims", "c1", "launch").state == "started"  # running (or cut off): not again
+    assert [e.call_id for e in second.in_doubt("pg-claims")] == ["c1"]
+    first.finish("pg-claims", "c1", {"content": "launched"})
+    assert second.start("pg-claims", "c1", "launch").result == {"content": "launched"}
+    first.delete("pg-claims")
+    assert second.entries("pg-claims") == []

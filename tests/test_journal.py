@@ -146,3 +146,31 @@ def test_mark_done_is_refused_for_a_call_that_has_not_run(tmp_path) -> None:
     with pytest.raises(InputError, match="has not run"):
         list(assistant.resume("t", {req.id: Decision(action="mark_done")}))
     assert RUNS == [] and assistant.pending("t")
+
+
+def test_a_claim_is_released_when_the_resume_ends(tmp_path) -> None:
+    saver = open_checkpointer(tmp_path / "threads.sqlite")
+    journal = Journal(saver)
+    journal.claim("t", None, {})
+    with pytest.raises(AlreadyDecidedError):
+        Journal(open_checkpointer(tmp_path / "threads.sqlite")).claim(
+            "t", None, {}
+        )  # held, by a live process
+    journal.release("t", None)  # e.g. the resume failed before writing a checkpoint: a retry may claim it
+    Journal(open_checkpointer(tmp_path / "threads.sqlite")).claim("t", None, {})
+
+
+def test_the_chat_asks_run_again_skip_or_mark_done_for_a_call_in_doubt() -> None:
+    import io
+
+    from rich.console import Console
+
+    from sensorium.agents.graph.approval import ApprovalRequest
+    from sensorium.repl.approvals import ask_decision
+
+    request = ApprovalRequest(id="c1", name="write_file", arguments={"path": "a"}, in_doubt=True)
+    for typed, action in (["d"], "mark_done"), (["?", "a"], "approve"), (["r"], "reject"):
+        answers = iter(typed)
+        out = io.StringIO()
+        decision = ask_decision(Console(file=out), request, lambda prompt, default, it=answers: next(it))
+        assert decision is not None and decision.action == action

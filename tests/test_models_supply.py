@@ -130,3 +130,83 @@ def test_prepare_killed_midway_then_rerun_verifies(tmp_path: Path, monkeypatch: 
     assert all(c.ok for c in verify_role("chat"))
     ok = _cli("models", "verify", "chat", env=env)
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def _fake_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A role whose package folder holds a registry-hashed config, an unhashed tokenizer and a derived file."""
+    from sensorium import supply
+    from sensorium.weights import PackageSource, RoleSpec
+
+    pkg_dir = tmp_path / "pkg"
+    pkg_dir.mkdir()
+    (pkg_dir / "config.json").write_text("{}")
+    (pkg_dir / "tokenizer.json").write_text('{"vocab": 1}')
+    (tmp_path / "derive_mod.py").write_text(
+        "def derive(source, target):\n    open(target, 'w').write(open(source / 'tokenizer.json').read() * 2)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("SENSORIUM_MODELS", str(tmp_path / "models"))
+    role_spec = RoleSpec(
+        role="fake",
+        description="",
+        format="x",
+        package=PackageSource(
+            kind="in_place",
+            requirements=(),
+            path="pkg",
+            sha256={"config.json": hashlib.sha256(b"{}").hexdigest()},
+        ),
+        derive={"derived.bin": "derive_mod:derive"},
+    )
+    monkeypatch.setattr(supply, "spec", lambda role: role_spec)
+    monkeypatch.setattr(supply, "package_location", lambda spec, paths=None: pkg_dir)
+    monkeypatch.setattr(supply, "missing_requirements", lambda spec: [])
+    return supply, pkg_dir
+
+
+def _failed(supply) -> list[str]:
+    return [f"{Path(c.file).name}: {c.problem}" for c in supply.verify_role("fake") if not c.ok]
+
+
+def test_verify_hashes_every_file_of_a_role_against_its_manifest(tmp_path, monkeypatch) -> None:
+    supply, pkg_dir = _fake_role(tmp_path, monkeypatch)
+    supply.prepare_role("fake")
+    assert {Path(c.file).name for c in supply.verify_role("fake")} == {
+        "config.json",
+        "tokenizer.json",
+        "derived.bin",
+    }
+    assert _failed(supply) == []
+    # a file the registry does not hash
+    (pkg_dir / "tokenizer.json").write_text('{"vocab": 2}')
+    assert any(f.startswith("tokenizer.json: sha256") for f in _failed(supply))
+    (pkg_dir / "tokenizer.json").write_text('{"vocab": 1}')
+    # a derived file changed together with its sidecar
+    derived = tmp_path / "models" / "fake" / "derived.bin"
+    derived.write_text("evil")
+    supply.sidecar(derived).write_text(hashlib.sha256(b"evil").hexdigest() + "\n")
+    problems = _failed(supply)
+    assert any(f.startswith("derived.bin: sha256") for f in problems), problems
+    assert "sidecar was rewritten" in supply.check_derived(derived)  # what loading it checks
+    supply.prepare_role("fake", force=True)
+    assert _failed(supply) == []
+    # a file that appeared after prepare, and a manifest edited to hide a changed registry file
+    (pkg_dir / "planted.py").write_text("x")
+    assert any(f.startswith("planted.py: not in the manifest") for f in _failed(supply))
+    (pkg_dir / "planted.py").unlink()
+    manifest = supply.manifest_path("fake")
+    (pkg_dir / "config.json").write_text("{ }")
+    text = manifest.read_text().replace(hashlib.sha256(b"{}").hexdigest(), hashlib.sha256(b"{ }").hexdigest())
+    manifest.write_text(text)
+    assert any("disagrees with the registry" in f for f in _failed(supply))
+    with pytest.raises(SensoriumError, match=r"config.json: sha256 .* in the registry"):
+        supply.write_manifest("fake")
+
+
+def test_a_weight_that_fails_to_load_names_the_file_and_verify(tmp_path) -> None:
+    from sensorium.weights import load_failure
+
+    err = load_failure(tmp_path / "m.gguf", RuntimeError("Failed to init server"), "GGUF file")
+    assert (
+        "m.gguf" in str(err) and "sensorium models verify" in str(err) and "Failed to init server" in str(err)
+    )

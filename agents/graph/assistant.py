@@ -345,7 +345,10 @@ class Assistant:
             start_event = Event(
                 type="turn_started", thread_id=thread_id, data={"resume": "after interruption"}
             )
-            yield from self._stream(thread_id, None, start_event, live)
+            try:
+                yield from self._stream(thread_id, None, start_event, live)
+            finally:
+                self.journal.release(thread_id, checkpoint_id)
             return
         unknown = set(decided) - set(pending)
         if unknown:
@@ -366,7 +369,11 @@ class Assistant:
         if payload:  # deciding claims the pending step: a second process deciding it too is refused
             self.journal.claim(thread_id, checkpoint_id, payload)
         start_event = Event(type="turn_started", thread_id=thread_id, data={"resume": payload})
-        yield from self._stream(thread_id, Command(resume=payload), start_event, live)
+        try:
+            yield from self._stream(thread_id, Command(resume=payload), start_event, live)
+        finally:
+            if payload:
+                self.journal.release(thread_id, checkpoint_id)
 
     def _resume_in_doubt(
         self,
@@ -409,7 +416,10 @@ class Assistant:
             )
             for k, v in decisions.items()
         ]
-        yield from self._stream(thread_id, None, start_event, live, after=after)
+        try:
+            yield from self._stream(thread_id, None, start_event, live, after=after)
+        finally:
+            self.journal.release(thread_id, checkpoint_id)
 
     def _stream(
         self, thread_id: str, graph_input: Any, start_event: Event, live: bool, after: Sequence[Event] = ()

@@ -170,15 +170,37 @@ class Journal:
                     self._sql("DELETE FROM sensorium_claims WHERE thread_id = ? AND checkpoint_id = ?"),
                     (thread_id, key),
                 )
+            # The row is the lock: in Postgres two transactions may both get here; one insert wins, the other
+            # inserts nothing (SQLite's BEGIN IMMEDIATE already lets only one in).
             cur.execute(
                 self._sql(
                     "INSERT INTO sensorium_claims (thread_id, checkpoint_id, owner, claimed_at, decisions) "
-                    "VALUES (?, ?, ?, ?, ?)"
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread_id, checkpoint_id) DO NOTHING"
                 ),
                 (thread_id, key, _owner(), time.time(), json.dumps(decisions, default=str)),
             )
+            if cur.rowcount != 1:
+                raise AlreadyDecidedError(taken)
 
         self._tx(run)
+
+    def release(self, thread_id: str, checkpoint_id: str | None) -> None:
+        """Drop this process's claim once its resume has ended: the thread has moved on (a newer checkpoint), or
+        the resume failed before that and another attempt, here or elsewhere, may claim the step again."""
+        key = checkpoint_id or ""
+        if self._conn is None:
+            with self._lock:
+                if self._mem_claims.get((thread_id, key), ("",))[0] == _owner():
+                    del self._mem_claims[(thread_id, key)]
+            return
+        self._tx(
+            lambda cur: cur.execute(
+                self._sql(
+                    "DELETE FROM sensorium_claims WHERE thread_id = ? AND checkpoint_id = ? AND owner = ?"
+                ),
+                (thread_id, key, _owner()),
+            )
+        )
 
     # -- the tool journal -----------------------------------------------------------------------------------
     def start(self, thread_id: str, call_id: str, name: str) -> Entry | None:
@@ -207,18 +229,20 @@ class Journal:
                 cur.execute(
                     self._sql(
                         "UPDATE sensorium_tool_journal SET state = 'started', owner = ?, updated_at = ? "
-                        "WHERE thread_id = ? AND call_id = ?"
+                        "WHERE thread_id = ? AND call_id = ? AND state = 'rerun'"
                     ),
                     (_owner(), time.time(), thread_id, call_id),
                 )
-                return None
+                return None if cur.rowcount == 1 else Entry(thread_id, call_id, was_name, "started", None)
             cur.execute(
                 self._sql(
                     "INSERT INTO sensorium_tool_journal (thread_id, call_id, name, state, result, owner, "
-                    "updated_at) VALUES (?, ?, ?, 'started', NULL, ?, ?)"
+                    "updated_at) VALUES (?, ?, ?, 'started', NULL, ?, ?) ON CONFLICT (thread_id, call_id) DO NOTHING"
                 ),
                 (thread_id, call_id, name, _owner(), time.time()),
             )
+            if cur.rowcount != 1:  # another process started it between our read and our insert (Postgres)
+                return Entry(thread_id, call_id, name, "started", None)
             return None
 
         return self._tx(run)

@@ -43,6 +43,8 @@ def parse_arguments(text: str) -> dict | str:
 def ask_decision(console: Console, request: ApprovalRequest, ask: Ask, *, tries: int = 3) -> Decision | None:
     """One decision for ``request``; None when the user ends input without deciding (the call stays pending)."""
     show_request(console, request)
+    if request.in_doubt:  # cut off by a crash: it may have run already
+        return _ask_in_doubt(console, ask, tries)
     for _ in range(tries * 2):
         answer = ask("approve [a] / edit arguments [e] / reject [r]? ", "")
         if answer is None:
@@ -67,4 +69,20 @@ def ask_decision(console: Console, request: ApprovalRequest, ask: Ask, *, tries:
                 console.print(Text(parsed, style="red"))
             continue
         console.print(Text("type a (approve), e (edit the arguments) or r (reject)", style="red"))
+    return None
+
+
+def _ask_in_doubt(console: Console, ask: Ask, tries: int) -> Decision | None:
+    for _ in range(tries * 2):
+        answer = ask("run it again [a] / skip it [r] / it did run: mark done [d]? ", "")
+        if answer is None:
+            return None
+        choice = answer.strip().lower()
+        if choice in APPROVE:
+            return Decision(action="approve")
+        if choice in REJECT or choice in {"s", "skip"}:
+            return Decision(action="reject", reason="skipped after a crash")
+        if choice in {"d", "done", "mark done"}:
+            return Decision(action="mark_done")
+        console.print(Text("type a (run again), r (skip) or d (mark done)", style="red"))
     return None

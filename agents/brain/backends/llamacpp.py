@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import struct
 import threading
 import time
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from langchain_core.messages import BaseMessage
 
 from sensorium.errors import SensoriumError
 from sensorium.extras import require
+from sensorium.weights import load_failure
 
 from ..chat import ChatResult, GenerationOptions, TokenCallback, Usage
 from ..chattemplate import gguf_metadata, render, to_dicts, tool_dicts
@@ -56,15 +58,24 @@ class _Engine:
 
     def __init__(self, path: Path, settings: LlamaCppSettings) -> None:
         xlc = require("xllamacpp", "llm", purpose="the llama.cpp chat backend")
-        meta = gguf_metadata(
-            path,
-            [
-                "tokenizer.chat_template",
-                "general.name",
-                "tokenizer.ggml.bos_token_id",
-                "tokenizer.ggml.eos_token_id",
-            ],
-        )
+        try:
+            meta = gguf_metadata(
+                path,
+                [
+                    "tokenizer.chat_template",
+                    "general.name",
+                    "tokenizer.ggml.bos_token_id",
+                    "tokenizer.ggml.eos_token_id",
+                ],
+            )
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            IndexError,
+            struct.error,
+        ) as exc:  # a truncated or corrupted header
+            raise load_failure(path, exc, "GGUF file") from exc
         self.template = cast(str, meta.get("tokenizer.chat_template"))  # checked non-empty just below
         if not self.template:
             raise SensoriumError(
@@ -89,7 +100,10 @@ class _Engine:
         params.api_keys = [secrets.token_hex(16)]
         if not settings.verbose:
             params.verbosity = -1
-        self.server = xlc.Server(params)
+        try:
+            self.server = xlc.Server(params)
+        except Exception as exc:  # "Failed to init server": say which file, and how to check it
+            raise load_failure(path, exc, "GGUF file") from exc
         self.lock = threading.Lock()
 
 
