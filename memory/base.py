@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -63,9 +64,13 @@ class Budgeted(Protocol):
 
 
 @runtime_checkable
-class Browsable(Protocol):
+class Browsable(Retriever, Protocol):
     """A memory a user can look through and correct (``sensorium memory``, the REPL's /memory and /forget)."""
 
-    def find(self, doc_id: str, namespace: str | None = None) -> list[Hit]: ...
+    def list(
+        self, *, namespace: str | Sequence[str] | None = "default", limit: int = 100
+    ) -> builtins.list[Hit]: ...
 
-    def delete(self, ids: list[str], *, namespace: str = "default") -> int: ...
+    def find(self, doc_id: str, namespace: str | None = None) -> builtins.list[Hit]: ...
+
+    def delete(self, ids: builtins.list[str], *, namespace: str = "default") -> int: ...

@@ -13,6 +13,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -264,7 +265,7 @@ class Memory:
     def list(
         self,
         *,
-        namespace: str | None = "default",
+        namespace: str | Sequence[str] | None = "default",
         filter: dict[str, Any] | None = None,
         limit: int = 100,
         offset: int = 0,

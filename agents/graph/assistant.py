@@ -517,6 +517,32 @@ class Assistant:
         """True when a turn of the thread stopped before its end (waiting for approval, or cut off by a crash)."""
         return bool(self.graph.get_state({"configurable": {"thread_id": thread_id}}).next)
 
+    @property
+    def memory(self) -> Retriever | None:
+        """The long-term memory the graph recalls from and keeps to (None when it is off)."""
+        return self.services.memory
+
+    @property
+    def rails(self) -> Rails:
+        return self.services.rails
+
+    def keep_partial_reply(self, thread_id: str, agent: str, text: str) -> bool:
+        """After a generation was stopped inside the agent's reply: keep what it had written as its reply
+        (marked as stopped), so the rest of the turn can run with :meth:`resume`. False when the thread is not
+        stopped inside a reply (the turn then stays at its last checkpoint; ``resume`` finishes it)."""
+        config = {"configurable": {"thread_id": thread_id}}
+        try:
+            snapshot = self.graph.get_state(config)
+        except Exception:
+            return False
+        if "agent" not in (snapshot.next or ()):
+            return False
+        from langchain_core.messages import AIMessage
+
+        reply = (text.strip() + " [stopped by the user]").strip()
+        self.graph.update_state(config, {"messages": [AIMessage(content=reply, name=agent)]}, as_node="agent")
+        return True
+
     def state(self, thread_id: str) -> dict[str, Any]:
         """The thread's current state values (messages, plan, usage, percepts, ...)."""
         return dict(self.graph.get_state({"configurable": {"thread_id": thread_id}}).values)

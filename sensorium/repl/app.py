@@ -26,6 +26,7 @@ from rich.text import Text
 
 from sensorium.agents.brain.cancel import CancellableModel, CancelSwitch, GenerationCancelled
 from sensorium.agents.graph.events import Event
+from sensorium.memory.base import Browsable
 from sensorium.multimodal.base import Attachment
 
 from ..config import Paths
@@ -270,23 +271,12 @@ class ChatApp:
         the rest of the turn runs (output check, memory). Stopped elsewhere: the turn stays cut off at its last
         checkpoint and ``/retry`` finishes it.
         """
-        config = {"configurable": {"thread_id": self.thread_id}}
-        graph = getattr(self.assistant, "graph", None)
         agent, partial = self.renderer.partial()
-        try:
-            snapshot = graph.get_state(config) if graph is not None else None
-        except Exception:
-            snapshot = None
-        if snapshot is None or "agent" not in (snapshot.next or ()) or agent is None:
+        if agent is None or not self.assistant.keep_partial_reply(self.thread_id, agent, partial):
             self.renderer.note(
                 "stopped. The thread keeps its last checkpoint; /retry finishes the turn.", "bold yellow"
             )
             return
-        from langchain_core.messages import AIMessage
-
-        text = (partial.strip() + " [stopped by the user]").strip()
-        assert graph is not None  # a None graph gives a None snapshot, handled above
-        graph.update_state(config, {"messages": [AIMessage(content=text, name=agent)]}, as_node="agent")
         for ev in self.assistant.resume(self.thread_id, live=True):
             if self.on_event is not None:
                 self.on_event(ev)
@@ -397,16 +387,15 @@ class ChatApp:
 
         from ..logview import LogRenderer
 
-        home = getattr(self.assistant, "paths", None) or Paths.default()
-        events_dir = getattr(home, "events", None) or Paths.default().events
+        events_dir = self.assistant.paths.events
         renderer = LogRenderer(self.console, full="--full" in arg.split())
         events = renderer.render(EventLog(events_dir).read(self.thread_id))
         if not events:
             self.console.print(f"no events logged for {self.thread_id} yet")
 
-    def _memory(self) -> Any:
-        memory = getattr(getattr(self.assistant, "services", None), "memory", None)
-        if memory is None or not hasattr(memory, "find"):
+    def _memory(self) -> Browsable:
+        memory = self.assistant.memory
+        if memory is None or not isinstance(memory, Browsable):
             raise InputError("memory is off in this chat (started with --no-memory)")
         return memory
 
@@ -526,10 +515,8 @@ def run_chat(opts: ChatOptions, *, console: Console | None = None, reader: LineI
     tracer = EventTracer.from_env()
     with console.status("opening threads, memory, tools and guardrails …", spinner="dots"):
         assistant = Assistant(team, home=paths, memory=None if opts.memory else False, tools=tools)
-        rails = getattr(getattr(assistant, "services", None), "rails", None)
         try:  # rails load their classifiers on first use: do it now, not on the first message
-            if rails is not None:
-                rails.check("hello", "input")
+            assistant.rails.check("hello", "input")
         except Exception:  # a real problem shows up, with its message, on the first turn
             pass
     # One worker in the background while the user types: first the rest of what a first turn would wait for
