@@ -18,6 +18,7 @@ selection says so in ``note``), never guessed.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -79,10 +80,14 @@ def request_text(messages: Sequence[BaseMessage]) -> str:
     return ""
 
 
-def tool_text(tool: dict[str, Any]) -> str:
-    """What a tool is compared by: its name in words and its description."""
-    name = str(tool.get("name", "")).replace("_", " ").replace(".", " ")
-    return f"{name}: {tool.get('description', '')}".strip()
+def tool_texts(tool: dict[str, Any]) -> list[str]:
+    """What a tool is compared by: its name in words with its description, the name alone, the description alone
+    (the best of the three counts). Name and description together drowned a short name: "Remember that my
+    dentist is on Friday" scored 0.17 against ``remember`` "Store a fact or note in long-term memory ...", below
+    the gate; with the name alone it scores 0.31."""
+    name = str(tool.get("name", "")).replace("_", " ").replace(".", " ").strip()
+    description = str(tool.get("description", "")).strip()
+    return [t for t in (f"{name}: {description}", name, description) if t]
 
 
 def select_tools(
@@ -144,8 +149,10 @@ _tool_vectors: dict[tuple[int, str], np.ndarray] = {}
 
 
 def similarities(embed: Embed, request: str, tools: Sequence[dict[str, Any]]) -> np.ndarray:
-    """Cosine similarity of the request to each tool (tool vectors cached: the same tools come every turn)."""
-    texts = [tool_text(t) for t in tools]
+    """Cosine similarity of the request to each tool, the best of its texts (``tool_texts``); tool vectors are
+    cached, since the same tools come every turn."""
+    per_tool = [tool_texts(t) for t in tools]
+    texts = [text for group in per_tool for text in group]
     with _cache_lock:
         missing = [t for t in dict.fromkeys(texts) if (id(embed), t) not in _tool_vectors]
     vectors = embed([request, *missing])
@@ -155,7 +162,9 @@ def similarities(embed: Embed, request: str, tools: Sequence[dict[str, Any]]) ->
                 _tool_vectors.clear()
             _tool_vectors[(id(embed), text)] = vec
         matrix = np.stack([_tool_vectors[(id(embed), t)] for t in texts])
-    return np.asarray(matrix @ vectors[0], dtype=np.float32)
+    sims = matrix @ vectors[0]
+    bounds = np.cumsum([0, *(len(g) for g in per_tool)])
+    return np.array([sims[a:b].max() for a, b in itertools.pairwise(bounds)], dtype=np.float32)
 
 
 @cache
