@@ -59,6 +59,9 @@ def test_tagged_grammar_takes_one_tag_per_call_and_refuses_other_wrappings() -> 
     assert accepts(g, tagged(("calculate", "1234 + 5678")))
     assert accepts(g, tagged(("calculate", "1234 + 5678"), ("calculate", "999 * 7")))
     assert accepts(g, "Hamlet was written by Shakespeare.")
+    # Qwen ends a call with "\n" before its end token: a trailing newline must not force another call
+    assert accepts(g, tagged(("calculate", "1")) + "\n")
+    assert not accepts(g, tagged(("calculate", "1")) + "\n\nThe answer is 1.")
     assert not accepts(g, "```json\n" + json.dumps({"name": "calculate", "arguments": {"x": "1"}}) + "\n```")
     assert not accepts(g, json.dumps({"name": "calculate", "arguments": {"x": "1"}}))
     # the untagged grammar (models whose template has no tags) keeps the fence for one call

@@ -127,7 +127,9 @@ def tools_grammar(
     lines = [
         "%llguidance {}",
         "start: calls" + (" | ANSWER" if allow_answer else ""),
-        f"calls: tagged{more}" + ("" if tagged else ' | FENCE body "\\n```" | body'),
+        # The trailing "\n" is where Qwen ends: after "</tool_call>" it writes "\n" (p=1.0) and then its end token.
+        # Without it that "\n" could only open another call, and the 0.5B wrote the same call up to 8 times.
+        f'calls: tagged{more} "\\n"?' + ("" if tagged else ' | FENCE body "\\n```" | body'),
         'tagged: "<tool_call>\\n" body "\\n</tool_call>"',
         "FENCE: /```[a-z_]{0,12}\\n/",
         "body: %json " + json.dumps(call_schema(tools), ensure_ascii=False),
