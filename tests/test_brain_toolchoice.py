@@ -198,3 +198,12 @@ def test_scripted_model_accepts_tool_choice_and_holds_steps_to_it() -> None:
         model.chat(msgs, tools=[CALC], options=GenerationOptions(tool_choice="calculate"))
     with pytest.raises(AssertionError, match="tool_choice is 'none'"):
         model.chat(msgs, tools=[CALC], options=GenerationOptions(tool_choice="none"))
+
+
+def test_a_call_repeated_within_a_reply_is_found_where_it_begins() -> None:
+    from sensorium.agents.brain.toolparse import repeated_call_at
+
+    a, b = tagged(("calculate", "1")), tagged(("current_time", "UTC"))
+    assert repeated_call_at(a + "\n" + b) is None
+    text = a + "\n" + b + "\n" + a + "\n<tool_call>\n{"
+    assert text[: repeated_call_at(text)] == a + "\n" + b

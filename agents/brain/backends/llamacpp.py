@@ -16,7 +16,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -30,7 +30,7 @@ from sensorium.extras import require
 from ..chat import ChatResult, GenerationOptions, TokenCallback, Usage
 from ..chattemplate import gguf_metadata, render, to_dicts, tool_dicts
 from ..constrain import grammar_for, uses_tool_call_tags
-from ..toolparse import to_message
+from ..toolparse import repeated_call_at, to_message
 from ..toolselect import Selection, call_share, mode_of, prepared, select_for
 
 
@@ -44,6 +44,10 @@ class LlamaCppSettings:
     verbose: bool = False
     # Hidden-state mode: the engine returns the final hidden state at a prompt's last token, not text.
     last_state: bool = False
+
+
+class _Stop(Exception):
+    """Raised from the token callback to end a generation early (see ``LlamaCppChatModel.complete``)."""
 
 
 class LlamaCppError(SensoriumError):
@@ -153,15 +157,20 @@ class LlamaCppChatModel:
         return render(self.engine.template, to_dicts(messages), tool_dicts(tools))
 
     def complete(
-        self, body: dict[str, Any], on_text: TokenCallback | None = None
+        self,
+        body: dict[str, Any],
+        on_text: TokenCallback | None = None,
+        cut_at: Callable[[str], int | None] | None = None,
     ) -> tuple[str, dict[str, Any], float | None]:
-        """Stream one raw completion request: (text, final chunk, seconds to the first token)."""
+        """Stream one raw completion request: (text, final chunk, seconds to the first token). ``cut_at(text so
+        far)`` may return a position: generation stops and the text ends there (finish reason "stop")."""
         eng = self.engine
         pieces: list[str] = []
         final: dict[str, Any] = {}
         errors: list[Any] = []
         start = time.perf_counter()
         first: list[float] = []
+        cut: list[int] = []
 
         def callback(chunk: Any) -> None:
             data = json.loads(chunk) if isinstance(chunk, str | bytes) else chunk
@@ -176,13 +185,24 @@ class LlamaCppChatModel:
                 if not first:
                     first.append(time.perf_counter() - start)
                 pieces.append(text)
+                at = cut_at("".join(pieces)) if cut_at is not None and "</" in text else None
+                if at is not None:
+                    cut.append(at)
+                    raise _Stop  # unwinds out of the engine's generation loop, as a cancel does
                 if on_text:
                     on_text(text)
             if choices[0].get("finish_reason") or "usage" in data:
                 final.update(data)
 
         with eng.lock:
-            eng.server.handle_completions(json.dumps({**body, "stream": True}), callback)
+            try:
+                eng.server.handle_completions(json.dumps({**body, "stream": True}), callback)
+            except _Stop:
+                pass
+        if cut:
+            n = len("".join(pieces)[: cut[0]])
+            final = {"choices": [{"finish_reason": "stop"}], "usage": {"completion_tokens": len(pieces)}}
+            return "".join(pieces)[:n], final, first[0] if first else None
         if errors:
             err = errors[0]
             message = err.get("message", err) if isinstance(err, dict) else err
@@ -254,7 +274,8 @@ class LlamaCppChatModel:
             body["stop"] = list(opts.stop)
         if grammar:
             body["grammar"] = grammar
-        text, final, ttft = self.complete(body, on_token)
+        calls_only = grammar is not None and selection is not None and selection.mode == "required"
+        text, final, ttft = self.complete(body, on_token, repeated_call_at if calls_only else None)
         usage_raw = final.get("usage") or {}
         choice = (final.get("choices") or [{}])[0]
         usage = Usage(

@@ -24,7 +24,7 @@ from sensorium.extras import require
 from ..chat import ChatResult, GenerationOptions, TokenCallback, Usage
 from ..chattemplate import to_dicts, tool_dicts
 from ..constrain import grammar_for, uses_tool_call_tags
-from ..toolparse import to_message
+from ..toolparse import repeated_call_at, to_message
 from ..toolselect import Selection, call_share_of, mode_of, prepared, select_for, starts_call
 
 _lock = threading.Lock()
@@ -198,6 +198,7 @@ class TransformersChatModel:
         generator = torch.Generator(device="cpu").manual_seed(opts.seed)
         out_ids: list[int] = []
         emitted, ttft, finish = "", None, "length"
+        cut: int | None = None
         with self._lock, torch.inference_mode():
             past, step_ids = None, input_ids
             for _ in range(opts.max_tokens):
@@ -226,6 +227,11 @@ class TransformersChatModel:
                     raise SensoriumError(f"constrained decoding failed: {matcher.get_error()}")
                 out_ids.append(token)
                 text = tok.decode(out_ids, skip_special_tokens=False)
+                calls_only = selection is not None and selection.mode == "required" and matcher is not None
+                at = repeated_call_at(text) if calls_only and text.endswith(">") else None
+                if at is not None:  # a call repeated within the reply: stop and cut it off (toolparse)
+                    cut, finish = at, "stop"
+                    break
                 if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
                     if on_token and len(text) > len(emitted):
                         on_token(text[len(emitted) :])
@@ -234,7 +240,7 @@ class TransformersChatModel:
                     finish = "stop"
                     break
                 step_ids = torch.tensor([[token]], device=model.device)
-        text = tok.decode(out_ids, skip_special_tokens=False)
+        text = tok.decode(out_ids, skip_special_tokens=False)[:cut]
         usage = Usage(
             prompt_tokens=int(input_ids.shape[1]),
             completion_tokens=len(out_ids),
