@@ -185,7 +185,8 @@ class LlamaCppChatModel:
                 if not first:
                     first.append(time.perf_counter() - start)
                 pieces.append(text)
-                at = cut_at("".join(pieces)) if cut_at is not None and "</" in text else None
+                # a block closes on a piece with ">" (the tag may come as several tokens: "</", "tool", "_call", ">")
+                at = cut_at("".join(pieces)) if cut_at is not None and ">" in text else None
                 if at is not None:
                     cut.append(at)
                     raise _Stop  # unwinds out of the engine's generation loop, as a cancel does

@@ -228,7 +228,7 @@ class TransformersChatModel:
                 out_ids.append(token)
                 text = tok.decode(out_ids, skip_special_tokens=False)
                 calls_only = selection is not None and selection.mode == "required" and matcher is not None
-                at = repeated_call_at(text) if calls_only and text.endswith(">") else None
+                at = repeated_call_at(text) if calls_only and ">" in tok.decode([token]) else None
                 if at is not None:  # a call repeated within the reply: stop and cut it off (toolparse)
                     cut, finish = at, "stop"
                     break
