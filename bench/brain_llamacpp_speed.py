@@ -6,6 +6,13 @@ rendering, streaming callback, parsing, usage). The two alternate request by req
 machine load hits both alike; tokens/s is completion tokens over wall time, end to end.
 
     .venv/bin/python bench/brain_llamacpp_speed.py --repeats 5 --max-tokens 128
+
+``--grammar`` measures what the tool-call grammar costs instead: the same rendered prompt with tools (a two-part
+arithmetic request and a calculate tool), decoded with sensorium's grammar (calls only, ``<tool_call>`` form) and
+without any grammar, alternating; the figure is llama.cpp's own decode time per generated token (prompt reading
+excluded), median over the repeats.
+
+    .venv/bin/python bench/brain_llamacpp_speed.py --grammar --repeats 7
 """
 
 from __future__ import annotations
@@ -17,10 +24,48 @@ import time
 
 from langchain_core.messages import HumanMessage
 
-from sensorium.agents.brain.backends.llamacpp import LlamaCppChatModel, resolve_gguf
+from sensorium.agents.brain.backends.llamacpp import LlamaCppChatModel, LlamaCppSettings, resolve_gguf
 from sensorium.agents.brain.chat import GenerationOptions
 
 PROMPT = "Write a Python function that checks whether a string is a palindrome, and explain it step by step."
+
+
+CALCULATE = {
+    "name": "calculate",
+    "description": "Evaluate an arithmetic expression exactly.",
+    "parameters": {
+        "type": "object",
+        "properties": {"expression": {"type": "string", "description": "the expression"}},
+        "required": ["expression"],
+    },
+}
+
+
+def grammar_cost(model: LlamaCppChatModel, repeats: int, max_tokens: int) -> None:
+    """Decode ms per token with the tool grammar vs without, same prompt, alternating."""
+    from sensorium.agents.brain.constrain import tools_grammar, uses_tool_call_tags
+
+    messages = [HumanMessage("What is 1234 + 5678, and what is 999 * 7?")]
+    prompt = model.render(messages, [CALCULATE])
+    grammar = tools_grammar(
+        [CALCULATE], allow_answer=False, tagged=uses_tool_call_tags(model.engine.template)
+    )
+    base = {"prompt": prompt, "n_predict": max_tokens, "temperature": 0.0, "seed": 0, "cache_prompt": True}
+    per_token: dict[str, list[float]] = {"grammar": [], "none": []}
+    for i in range(repeats):
+        for name in ("grammar", "none")[:: 1 if i % 2 == 0 else -1]:
+            body = {**base, "grammar": grammar} if name == "grammar" else dict(base)
+            with model.engine.lock:
+                raw = model.engine.server.handle_completions(body)
+            t = raw.get("timings") or {}
+            per_token[name].append(float(t["predicted_ms"]) / max(1, int(t["predicted_n"])))
+            print(json.dumps({"repeat": i, "config": name, "tokens": t.get("predicted_n"),
+                              "ms_per_token": round(per_token[name][-1], 2)}))  # fmt: skip
+    g, n = statistics.median(per_token["grammar"]), statistics.median(per_token["none"])
+    print(f"\ndecode time per token, {model.path.name}, median of {repeats}")
+    print(f"with the tool-call grammar: {g:8.2f} ms")
+    print(f"without a grammar:          {n:8.2f} ms")
+    print(f"grammar cost:               {100 * (g / n - 1):+7.1f} %")
 
 
 def main() -> None:
@@ -28,8 +73,13 @@ def main() -> None:
     ap.add_argument("--model", default="chat", help="registry role or .gguf path (default: chat)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--max-tokens", type=int, default=128)
+    ap.add_argument("--grammar", action="store_true", help="measure the tool-call grammar's cost instead")
+    ap.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: every core)")
     args = ap.parse_args()
-    model = LlamaCppChatModel(resolve_gguf(args.model))
+    model = LlamaCppChatModel(resolve_gguf(args.model), settings=LlamaCppSettings(n_threads=args.threads))
+    if args.grammar:
+        grammar_cost(model, args.repeats, args.max_tokens)
+        return
     messages = [HumanMessage(PROMPT)]
     prompt = model.render(messages)
     opts = GenerationOptions(max_tokens=args.max_tokens)

@@ -19,7 +19,7 @@ import json
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +221,7 @@ class BfclItemResult:
     reply: str
     prompt_tokens: int
     completion_tokens: int
+    meta: dict[str, Any] = field(default_factory=dict)  # how the brain chose: call_share, tool_selection
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -253,6 +254,11 @@ def run_item(
         reply=result.reply,
         prompt_tokens=result.usage.prompt_tokens,
         completion_tokens=result.usage.completion_tokens,
+        meta={
+            k: msg.response_metadata[k]
+            for k in ("call_share", "tool_selection")
+            if k in msg.response_metadata
+        },
     )
 
 

@@ -429,8 +429,8 @@ def verify_converted(paths: Paths | None = None) -> list[Check]:
 
 
 def offline_roles() -> list[str]:
-    """Roles a registry package can supply (what ``prepare`` and ``verify`` cover by default)."""
-    return [r for r, s in registry().items() if s.package is not None]
+    """Roles a registry package can supply (what ``prepare`` and ``verify`` cover by default), on-demand ones aside."""
+    return [r for r, s in registry().items() if s.package is not None and not s.on_demand]
 
 
 def download_from_hub(role_spec: RoleSpec) -> Path:

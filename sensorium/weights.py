@@ -46,6 +46,8 @@ class RoleSpec:
     package: PackageSource | None = None
     # Files computed from the weights at prepare time: output file name -> "module:function(source, target)".
     derive: dict[str, str] = field(default_factory=dict)
+    # Large optional weights: prepared and verified only when named, never by a bare `models prepare`.
+    on_demand: bool = False
 
     @property
     def env_var(self) -> str:
@@ -96,6 +98,7 @@ def _parse_role(role: str, spec: dict[str, Any]) -> RoleSpec:
         hub_file=hub.get("file"),
         package=package,
         derive=dict(spec.get("derive") or {}),
+        on_demand=bool(spec.get("on_demand", False)),
     )
 
 

@@ -79,3 +79,41 @@ def test_a_warmed_prefix_is_not_read_again(brain) -> None:
     timings = result.message.response_metadata["timings"]
     # llama.cpp reused the system prompt and tool schemas it read while warming; only the new request is read.
     assert timings["cache_n"] > 200 and timings["prompt_n"] < 40, timings
+
+
+CALCULATE = {
+    "name": "calculate",
+    "description": "Evaluate an arithmetic expression exactly.",
+    "parameters": {
+        "type": "object",
+        "properties": {"expression": {"type": "string", "description": "the expression"}},
+        "required": ["expression"],
+    },
+}
+
+
+def test_independent_parts_get_one_tagged_call_each_and_one_part_one_call(brain) -> None:
+    two = brain.chat(
+        [HumanMessage("What is 1234 + 5678, and what is 999 * 7?")],
+        tools=[CALCULATE],
+        options=GenerationOptions(max_tokens=96),
+    )
+    assert two.reply.startswith("<tool_call>") and two.reply.count("<tool_call>") == 2
+    expressions = [c["args"]["expression"].replace(" ", "") for c in two.message.tool_calls]
+    assert any("1234+5678" in e for e in expressions) and any("999*7" in e for e in expressions)
+    one = brain.chat(
+        [HumanMessage("What is 17 * 23?")], tools=[CALCULATE], options=GenerationOptions(max_tokens=64)
+    )
+    assert [c["name"] for c in one.message.tool_calls] == ["calculate"]
+
+
+def test_tool_choice_on_the_real_model(brain) -> None:
+    ask = [HumanMessage("What is 17 * 23?")]
+    none = brain.chat(ask, tools=[CALCULATE], options=GenerationOptions(max_tokens=24, tool_choice="none"))
+    assert not none.message.tool_calls and none.message.content.strip()
+    forced = brain.chat(
+        [HumanMessage("Hello there!")],
+        tools=[CALCULATE, WEATHER],
+        options=GenerationOptions(max_tokens=64, tool_choice="get_weather"),
+    )
+    assert [c["name"] for c in forced.message.tool_calls] == ["get_weather"]

@@ -16,11 +16,22 @@ from sensorium.errors import ModelNotAvailableError, SensoriumError
 from sensorium.supply import atomic_join, verify_role
 from sensorium.weights import registry, resolve
 
-ROLES = {"chat", "chat-tiny", "asr", "asr-multilingual", "tts", "embed", "clip", "vlm", "imagegen", "rerank"}
+ROLES = {
+    "chat", "chat-1.5b", "chat-tiny", "asr", "asr-multilingual", "tts", "embed", "clip", "vlm", "imagegen", "rerank",
+}  # fmt: skip
 
 
 def test_every_role_is_registered() -> None:
     assert set(registry()) == ROLES
+
+
+def test_on_demand_roles_are_left_out_of_a_bare_prepare() -> None:
+    from sensorium.supply import offline_roles
+
+    assert registry()["chat-1.5b"].on_demand and "chat-1.5b" not in offline_roles()
+    assert "chat" in offline_roles()
+    assert registry()["chat-1.5b"].package is not None
+    assert len(registry()["chat-1.5b"].package.files["qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"]) == 22
 
 
 def test_explicit_path_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,6 +64,21 @@ class GenerationOptions:
     parallel_tool_calls: bool = True
     # A reply in prose only, never shaped like a tool call (set when tools are withheld, e.g. by the loop guard).
     answer_only: bool = False
+    # OpenAI's tool_choice: "auto" (answer or calls), "required" (at least one call), "none" (an answer; the
+    # tools are not shown), or one tool: its name or {"type": "function", "function": {"name": ...}}.
+    tool_choice: str | dict[str, Any] = "auto"
+    # With "auto": below this similarity of the request to every tool (MiniLM, name and description) the reply is
+    # an answer and the tools are not shown; None turns the check off (agents/brain/toolselect.py).
+    tool_relevance: float | None = 0.2
+    # Tool retrieval: when more than max_tools tools are offered, only the retrieve_k most similar are shown.
+    max_tools: int | None = 16
+    retrieve_k: int = 6
+    # Rules for using tools (several calls for independent parts, prose when none fits) in the system prompt.
+    tool_guidance: bool = True
+    # With "auto", where the backend sees the first token's probabilities (llama.cpp, transformers): the reply is
+    # calls when at least this share of that probability opens a call, else an answer; each then decoded under its
+    # own grammar, calls in the chat template's own form. None: one grammar with both branches.
+    call_threshold: float | None = 0.5
 
 
 @runtime_checkable

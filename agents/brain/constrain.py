@@ -6,8 +6,16 @@ When tools are offered, the reply must be exactly one of:
   so a small model cannot print a half-call as prose;
 - one or more calls, each a compact JSON object ``{"name": ..., "arguments": {...}}`` whose name is one of the
   offered tools and whose arguments follow that tool's schema (types, enums, required parameters, no unknown
-  parameters), wrapped in Qwen/Hermes ``<tool_call>`` tags (several calls: one tag each), in a code fence or bare
-  (one call): the model picks the wrapping it prefers (Qwen2.5-Coder-0.5B likes a fence).
+  parameters). For a model whose chat template teaches Qwen/Hermes ``<tool_call>`` tags (``tagged=True``), calls
+  are written only that way, one tag per call, as the template writes them back in the history; for other models
+  also in a code fence or bare (one call).
+
+Why tags only where the template has them: given the choice, Qwen2.5-Coder-0.5B (and 1.5B) open with a code
+fence, the form that holds one call, and so answered every request with several independent parts with one
+call (0 of 30 such BFCL-style items right). In the template's own form the model writes a second ``<tool_call>``
+when the request has a second part.
+
+``allow_answer=False`` (``tool_choice="required"`` or a named tool) drops the answer branch: at least one call.
 
 The grammar is written in llguidance's Lark dialect, which llama.cpp (``%llguidance`` grammars), transformers
 (through llguidance's logits masks) and vLLM (guidance backend) all accept, so every backend enforces the same thing.
@@ -102,9 +110,14 @@ def call_schema(tools: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def tools_grammar(
-    tools: Sequence[dict[str, Any]], *, parallel: bool = True, allow_answer: bool = True
+    tools: Sequence[dict[str, Any]],
+    *,
+    parallel: bool = True,
+    allow_answer: bool = True,
+    tagged: bool = False,
 ) -> str:
-    """Lark grammar: a final answer, or 1..MAX_PARALLEL_CALLS calls to ``tools`` with schema-valid arguments."""
+    """Lark grammar: a final answer (unless ``allow_answer=False``), or 1..MAX_PARALLEL_CALLS calls to ``tools``
+    with schema-valid arguments; ``tagged``: calls only in ``<tool_call>`` tags (see the module docstring)."""
     if not tools:
         raise ValueError("tools_grammar needs at least one tool")
     # Parallel calls only in the tagged form, the one chat templates (Qwen/Hermes) teach for several calls. A
@@ -114,7 +127,9 @@ def tools_grammar(
     lines = [
         "%llguidance {}",
         "start: calls" + (" | ANSWER" if allow_answer else ""),
-        f'calls: tagged{more} | FENCE body "\\n```" | body',
+        # The trailing "\n" is where Qwen ends: after "</tool_call>" it writes "\n" (p=1.0) and then its end token.
+        # Without it that "\n" could only open another call, and the 0.5B wrote the same call up to 8 times.
+        f'calls: tagged{more} "\\n"?' + ("" if tagged else ' | FENCE body "\\n```" | body'),
         'tagged: "<tool_call>\\n" body "\\n</tool_call>"',
         "FENCE: /```[a-z_]{0,12}\\n/",
         "body: %json " + json.dumps(call_schema(tools), ensure_ascii=False),
@@ -143,6 +158,8 @@ def grammar_for(
     *,
     parallel: bool = True,
     answer_only: bool = False,
+    allow_answer: bool = True,
+    tagged: bool = False,
 ) -> str | None:
     """The grammar a request needs (structured output wins over tools), checked to compile; None if unconstrained."""
     if response_format is not None:
@@ -150,11 +167,16 @@ def grammar_for(
     elif answer_only:
         grammar = answer_grammar()
     elif tools:
-        grammar = tools_grammar(tools, parallel=parallel)
+        grammar = tools_grammar(tools, parallel=parallel, allow_answer=allow_answer, tagged=tagged)
     else:
         return None
     check_grammar(grammar)
     return grammar
+
+
+def uses_tool_call_tags(template: str | None) -> bool:
+    """Whether a chat template writes tool calls in ``<tool_call>`` tags (Qwen, Hermes and their descendants)."""
+    return bool(template) and "<tool_call>" in str(template)
 
 
 def unwrap_response_format(response_format: dict[str, Any]) -> dict[str, Any]:

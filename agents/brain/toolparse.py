@@ -26,6 +26,24 @@ TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
 FENCED = re.compile(r"```[a-zA-Z_]*\s*\n(.*?)\n?```", re.DOTALL)
 
 
+CLOSED_TAG = re.compile(r"\n?<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
+
+
+def repeated_call_at(text: str) -> int | None:
+    """Where a ``<tool_call>`` block that repeats an earlier block of the same reply begins, or None.
+
+    A small model that has written two calls sometimes keeps writing them again until its token limit (the 0.5B
+    default, on 2 of 10 BFCL-style requests with two parts). A call repeated within one reply is run only once
+    anyway (the graph's loop guard), so generation stops there and the repeat is cut off."""
+    seen: set[str] = set()
+    for match in CLOSED_TAG.finditer(text):
+        payload = match.group(1)
+        if payload in seen:
+            return match.start()
+        seen.add(payload)
+    return None
+
+
 @dataclass
 class ParsedReply:
     """What a raw reply means: the answer text, valid calls, and calls that failed (with why)."""

@@ -9,13 +9,15 @@ loaded once per process per (path, settings) and shared by every ``LlamaCppChatM
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import secrets
 import struct
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -29,8 +31,9 @@ from sensorium.weights import load_failure
 
 from ..chat import ChatResult, GenerationOptions, TokenCallback, Usage
 from ..chattemplate import gguf_metadata, render, to_dicts, tool_dicts
-from ..constrain import grammar_for
-from ..toolparse import to_message
+from ..constrain import grammar_for, uses_tool_call_tags
+from ..toolparse import repeated_call_at, to_message
+from ..toolselect import Selection, call_share, mode_of, prepared, select_for
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,10 @@ class LlamaCppSettings:
     verbose: bool = False
     # Hidden-state mode: the engine returns the final hidden state at a prompt's last token, not text.
     last_state: bool = False
+
+
+class _Stop(Exception):
+    """Raised from the token callback to end a generation early (see ``LlamaCppChatModel.complete``)."""
 
 
 class LlamaCppError(SensoriumError):
@@ -150,20 +157,34 @@ class LlamaCppChatModel:
             self._engine = engine(self.path, self.settings)
         return self._engine
 
-    def render(self, messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]] | None = None) -> str:
-        """The exact prompt text the model sees for these messages and tools."""
+    def render(
+        self,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[dict[str, Any]] | None = None,
+        options: GenerationOptions | None = None,
+    ) -> str:
+        """The exact prompt text the model sees for these messages and tools (with the tool-use rules that
+        ``options``, default ones if None, add to the system prompt when tools are shown)."""
+        opts = options or GenerationOptions()
+        if tools and opts.tool_guidance:
+            messages = prepared(messages, Selection(list(tools), mode_of(opts)), opts)
         return render(self.engine.template, to_dicts(messages), tool_dicts(tools))
 
     def complete(
-        self, body: dict[str, Any], on_text: TokenCallback | None = None
+        self,
+        body: dict[str, Any],
+        on_text: TokenCallback | None = None,
+        cut_at: Callable[[str], int | None] | None = None,
     ) -> tuple[str, dict[str, Any], float | None]:
-        """Stream one raw completion request: (text, final chunk, seconds to the first token)."""
+        """Stream one raw completion request: (text, final chunk, seconds to the first token). ``cut_at(text so
+        far)`` may return a position: generation stops and the text ends there (finish reason "stop")."""
         eng = self.engine
         pieces: list[str] = []
         final: dict[str, Any] = {}
         errors: list[Any] = []
         start = time.perf_counter()
         first: list[float] = []
+        cut: list[int] = []
 
         def callback(chunk: Any) -> None:
             data = json.loads(chunk) if isinstance(chunk, str | bytes) else chunk
@@ -178,18 +199,43 @@ class LlamaCppChatModel:
                 if not first:
                     first.append(time.perf_counter() - start)
                 pieces.append(text)
+                # a block closes on a piece with ">" (the tag may come as several tokens: "</", "tool", "_call", ">")
+                at = cut_at("".join(pieces)) if cut_at is not None and ">" in text else None
+                if at is not None:
+                    cut.append(at)
+                    raise _Stop  # unwinds out of the engine's generation loop, as a cancel does
                 if on_text:
                     on_text(text)
             if choices[0].get("finish_reason") or "usage" in data:
                 final.update(data)
 
         with eng.lock:
-            eng.server.handle_completions(json.dumps({**body, "stream": True}), callback)
+            try:
+                eng.server.handle_completions(json.dumps({**body, "stream": True}), callback)
+            except _Stop:
+                pass
+        if cut:
+            n = len("".join(pieces)[: cut[0]])
+            final = {"choices": [{"finish_reason": "stop"}], "usage": {"completion_tokens": len(pieces)}}
+            return "".join(pieces)[:n], final, first[0] if first else None
         if errors:
             err = errors[0]
             message = err.get("message", err) if isinstance(err, dict) else err
             raise LlamaCppError(f"llama.cpp rejected the request for {self.path.name}: {message}")
         return "".join(pieces), final, first[0] if first else None
+
+    def call_share(self, prompt: str) -> float:
+        """The share of the first token's probability that opens a tool call (toolselect.call_share), from one
+        token of unconstrained decoding; the prompt stays cached for the reply that follows."""
+        body = {"prompt": prompt, "n_predict": 1, "n_probs": 20, "temperature": 0.0, "cache_prompt": True}
+        with self.engine.lock:
+            final = self.engine.server.handle_completions(body)
+        if not isinstance(final, dict) or "choices" not in final:
+            raise LlamaCppError(f"llama.cpp rejected the request for {self.path.name}: {final}")
+        choice = (final.get("choices") or [{}])[0]
+        content = (choice.get("logprobs") or {}).get("content") or []
+        top = content[0].get("top_logprobs", []) if content else []
+        return call_share([(t.get("token", ""), math.exp(t.get("logprob", -1e9))) for t in top])
 
     def warm_prefix(
         self, messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]] | None = None
@@ -209,12 +255,27 @@ class LlamaCppChatModel:
     ) -> ChatResult:
         opts = options or GenerationOptions()
         start = time.perf_counter()
-        prompt = self.render(messages, tools)
+        selection = select_for(messages, tools, opts) if response_format is None else None
+        tools = selection.tools if selection is not None else tools
+        prompt = render(
+            self.engine.template,
+            to_dicts(prepared(messages, selection, opts) if selection else messages),
+            tool_dicts(tools),
+        )
+        share = None
+        decide = selection is not None and selection.mode == "auto" and tools and opts.constrain_tools
+        if decide and selection is not None and opts.call_threshold is not None:
+            share = self.call_share(prompt)
+            selection = dataclasses.replace(
+                selection, mode="required" if share >= opts.call_threshold else "answer"
+            )
         grammar = grammar_for(
             tools if opts.constrain_tools else None,
             response_format,
             parallel=opts.parallel_tool_calls,
-            answer_only=opts.answer_only,
+            answer_only=selection is not None and selection.answer_only,
+            allow_answer=selection is None or selection.allow_answer,
+            tagged=uses_tool_call_tags(self.engine.template),
         )
         body: dict[str, Any] = {
             "prompt": prompt,
@@ -228,7 +289,8 @@ class LlamaCppChatModel:
             body["stop"] = list(opts.stop)
         if grammar:
             body["grammar"] = grammar
-        text, final, ttft = self.complete(body, on_token)
+        calls_only = grammar is not None and selection is not None and selection.mode == "required"
+        text, final, ttft = self.complete(body, on_token, repeated_call_at if calls_only else None)
         usage_raw = final.get("usage") or {}
         choice = (final.get("choices") or [{}])[0]
         usage = Usage(
@@ -241,6 +303,10 @@ class LlamaCppChatModel:
             text, tools, response_format, finish_reason=choice.get("finish_reason"), model=self.name
         )
         message.response_metadata["timings"] = final.get("timings") or {}
+        if selection is not None and selection.note:
+            message.response_metadata["tool_selection"] = selection.note
+        if share is not None:
+            message.response_metadata["call_share"] = round(share, 4)
         return ChatResult(
             message=message,
             usage=usage,

@@ -25,6 +25,7 @@ from ..chat import ChatResult, GenerationOptions, TokenCallback, Usage
 from ..chattemplate import to_dicts, tool_dicts
 from ..constrain import answer_grammar, tools_grammar, unwrap_response_format
 from ..toolparse import check_call, new_call_id, parse_reply
+from ..toolselect import choice_name, prepared, select_for
 
 
 class OpenAICompatError(SensoriumError):
@@ -69,6 +70,9 @@ class OpenAICompatChatModel:
         opts: GenerationOptions,
         stream: bool,
     ) -> dict[str, Any]:
+        selection = select_for(messages, tools, opts) if response_format is None else None
+        if selection is not None:
+            messages = prepared(messages, selection, opts)
         body: dict[str, Any] = {
             "model": self.model,
             "messages": to_dicts(messages, wire=True),
@@ -91,15 +95,21 @@ class OpenAICompatChatModel:
                     "strict": True,
                 },
             }
-        elif tools:
-            body["tools"] = tool_dicts(tools)
-            body["tool_choice"] = "auto"
+        elif selection is not None and selection.tools:
+            body["tools"] = tool_dicts(selection.tools)
+            body["tool_choice"] = wire_tool_choice(opts.tool_choice)
             body["parallel_tool_calls"] = opts.parallel_tool_calls
             if opts.constrain_tools and self.guided:
-                body["structured_outputs"] = {
-                    "grammar": tools_grammar(tools, parallel=opts.parallel_tool_calls)
-                }
-        elif opts.answer_only and self.guided:
+                grammar = tools_grammar(
+                    selection.tools, parallel=opts.parallel_tool_calls, allow_answer=selection.allow_answer
+                )
+                body["structured_outputs"] = {"grammar": grammar}
+        elif tools and opts.tool_choice == "none":  # OpenAI's own meaning: tools listed, none called
+            body["tools"] = tool_dicts(tools)
+            body["tool_choice"] = "none"
+            if self.guided:
+                body["structured_outputs"] = {"grammar": answer_grammar()}
+        elif (opts.answer_only or (selection is not None and selection.answer_only)) and self.guided:
             body["structured_outputs"] = {"grammar": answer_grammar()}
         return body
 
@@ -245,6 +255,12 @@ class OpenAICompatChatModel:
             response_metadata=meta,
         )
         return message, reply.strip()
+
+
+def wire_tool_choice(tool_choice: str | dict[str, Any]) -> str | dict[str, Any]:
+    """``GenerationOptions.tool_choice`` as the OpenAI request field (a bare tool name becomes the function form)."""
+    name = choice_name(tool_choice)
+    return tool_choice if name is None else {"type": "function", "function": {"name": name}}
 
 
 def _invalid(name: str, args: Any, call_id: str, error: str) -> dict[str, Any]:

@@ -6,7 +6,9 @@ Tests that drive the graph with it are therefore deterministic and cannot pass b
 
 A step is a string (a final answer), ``{"text": ...}``, ``{"json": {...}}`` (structured output), or
 ``{"tool_calls": [{"name": ..., "arguments": {...}}, ...]}``; ``{"expect": "substring"}`` in a step checks that the
-last message sent to the model contains that text.
+last message sent to the model contains that text. A step must also fit the call's ``options.tool_choice``
+(``"none"``: no calls; ``"required"``: calls; a tool name: calls to it only), as a real backend's grammar makes a
+reply fit; a step that does not is an ``AssertionError``.
 """
 
 from __future__ import annotations
@@ -90,6 +92,24 @@ class ScriptedChatModel:
                 f"{self.name}: {self.remaining} scripted step(s) were never used: {self.steps[self._next :]}"
             )
 
+    def _check_tool_choice(self, step: dict[str, Any], opts: GenerationOptions, offered: set[str]) -> None:
+        """A step must fit the call's ``tool_choice``, as a real backend's grammar would make it fit."""
+        from ..toolselect import choice_name
+
+        name = choice_name(opts.tool_choice)  # also rejects a malformed tool_choice, as the real backends do
+        calls = [c["name"] for c in step.get("tool_calls") or []]
+        if opts.tool_choice == "none" and calls:
+            problem = f"calls {calls} although tool_choice is 'none'"
+        elif (opts.tool_choice == "required" or name) and not calls:
+            problem = f"answers without a call although tool_choice is {opts.tool_choice!r}"
+        elif name and any(c != name for c in calls):
+            problem = f"calls {calls} although tool_choice names {name!r}"
+        elif name and offered and name not in offered:
+            problem = f"tool_choice names {name!r}, not among offered tools {sorted(offered)}"
+        else:
+            return
+        raise AssertionError(f"{self.name}: step {self._next} {problem}")
+
     def chat(
         self,
         messages: Sequence[BaseMessage],
@@ -116,6 +136,7 @@ class ScriptedChatModel:
                     f"{self.name}: step {self._next} expected {expect!r} in the last message, got {last[:300]!r}"
                 )
         offered = {t["name"] for t in tools or []}
+        self._check_tool_choice(step, options or GenerationOptions(), offered)
         tool_calls = []
         for i, call in enumerate(step.get("tool_calls") or []):
             if offered and call["name"] not in offered:
@@ -140,7 +161,12 @@ class ScriptedChatModel:
             else json.dumps([{"name": c["name"], "arguments": c["args"]} for c in tool_calls])
         )
         self.calls.append(
-            {"messages": list(messages), "tools": list(tools or []), "response_format": response_format}
+            {
+                "messages": list(messages),
+                "tools": list(tools or []),
+                "response_format": response_format,
+                "options": options or GenerationOptions(),
+            }
         )
         elapsed = time.perf_counter() - start
         usage = Usage(

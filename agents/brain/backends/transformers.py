@@ -8,6 +8,7 @@ backend uses), streaming text as it goes. One model per (source, device, dtype) 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import threading
 import time
@@ -22,8 +23,9 @@ from sensorium.extras import require
 
 from ..chat import ChatResult, GenerationOptions, TokenCallback, Usage
 from ..chattemplate import to_dicts, tool_dicts
-from ..constrain import grammar_for
-from ..toolparse import to_message
+from ..constrain import grammar_for, uses_tool_call_tags
+from ..toolparse import repeated_call_at, to_message
+from ..toolselect import Selection, call_share_of, mode_of, prepared, select_for, starts_call
 
 _lock = threading.Lock()
 _loaded: dict[tuple[str, str | None, str, str], tuple[Any, Any]] = {}
@@ -78,6 +80,7 @@ class TransformersChatModel:
         self.source, self.gguf_file, self.device = source, gguf_file, device
         self._model, self._tokenizer = model, tokenizer
         self._ll_tokenizer: Any = None
+        self._call_starts: Any = None  # per vocabulary entry: 1 opens a call, -1 an answer, 0 whitespace
         self.name = name or f"hf:{source or 'custom'}"
         self._lock = threading.Lock()
 
@@ -105,7 +108,19 @@ class TransformersChatModel:
             self._tokenizer, self._model = load(self.source, self.gguf_file, self.device)
         return self._tokenizer, self._model
 
-    def render(self, messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]] | None = None) -> str:
+    def render(
+        self,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[dict[str, Any]] | None = None,
+        options: GenerationOptions | None = None,
+    ) -> str:
+        """The prompt for these messages and tools, with the tool-use rules ``options`` add when tools are shown."""
+        opts = options or GenerationOptions()
+        if tools:
+            messages = prepared(messages, Selection(list(tools), mode_of(opts)), opts)
+        return self._template(messages, tools)
+
+    def _template(self, messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]] | None) -> str:
         tok, _ = self._ensure()
         return tok.apply_chat_template(
             to_dicts(messages), tools=tool_dicts(tools), add_generation_prompt=True, tokenize=False
@@ -124,6 +139,18 @@ class TransformersChatModel:
         if matcher.is_error():
             raise SensoriumError(f"llguidance rejected the grammar: {matcher.get_error()}")
         return matcher
+
+    def _call_share(self, logits: Any, torch: Any) -> float:
+        """toolselect.call_share over the whole vocabulary: the share of the first token's probability that opens
+        a call (the start-of-call class of every token is worked out once per model)."""
+        tok, _ = self._ensure()
+        if self._call_starts is None:
+            kinds = [starts_call(tok.decode([i])) for i in range(logits.shape[0])]
+            self._call_starts = torch.tensor([0 if k is None else 1 if k else -1 for k in kinds])
+        probs = torch.softmax(logits.float(), dim=-1).cpu()
+        return call_share_of(
+            float(probs[self._call_starts == 1].sum()), float(probs[self._call_starts == -1].sum())
+        )
 
     def _eos_ids(self) -> list[int]:
         tok, model = self._ensure()
@@ -146,25 +173,44 @@ class TransformersChatModel:
         opts = options or GenerationOptions()
         start = time.perf_counter()
         tok, model = self._ensure()
-        prompt = self.render(messages, tools)
-        grammar = grammar_for(
-            tools if opts.constrain_tools else None,
-            response_format,
-            parallel=opts.parallel_tool_calls,
-            answer_only=opts.answer_only,
-        )
+        selection = select_for(messages, tools, opts) if response_format is None else None
+        tools = selection.tools if selection is not None else tools
+        prompt = self._template(prepared(messages, selection, opts) if selection else messages, tools)
+        decide = selection is not None and selection.mode == "auto" and bool(tools) and opts.constrain_tools
+        decide = decide and opts.call_threshold is not None
+        share: float | None = None
+
+        def grammar_now() -> str | None:
+            return grammar_for(
+                tools if opts.constrain_tools else None,
+                response_format,
+                parallel=opts.parallel_tool_calls,
+                answer_only=selection is not None and selection.answer_only,
+                allow_answer=selection is None or selection.allow_answer,
+                tagged=uses_tool_call_tags(getattr(tok, "chat_template", None)),
+            )
+
+        # With a prose-or-call decision the grammar is known only after the first step's logits.
+        grammar = None if decide else grammar_now()
         matcher = self._matcher(grammar) if grammar else None
         input_ids = tok(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(model.device)
         eos = set(self._eos_ids())
         generator = torch.Generator(device="cpu").manual_seed(opts.seed)
         out_ids: list[int] = []
         emitted, ttft, finish = "", None, "length"
+        cut: int | None = None
         with self._lock, torch.inference_mode():
             past, step_ids = None, input_ids
             for _ in range(opts.max_tokens):
                 out = model(input_ids=step_ids, past_key_values=past, use_cache=True)
                 past = out.past_key_values
                 logits = out.logits[0, -1].float()
+                if decide and share is None and selection is not None and opts.call_threshold is not None:
+                    share = self._call_share(logits, torch)
+                    mode = "required" if share >= opts.call_threshold else "answer"
+                    selection = dataclasses.replace(selection, mode=mode)  # type: ignore[arg-type]
+                    grammar = grammar_now()
+                    matcher = self._matcher(grammar) if grammar else None
                 if matcher is not None:
                     allowed = torch.frombuffer(bytearray(matcher.compute_logit_bias()), dtype=torch.uint8)
                     n = min(len(allowed), logits.shape[0])
@@ -181,6 +227,11 @@ class TransformersChatModel:
                     raise SensoriumError(f"constrained decoding failed: {matcher.get_error()}")
                 out_ids.append(token)
                 text = tok.decode(out_ids, skip_special_tokens=False)
+                calls_only = selection is not None and selection.mode == "required" and matcher is not None
+                at = repeated_call_at(text) if calls_only and ">" in tok.decode([token]) else None
+                if at is not None:  # a call repeated within the reply: stop and cut it off (toolparse)
+                    cut, finish = at, "stop"
+                    break
                 if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
                     if on_token and len(text) > len(emitted):
                         on_token(text[len(emitted) :])
@@ -189,7 +240,7 @@ class TransformersChatModel:
                     finish = "stop"
                     break
                 step_ids = torch.tensor([[token]], device=model.device)
-        text = tok.decode(out_ids, skip_special_tokens=False)
+        text = tok.decode(out_ids, skip_special_tokens=False)[:cut]
         usage = Usage(
             prompt_tokens=int(input_ids.shape[1]),
             completion_tokens=len(out_ids),
@@ -197,6 +248,10 @@ class TransformersChatModel:
             total_s=time.perf_counter() - start,
         )
         message = to_message(text, tools, response_format, finish_reason=finish, model=self.name)
+        if selection is not None and selection.note:
+            message.response_metadata["tool_selection"] = selection.note
+        if share is not None:
+            message.response_metadata["call_share"] = round(share, 4)
         return ChatResult(
             message=message,
             usage=usage,
