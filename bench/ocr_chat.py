@@ -21,7 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-SHOPS = ["Corner Cafe", "Blue Door Bakery", "Miller Hardware", "Green Leaf Market", "Harbor Books", "Sunrise Deli"]
+SHOPS = [
+    "Corner Cafe",
+    "Blue Door Bakery",
+    "Miller Hardware",
+    "Green Leaf Market",
+    "Harbor Books",
+    "Sunrise Deli",
+]
 ITEMS = ["Flat white", "Croissant", "Bagel", "Screws M4", "Paint brush", "Apples 1kg", "Notebook", "Soup of the day",
          "Orange juice", "Sandwich", "Batteries AA", "Tea"]  # fmt: skip
 ERRORS = ["Disk quota exceeded", "Connection timed out", "Permission denied", "License expired"]
@@ -41,7 +48,10 @@ def receipt(rng: random.Random) -> tuple[list[str], dict[str, str]]:
 def dialog(rng: random.Random) -> tuple[list[str], dict[str, str]]:
     code = f"E{rng.randint(100, 999)}"
     message = rng.choice(ERRORS)
-    return [f"Error {code}", message, "Contact your administrator.", "[ OK ]"], {"code": code, "message": message}
+    return [f"Error {code}", message, "Contact your administrator.", "[ OK ]"], {
+        "code": code,
+        "message": message,
+    }
 
 
 def items(n: int) -> list[dict[str, Any]]:
@@ -102,7 +112,9 @@ def main() -> int:
                 render_text_image(item["lines"], 22).save(path)
                 start = time.perf_counter()
                 answer = ""
-                for ev in assistant.run(f"t{i}", item["question"], attachments=[{"path": str(path), "kind": "image"}]):
+                for ev in assistant.run(
+                    f"t{i}", item["question"], attachments=[{"path": str(path), "kind": "image"}]
+                ):
                     if ev.type == "message":
                         answer = str(ev.data.get("content", ""))
                 ok = item["want"].lower() in answer.lower()
