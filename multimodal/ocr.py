@@ -127,12 +127,11 @@ class TesseractReader:
         else:
             prepared, other = picture.convert("L"), None
         lines = self._tesseract(prepared)
-        if (
-            other is not None
-        ):  # light text on dark bars or panels: a second reading, its blocks numbered after
+        if other is not None:
+            # Light text on dark bars or panels: a second reading, as blocks of its own after the first's
+            # (sorting all lines by position instead interleaved side-by-side panels line by line).
             offset = max((block for _, block in lines), default=0)
             lines += [(line, block + offset) for line, block in self._tesseract(other)]
-            lines.sort(key=lambda item: (item[0].box[1] // 8, item[0].box[0]))  # top to bottom, then left
         return ReadText(
             text=join_lines(lines),
             lines=[line for line, _ in lines],
