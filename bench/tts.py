@@ -6,7 +6,9 @@ For each sentence (Harvard lists, IEEE 1969; split into dev and test halves by a
 before anything was measured):
   sensorium   load_voice().synthesize(text)  (espeak-ng phonemes in a subprocess + the ONNX voice)
   espeak-ng   espeak-ng -v en-us -w out.wav text  (the formant synthesiser alone, as a program)
-Real-time factor = wall seconds / seconds of audio produced (lower is faster; the voice loads once, untimed).
+Real-time factor = wall seconds / seconds of audio produced (lower is faster; the voice loads once, untimed);
+also in CPU seconds (this process and espeak-ng's), which busy neighbours on a shared machine do not inflate: with
+``--threads 1`` the CPU figure is what one idle core would take.
 Runs alternate (sensorium, espeak-ng, ...) so background load falls on both alike. Each WAV is transcribed by
 the packaged Whisper tiny.en (the ``asr`` role); WER is against the sentence (round-trip intelligibility).
 """
@@ -65,6 +67,13 @@ def half(sentence: str) -> str:
     return "dev" if hashlib.sha256(sentence.encode()).digest()[0] % 2 == 0 else "test"
 
 
+def cpu_seconds() -> float:
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def wav_seconds(path: Path) -> float:
     import wave
 
@@ -76,40 +85,54 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: its default)")
     ap.add_argument("--limit", type=int, default=0, help="first N sentences only (0: all 30)")
+    ap.add_argument("--no-wer", action="store_true", help="time only; skip the Whisper round trip")
     args = ap.parse_args()
     voice = PiperVoice(resolve_path("tts"), threads=args.threads or None)
     voice.synthesize("Warm up.")  # loads the model: not part of any timing
-    stt = load_speech_to_text("faster-whisper", device="cpu")
+    stt = None if args.no_wer else load_speech_to_text("faster-whisper", device="cpu")
     sentences = HARVARD[: args.limit] if args.limit else HARVARD
     rows: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for i, sentence in enumerate(sentences):
             split = rows.setdefault(half(sentence), {})
             ours = Path(tmp) / f"p{i}.wav"
-            start = time.perf_counter()
+            start, used = time.perf_counter(), cpu_seconds()
             audio = voice.synthesize(sentence)
-            wall = time.perf_counter() - start
+            wall, cpu = time.perf_counter() - start, cpu_seconds() - used
             audio.save(ours)
             split.setdefault("piper_rtf", []).append(wall / audio.duration_s)
+            split.setdefault("piper_cpu", []).append(cpu / audio.duration_s)
             ref = Path(tmp) / f"e{i}.wav"
-            start = time.perf_counter()
+            start, used = time.perf_counter(), cpu_seconds()
             subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(ref), sentence], check=True)
-            wall = time.perf_counter() - start
+            wall, cpu = time.perf_counter() - start, cpu_seconds() - used
             split.setdefault("espeak_rtf", []).append(wall / wav_seconds(ref))
+            split.setdefault("espeak_cpu", []).append(cpu / wav_seconds(ref))
             for name, path in (("piper", ours), ("espeak", ref)):
+                if args.no_wer:
+                    split.setdefault(f"{name}_err", []).append(0)
+                    split.setdefault(f"{name}_words", []).append(0)
+                    continue
+                assert stt is not None
                 e, n = word_errors(sentence, stt.transcribe(path).text)
                 split.setdefault(f"{name}_err", []).append(e)
                 split.setdefault(f"{name}_words", []).append(n)
     print(
-        f"{len(sentences)} Harvard sentences; real-time factor median (max); round-trip WER via Whisper tiny.en"
+        f"{len(sentences)} Harvard sentences; real-time factor in wall seconds, median (max), and in CPU seconds, "
+        f"median; round-trip WER via Whisper tiny.en"
     )
-    print(f"{'half':5} {'n':>3}  {'Piper joe-medium':>28}  {'espeak-ng program':>28}")
+    print(f"{'half':5} {'n':>3}  {'Piper joe-medium':>42}  {'espeak-ng program':>42}")
     for split, r in sorted(rows.items()):
         cells = []
         for name in ("piper", "espeak"):
-            rtf = r[f"{name}_rtf"]
+            rtf, cpu = r[f"{name}_rtf"], r[f"{name}_cpu"]
             werr = sum(r[f"{name}_err"]) / max(1, sum(r[f"{name}_words"]))
-            cells.append(f"RTF {statistics.median(rtf):.3f} ({max(rtf):.3f}) WER {werr:.3f}".rjust(28))
+            shown = "-" if args.no_wer else f"{werr:.3f}"
+            cells.append(
+                f"RTF {statistics.median(rtf):.3f} ({max(rtf):.3f}) CPU {statistics.median(cpu):.3f} WER {shown}".rjust(
+                    42
+                )
+            )
         print(f"{split:5} {len(r['piper_rtf']):3d}  " + "  ".join(cells))
     return 0
 

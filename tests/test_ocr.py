@@ -141,3 +141,13 @@ def test_repl_shows_each_note_in_full_once_per_session() -> None:
                                                    "data": {"notes": [note]}}))  # fmt: skip
     text = out.getvalue()
     assert text.count("SENSORIUM_MODEL_CLIP=/path/to/weights.") == 1 and "chars)" not in text
+
+
+@needs_tesseract
+def test_describe_image_tool_returns_the_text(tmp_path: Path) -> None:
+    from sensorium.tools.registry import get_tool
+
+    path = tmp_path / "note.png"
+    render_text_image(["Budget meeting today", "Room 204"], 20).save(path)
+    result = get_tool("describe_image").invoke({"path": str(path)})
+    assert "Text in the image (OCR):\nBudget meeting today\nRoom 204" in result.content

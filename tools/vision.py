@@ -13,7 +13,7 @@ from .files import media_file
 
 @tool(idempotent=True)
 def describe_image(path: str, question: str = "") -> ToolResult:
-    """Describe an image file: its size and format, likely labels, a caption, and an answer to a question.
+    """Describe an image file: its size and format, the text in it, likely labels, a caption, and an answer to a question.
 
     Args:
         path: Path of the image file (PNG, JPEG or WebP): attached to this turn, or relative to the workspace.
@@ -23,6 +23,10 @@ def describe_image(path: str, question: str = "") -> ToolResult:
         report = describe_image_file(readable, question=question or None)
     info = report["image"]
     lines = [f"{info['format']} image, {info['width']}x{info['height']} pixels."]
+    if report.get("text"):
+        lines.append(f"Text in the image (OCR):\n{report['text']}")
+    elif "text" in report:
+        lines.append("No text found in the image.")
     if report["caption"]:
         lines.append(f"Caption: {report['caption']}")
     if report.get("answer"):
