@@ -53,9 +53,10 @@ class MemoryOptions:
     # RRF weights of (BM25, vector), tuned on the dev half of bench/memory_dialogue.py (see README).
     rrf_weights: tuple[float, float] = (1.0, 1.0)
     alpha: float = 0.5  # weighted fusion: weight of the vector scores (1 - alpha for BM25)
-    # Field-aware fusion: metadata fields (e.g. "speaker", "month") whose value, named in the query ("What did
-    # Maya ... in March 2023?"), marks a candidate; the marked candidates join the fusion as a third ranked list
-    # with weight ``field_weight``.
+    # Time- and speaker-aware fields: metadata fields (e.g. "speaker", "month") that BM25 indexes with the text
+    # (the vector keeps the text's meaning alone), and whose value, named in the query ("What did Maya ... in
+    # March 2023?"), marks a candidate; the marked candidates join the fusion as a third ranked list with weight
+    # ``field_weight``.
     fields: tuple[str, ...] = ()
     field_weight: float = 1.0
     candidates: int = 50  # taken from each retriever before fusion
@@ -84,7 +85,7 @@ class Memory:
         self._embedder = embedder
         self.reranker = reranker
         self._lock = threading.RLock()
-        self._bm25: tuple[int, BM25Index] | None = None
+        self._bm25: tuple[str, BM25Index] | None = None
         self._vectors: dict[str, tuple[int, ExactIndex | HNSWIndex]] = {}
 
     def __repr__(self) -> str:
@@ -416,18 +417,18 @@ class Memory:
     # --- derived indexes ------------------------------------------------------------------------------------
     def _bm25_index(self) -> BM25Index:
         version = self.db.version
+        fingerprint = f"v{version}" + (":" + ",".join(self.options.fields) if self.options.fields else "")
         with self._lock:
-            if self._bm25 is not None and self._bm25[0] == version:
+            if self._bm25 is not None and self._bm25[0] == fingerprint:
                 return self._bm25[1]
             directory = self.path / "index" / "bm25"
-            fingerprint = f"v{version}"
             index = BM25Index.load(directory, fingerprint) if self.options.persist_indexes else None
             if index is None:
-                keys, texts = self.db.texts()
+                keys, texts = self.db.texts(self.options.fields)
                 index = BM25Index.build(keys, texts)
                 if self.options.persist_indexes and self.db.version == version:
                     index.save(directory, fingerprint)
-            self._bm25 = (version, index)
+            self._bm25 = (fingerprint, index)
             return index
 
     def vector_index(self, space: str = TEXT) -> ExactIndex | HNSWIndex:
