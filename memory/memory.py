@@ -68,6 +68,16 @@ class MemoryOptions:
     recall_tokens: int = 400  # the graph's recall: at most this many tokens of recalled text per turn
 
 
+def dialogue_options(**overrides: Any) -> MemoryOptions:
+    """Options for memories of multi-party conversations whose turns carry ``speaker`` and ``month`` metadata:
+    what bench/memory_dialogue.py chose on its dev half (BM25 down-weighted, the fields on). Not the default: on
+    keyword-heavy sets (tool docs, the held-out set of issue 29) BM25 deserves its full weight."""
+    chosen: dict[str, Any] = dict(
+        rrf_weights=(0.25, 1.0), rrf_k=30, fields=("speaker", "month"), field_weight=0.5
+    )
+    return MemoryOptions(**(chosen | overrides))
+
+
 class Memory:
     """Long-term memory (implements :class:`sensorium.memory.base.Retriever`)."""
 
@@ -87,6 +97,7 @@ class Memory:
         self._lock = threading.RLock()
         self._bm25: tuple[str, BM25Index] | None = None
         self._vectors: dict[str, tuple[int, ExactIndex | HNSWIndex]] = {}
+        self._allowed_cache: dict[tuple[int, str, str], np.ndarray] = {}
 
     def __repr__(self) -> str:
         return f"Memory({str(self.path)!r})"
@@ -370,9 +381,17 @@ class Memory:
         prefix: bool,
     ) -> np.ndarray:
         where, params = where_clause(namespace, filter, prefix=prefix)
-        return np.array(
-            [r[0] for r in self.db.read(f"SELECT key FROM docs WHERE {where}", params)], dtype=np.int64
-        )
+        # Cached per collection version: reading 10k keys from SQLite costs more than the search itself.
+        cache_key = (self.db.version, where, repr(params))
+        found = self._allowed_cache.get(cache_key)
+        if found is None:
+            found = np.array(
+                [r[0] for r in self.db.read(f"SELECT key FROM docs WHERE {where}", params)], dtype=np.int64
+            )
+            if len(self._allowed_cache) > 64:
+                self._allowed_cache.clear()
+            self._allowed_cache[cache_key] = found
+        return found
 
     def _with_neighbours(self, hits: builtins.list[Hit], n: int, allowed: np.ndarray) -> builtins.list[Hit]:
         """Each hit followed by its conversation's turns within ``n`` places (seq) of it, not yet listed."""
