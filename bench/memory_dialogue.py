@@ -113,7 +113,7 @@ def main() -> None:
 
     import numpy as np
 
-    from sensorium.memory import Memory, MemoryOptions
+    from sensorium.memory import Memory, MemoryOptions, dialogue_options
     from sensorium.memory.embedder import load_embedder
 
     turns, questions = load(args.data)
@@ -121,7 +121,6 @@ def main() -> None:
     by_place = {(t["episode"], t["session"], t["seq"]): t["id"] for t in turns}
     embedder = load_embedder()
     embedder.embed(["warm up"])
-    defaults = MemoryOptions()
     print(f"data: {args.data} ({len(turns)} turns, {len(questions)} questions: "
           f"dev {sum(q['split'] == 'dev' for q in questions)}, test {sum(q['split'] == 'test' for q in questions)}); "
           f"indexed as {'bare text' if args.bare else 'Speaker (date): text'}")  # fmt: skip
@@ -152,7 +151,8 @@ def main() -> None:
 
         plain = MemoryOptions(vector_index="exact")
         with_fields = MemoryOptions(vector_index="exact", fields=FIELDS)
-        chosen = (defaults.rrf_weights, defaults.rrf_k, 0.0, 0)
+        chosen_by_dev = dialogue_options()  # without --tune: the setting an earlier --tune chose
+        chosen = (chosen_by_dev.rrf_weights, chosen_by_dev.rrf_k, chosen_by_dev.field_weight, 0)
         if args.tune:
             lists: dict[str, list[list[str]]] = {q["id"]: [] for q in questions}
             for m, opts in (("bm25", with_fields), ("vector", plain)):
@@ -186,6 +186,12 @@ def main() -> None:
             chosen = (grid[0][1], grid[0][2], grid[0][3], grid[0][4])
 
         weights, rk, wf, nb = chosen
+        if args.latency_only:
+            tuned = MemoryOptions(
+                vector_index="exact", rrf_weights=weights, rrf_k=rk, field_weight=wf, fields=FIELDS
+            )
+            latency(mem, embedder, turns, questions, args.latency_items, tuned, np)
+            return
         tuned = MemoryOptions(
             vector_index="exact", rrf_weights=weights, rrf_k=rk, field_weight=wf, fields=FIELDS
         )
