@@ -106,6 +106,7 @@ def main() -> None:
     )
     ap.add_argument("--tune", action="store_true", help="grid over RRF weights and neighbours on dev")
     ap.add_argument("--latency-items", type=int, default=10_000, help="0 skips the latency part")
+    ap.add_argument("--latency-only", action="store_true", help="skip the recall part")
     ap.add_argument(
         "--store", type=Path, help="keep the built memory here and reuse it (embedding is the slow part)"
     )
