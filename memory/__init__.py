@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 from .base import Hit, Retriever, SearchMode
 
 if TYPE_CHECKING:
-    from .memory import Memory, MemoryOptions
+    from .memory import Memory, MemoryOptions, dialogue_options
 
-__all__ = ["Hit", "Memory", "MemoryOptions", "Retriever", "SearchMode"]
+__all__ = ["Hit", "Memory", "MemoryOptions", "Retriever", "SearchMode", "dialogue_options"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Memory", "MemoryOptions", "cite"):
+    if name in ("Memory", "MemoryOptions", "cite", "dialogue_options"):
         from . import memory
 
         return getattr(memory, name)

@@ -194,10 +194,12 @@ class CollectionDB:
                 found[row["key"]] = row
         return found
 
-    def texts(self) -> tuple[np.ndarray, list[str]]:
-        """Every document's key and text (for BM25), in key order."""
-        rows = self.read("SELECT key, text FROM docs ORDER BY key")
-        return np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
+    def texts(self, fields: Sequence[str] = ()) -> tuple[np.ndarray, list[str]]:
+        """Every document's key and text (for BM25), in key order; the values of metadata ``fields`` go first."""
+        extract = "".join(f", json_extract(metadata, '$.\"{f}\"')" for f in fields)
+        rows = self.read(f"SELECT key, text{extract} FROM docs ORDER BY key")
+        texts = [" ".join([*(str(v) for v in r[2:] if v is not None), r[1]]) for r in rows]
+        return np.array([r[0] for r in rows], dtype=np.int64), texts
 
     def vectors(self, space: str) -> tuple[np.ndarray, np.ndarray]:
         """(keys, matrix) of every vector in ``space``, in key order."""
