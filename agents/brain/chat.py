@@ -61,6 +61,10 @@ class GenerationOptions:
     parallel_tool_calls: bool = True
     # A reply in prose only, never shaped like a tool call (set when tools are withheld, e.g. by the loop guard).
     answer_only: bool = False
+    # Which reply is allowed when tools are offered: "auto" (None) an answer or calls, "required" calls only,
+    # "none" an answer only, or a tool's name: calls to that tool only (the graph sets it when a request plainly
+    # needs an action: "write plan.txt" must call write_file, "17*23" must call calculate).
+    tool_choice: str | None = None
 
 
 @runtime_checkable

@@ -143,14 +143,24 @@ def grammar_for(
     *,
     parallel: bool = True,
     answer_only: bool = False,
+    tool_choice: str | None = None,
 ) -> str | None:
-    """The grammar a request needs (structured output wins over tools), checked to compile; None if unconstrained."""
+    """The grammar a request needs (structured output wins over tools), checked to compile; None if unconstrained.
+
+    ``tool_choice``: None/"auto" an answer or calls; "required" calls only; "none" an answer only; a tool's name:
+    calls to that tool only (an unknown name raises ``ValueError``)."""
+    if tools and tool_choice not in (None, "auto", "required", "none"):
+        named = [t for t in tools if t.get("name") == tool_choice]
+        if not named:
+            offered = ", ".join(str(t.get("name")) for t in tools)
+            raise ValueError(f"tool_choice {tool_choice!r} is not among the offered tools ({offered})")
+        tools = named
     if response_format is not None:
         grammar = json_grammar(unwrap_response_format(response_format))
-    elif answer_only:
+    elif answer_only or (tool_choice == "none"):
         grammar = answer_grammar()
     elif tools:
-        grammar = tools_grammar(tools, parallel=parallel)
+        grammar = tools_grammar(tools, parallel=parallel, allow_answer=tool_choice in (None, "auto"))
     else:
         return None
     check_grammar(grammar)

@@ -201,6 +201,7 @@ class LlamaCppChatModel:
             response_format,
             parallel=opts.parallel_tool_calls,
             answer_only=opts.answer_only,
+            tool_choice=opts.tool_choice,
         )
         body: dict[str, Any] = {
             "prompt": prompt,

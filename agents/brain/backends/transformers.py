@@ -152,6 +152,7 @@ class TransformersChatModel:
             response_format,
             parallel=opts.parallel_tool_calls,
             answer_only=opts.answer_only,
+            tool_choice=opts.tool_choice,
         )
         matcher = self._matcher(grammar) if grammar else None
         input_ids = tok(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(model.device)
