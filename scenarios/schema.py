@@ -96,6 +96,12 @@ class ApprovalAnswer(_Strict):
 
 class Turn(_Strict):
     user: str
+    thread: str | None = Field(
+        default=None,
+        description="play this turn on another thread of the same home (memory is shared, history is not); "
+        "None = the scenario's main thread",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+    )
     attachments: list[AttachmentSpec] = Field(default_factory=list)
     approvals: list[ApprovalAnswer] = Field(default_factory=list)
 
@@ -320,6 +326,18 @@ def load_scenario(path: str | Path) -> Scenario:
     except yaml.YAMLError as exc:
         raise InputError(f"{p}: not valid YAML: {exc}") from None
     return parse_scenario(data, p.resolve())
+
+
+def split_of(scenario: Scenario | str | Path) -> str:
+    """ "dev" or "test": the half a scenario belongs to, by a hash of its file name (fixed before anyone looked at
+    results; tune on dev, report test)."""
+    import hashlib
+
+    source = scenario.source or scenario.name if isinstance(scenario, Scenario) else str(scenario)
+    name = Path(str(source)).name
+    if not name.endswith((".yaml", ".yml")):
+        name += ".yaml"
+    return "test" if hashlib.sha256(name.encode("utf-8")).digest()[0] % 2 else "dev"
 
 
 def library_dir() -> Path:
