@@ -37,7 +37,7 @@ from sensorium.errors import InputError
 from .judge import Judge, default_judge_spec
 from .media import MediaUnavailable, missing_requirements
 from .record import ConversationRecord
-from .schema import Scenario
+from .schema import Scenario, split_of
 from .scorers import Check, score
 
 Status = Literal["passed", "failed", "error", "timeout", "skipped"]
@@ -160,9 +160,17 @@ def summarize(results: list[SampleResult], epochs: int, meta: dict[str, Any] | N
     statuses: defaultdict[str, int] = defaultdict(int)
     for r in results:
         statuses[r.status] += 1
+    halves: dict[str, dict[str, float]] = {}
+    for r in scored_rows:  # the dev/test halves (by a hash of the file name, which is the scenario's name)
+        row = halves.setdefault(split_of(r.scenario), {"runs": 0, "passed": 0})
+        row["runs"] += 1
+        row["passed"] += r.status == "passed"
+    for row in halves.values():
+        row["pass_rate"] = row["passed"] / row["runs"]
     return {
         "meta": meta or {},
         "epochs": epochs,
+        "halves": dict(sorted(halves.items())),
         "samples": len(results),
         "statuses": dict(statuses),
         "pass_rate": (sum(r.status == "passed" for r in scored_rows) / len(scored_rows))
