@@ -43,9 +43,10 @@ RAG_RUBRICS = {
 }
 
 
-# Judges tried, in order, when none is named: another model than the one under test grades more honestly (the
-# 0.5B default scored its own raw JSON reply as "directly addresses the question").
-JUDGE_CANDIDATES = ("llamacpp:chat-1.5b", "llamacpp:chat", "llamacpp:chat-tiny")
+# Judges tried, in order (strongest first), when none is named: another model than the one under test grades more
+# honestly (the 0.5B default scored its own raw JSON reply as "directly addresses the question"). Not the 135M
+# chat-tiny: a weaker judge than the model under test is no gain.
+JUDGE_CANDIDATES = ("llamacpp:chat-1.5b", "llamacpp:chat")
 
 
 def default_judge_spec(under_test: str | None) -> tuple[str | None, str]:

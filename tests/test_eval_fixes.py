@@ -36,11 +36,12 @@ def test_the_judge_is_another_model_when_one_is_prepared(monkeypatch: pytest.Mon
         return object()
 
     monkeypatch.setattr(load, "load_chat_model", fake)
-    spec, note = judge.default_judge_spec("llamacpp:chat")
-    assert spec == "llamacpp:chat-tiny" and "different model" in note
-    monkeypatch.setattr(load, "load_chat_model", lambda s: (_ for _ in ()).throw(FileNotFoundError(s)))
-    spec, note = judge.default_judge_spec("llamacpp:chat")
+    spec, note = judge.default_judge_spec("llamacpp:chat-tiny")
+    assert spec == "llamacpp:chat" and "different model" in note
+    spec, note = judge.default_judge_spec("llamacpp:chat")  # no 1.5B here: the model under test judges
     assert spec == "llamacpp:chat" and "the model under test" in note
+    monkeypatch.setattr(load, "load_chat_model", lambda s: object())
+    assert judge.default_judge_spec("llamacpp:chat")[0] == "llamacpp:chat-1.5b"
 
 
 def test_home_covers_every_tool(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
