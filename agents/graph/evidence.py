@@ -90,6 +90,12 @@ _OBJECT = re.compile(
     r"timer|event|meeting|calendar|workspace|disk)\b",
     re.I,
 )
+# Kinds whose verbs are common in plain prose: a claim must name a file or what was acted on.
+_NEEDS_OBJECT = {
+    "write": re.compile(r"\b(file|files|folder|document|workspace|disk|notes?)\b", re.I),
+    "delete": re.compile(r"\b(file|files|folder|document|workspace|notes?|memory|everything)\b", re.I),
+    "image": re.compile(r"\b(image|picture|photo|drawing|illustration|painting|sketch|logo)\b", re.I),
+}
 _FIRST_PERSON = re.compile(r"\b(i|i've|i'll|i'm|i'd|we|we've|we'll)\b", re.I)
 _NEGATION = re.compile(
     r"\b(not|never|no|nothing|cannot|unable|without|failed|didn't|haven't|hasn't|wasn't|weren't|couldn't|won't|"
@@ -151,8 +157,9 @@ def claims(text: str) -> list[Claim]:
             )
             if not (ours or files or _OBJECT.search(sentence)):
                 continue
-            if action.kind in ("image", "write") and not (files or _OBJECT.search(sentence) or ours):
-                continue
+            needs = _NEEDS_OBJECT.get(action.kind)
+            if needs is not None and not (files or needs.search(sentence)):
+                continue  # "I created a summary", "I drew a conclusion": not about a file or an image
             if action.kind == "write" and verb.group(0).lower() in ("updated", "put", "stored") and not files:
                 continue  # "I updated my answer", "put simply": not about a file unless one is named
             denial = action.denial.format(file=files[0] if files else "the file")
@@ -168,7 +175,10 @@ class Evidence:
     calls: tuple[tuple[str, dict[str, Any]], ...]
 
     def backs(self, claim: Claim) -> bool:
-        done = [(n, a) for n, a in self.calls if n in claim.tools]
+        tools = set(claim.tools)
+        if claim.action == "write" and not claim.files:
+            tools.add("remember")  # "I saved your note" after a remember call is true
+        done = [(n, a) for n, a in self.calls if n in tools]
         if not done:
             return False
         if claim.action != "write" or not claim.files:
