@@ -283,6 +283,16 @@ def test_a_good_call_after_the_repair_runs() -> None:
     assert events[-1].data["final"] == "2+2 is 4."
 
 
+def test_usable_calls_run_and_the_malformed_ones_are_dropped() -> None:
+    mixed = call("calculate", {"expression": "2+2"})
+    mixed.invalid_tool_calls = [
+        {"name": "calculate", "args": "{", "id": "x", "error": "not JSON", "type": "invalid_tool_call"}
+    ]
+    events, _ = run_raw([mixed, AIMessage(content="4.")], text="What is 2+2?")
+    assert [f["action"] for f in corrections(events)] == ["dropped"]
+    assert next(e for e in events if e.type == "tool_result").data["content"] == "4"
+
+
 def test_lone_surrogates_are_replaced_not_raised() -> None:
     events, _ = run_raw([AIMessage(content="bad \ud800 text")])
     assert events[-1].data["final"] == "bad \ufffd text"

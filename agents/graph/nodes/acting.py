@@ -158,7 +158,11 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
     result = ask(tools, options)
     ai, problems = callcheck.check(result.message, tools)
     usage = usage_update(name, result)
-    if problems:
+    if problems and ai.tool_calls:  # some calls are usable: those run, the others are dropped (and logged)
+        emit(
+            "correction", node="agent", agent=name, kind="malformed_call", action="dropped", problems=problems
+        )
+    elif problems:
         # A malformed reply (broken or cut-off call, unknown tool, bad arguments, nothing at all) goes back to the
         # model once, as an error it can fix; a second malformed reply becomes a clear message to the user.
         emit("correction", node="agent", agent=name, kind="malformed_call", action="reask", problems=problems)
