@@ -17,7 +17,8 @@ from sensorium.errors import InputError
 
 EPILOG_RUN = """Scenario format: see scenarios/schema.py. The built-in library is `library`:
   sensorium eval run library --out runs/scripted
-  sensorium eval run library --model llamacpp:chat --timeout 300 --out runs/qwen
+  sensorium eval run library --model llamacpp:chat --timeout 300 --out runs/qwen     # the shipped team
+  sensorium eval run library --model llamacpp:chat --split test --out runs/qwen-test  # the headline half
   sensorium eval compare runs/scripted runs/qwen"""
 
 
@@ -29,8 +30,25 @@ def _console() -> Console:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sensorium.config import Paths
+    from sensorium.config import Paths, use_home
 
+    home = Path(args.home).expanduser() if args.home else Paths.default().home
+    # Everything follows --home: threads and events, and the tools that find their data through the home
+    # (memory, workspace files, image outputs).
+    with use_home(home):
+        return _run_in_home(args, home)
+
+
+def _team_arg(args: argparse.Namespace) -> str | None:
+    """--team: with --model the shipped default team unless a team is named (`scenario` keeps the file's)."""
+    if args.team == "scenario":
+        return None
+    if args.team is None and args.model:
+        return "default"
+    return args.team
+
+
+def _run_in_home(args: argparse.Namespace, home: Path) -> int:
     from .driver import (
         assistant_memory,
         build_assistant,
@@ -43,8 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     out = _console()
     scenario = load_scenario(args.file)
-    home = Path(args.home).expanduser() if args.home else Paths.default().home
-    assistant = build_assistant(scenario, home, args.model, team=args.team)
+    assistant = build_assistant(scenario, home, args.model, team=_team_arg(args))
     thread = args.thread or f"run-{scenario.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     out.print(f"[bold]{scenario.name}[/] ({scenario.category}) on thread {thread}, home {home}")
 
@@ -77,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         for c in result.checks:
             mark = "[green]pass[/]" if c.passed else "[red]FAIL[/]"
             out.print(f"  {mark} {c.name}: {c.detail}")
-        if args.strict and not result.passed:
+        if not result.passed:
             failed = True
     left = script_leftover(assistant) if not args.model else 0
     if left:
@@ -103,13 +120,15 @@ def _default_out() -> Path:
 def cmd_eval_run(args: argparse.Namespace) -> int:
     from .report import write_reports
     from .runner import Runner, RunOptions
-    from .schema import collect
+    from .schema import collect, split_of
 
     if not 0.0 <= args.min_pass <= 1.0:
         raise InputError(f"--min-pass {args.min_pass}: give a fraction between 0 and 1 (e.g. 0.8)")
     scenarios = collect(args.paths)
     if args.filter:
         scenarios = [s for s in scenarios if any(f in s.name or f == s.category for f in args.filter)]
+    if args.split:
+        scenarios = [s for s in scenarios if split_of(s) == args.split]
     if not scenarios:
         raise InputError(
             f"no scenarios found in {args.paths} (filter {args.filter}); give .yaml files or folders"
@@ -121,7 +140,7 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         model=args.model,
         judge_model=args.judge_model,
-        team=args.team,
+        team=_team_arg(args),
         timeout_s=args.timeout,
         resume=args.resume,
         progress=not args.no_progress,
@@ -178,7 +197,8 @@ def register(sub: Any, groups: dict[str, Any]) -> None:
         "run",
         help="play a scenario file (turns, attachments, approval decisions) without a human; print the transcript",
         description="Play a scripted conversation: the file's user turns with their attachments, and the "
-        "human's approval decisions as written in the file. Exits non-zero on an error.",
+        "human's approval decisions as written in the file. Exits 1 on an error, a timeout or a failed "
+        "expectation (--no-check: expectations are not scored).",
         epilog=EPILOG_RUN,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -186,12 +206,18 @@ def register(sub: Any, groups: dict[str, Any]) -> None:
     p.add_argument(
         "--model", help="chat-model spec (e.g. llamacpp:chat); overrides the file's model and script"
     )
-    p.add_argument("--team", help="team YAML, or `default` for the shipped team (overrides the file's team)")
+    p.add_argument(
+        "--team",
+        help="team YAML, `default` (the shipped team; the default with --model), `single` (one agent with every "
+        "tool) or `scenario` (the file's own team)",
+    )
     p.add_argument("--thread", help="thread id (default run-NAME-TIMESTAMP)")
     p.add_argument("--home", help="where threads, events and memory go (default $SENSORIUM_HOME)")
     p.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--no-check", action="store_true", help="do not score the file's expectations")
-    p.add_argument("--strict", action="store_true", help="also exit 1 when an expectation fails")
+    p.add_argument(
+        "--strict", action="store_true", help="(kept for old scripts: a failed expectation always exits 1)"
+    )
     p.add_argument("--json", metavar="PATH", help="write the full conversation record (every event) as JSON")
     p.set_defaults(func=cmd_run)
 
@@ -215,16 +241,32 @@ def register(sub: Any, groups: dict[str, Any]) -> None:
     p.add_argument(
         "--model", help="chat-model spec for every scenario (their scripted steps are then ignored)"
     )
-    p.add_argument("--judge-model", help="model spec of the LLM judge (default: the --model under test)")
     p.add_argument(
-        "--team", help="team YAML for every scenario, or `default` for the shipped team (use with --model)"
+        "--judge-model",
+        help="model spec of the LLM judge (default with --model: another prepared model than the one under "
+        "test, e.g. llamacpp:chat-1.5b, else the model under test; the report says which judged)",
+    )
+    p.add_argument(
+        "--team",
+        help="team YAML, `default` (the shipped team; the default with --model), `single` (one agent with "
+        "every tool) or `scenario` (each scenario's own team)",
+    )
+    p.add_argument(
+        "--split",
+        choices=["dev", "test"],
+        help="only the scenarios of this half (split by a hash of the file name: tune on dev, report test)",
     )
     p.add_argument("--out", help="run directory (default $SENSORIUM_HOME/evals/TIMESTAMP)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished runs")
     p.add_argument(
         "--min-pass", type=float, default=0.0, help="exit 1 when the pass rate is below this fraction"
     )
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds per scenario run (default 300)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="seconds per scenario run, scoring included (default 300)",
+    )
     p.add_argument(
         "--filter", action="append", help="only scenarios whose name contains this, or this category"
     )

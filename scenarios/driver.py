@@ -63,13 +63,13 @@ def build_model(scenario: Scenario, override: Any = None) -> Any:
 
 
 def build_team(scenario: Scenario, model: Any, override: str | None = None, extra_tools: Any = ()) -> Team:
-    """The scenario's team, or ``override`` (a team YAML path, or ``default`` for the shipped default team);
+    """The scenario's team, or ``override`` (a team YAML path, or a shipped team's name: ``default``, ``single``);
     its agents may list the registry's tools and ``extra_tools`` (names of the tools the caller passes)."""
     from sensorium.agents.graph import team as team_mod
 
     source = scenario.source or scenario.name
-    if override == "default":
-        return team_mod.default_team(model=model)
+    if override in team_mod.SHIPPED_TEAMS:
+        return team_mod.shipped_team(override, model=model)
     if override:
         return team_mod.Team.from_yaml(override, model=model, extra_tools=extra_tools)
     if scenario.team is None:
@@ -148,9 +148,10 @@ def run_conversation(
                 on_turn(turn)
             t0 = time.monotonic()
             answers = list(spec.approvals)
-            _consume(assistant.run(thread_id, spec.user, attachments=attachments), turn, deadline, on_event)
+            thread = thread_id if spec.thread is None else f"{thread_id}.{spec.thread}"
+            _consume(assistant.run(thread, spec.user, attachments=attachments), turn, deadline, on_event)
             rounds = 0
-            while pending := assistant.pending(thread_id):
+            while pending := assistant.pending(thread):
                 rounds += 1
                 if rounds > max_approval_rounds:
                     raise RuntimeError(f"more than {max_approval_rounds} rounds of approvals in one turn")
@@ -170,9 +171,9 @@ def run_conversation(
                         }
                     )
                 turn.interrupted = False
-                _consume(assistant.resume(thread_id, decisions), turn, deadline, on_event)
+                _consume(assistant.resume(thread, decisions), turn, deadline, on_event)
             turn.elapsed_s = time.monotonic() - t0
-            turn.recalled = _recalled(assistant, thread_id)
+            turn.recalled = _recalled(assistant, thread)
     except ScenarioTimeout:
         record.timed_out = True
     except Exception as exc:  # recorded; the caller decides what an error means

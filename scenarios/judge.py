@@ -43,6 +43,30 @@ RAG_RUBRICS = {
 }
 
 
+# Judges tried, in order (strongest first), when none is named: another model than the one under test grades more
+# honestly (the 0.5B default scored its own raw JSON reply as "directly addresses the question"). Not the 135M
+# chat-tiny: a weaker judge than the model under test is no gain.
+JUDGE_CANDIDATES = ("llamacpp:chat-1.5b", "llamacpp:chat")
+
+
+def default_judge_spec(under_test: str | None) -> tuple[str | None, str]:
+    """The judge to use when none is named: the first candidate whose weights are here and that is not the model
+    under test; else the model under test itself. Returns the spec and a note saying which was chosen and why."""
+    from sensorium.agents.brain.load import load_chat_model
+
+    for spec in JUDGE_CANDIDATES:
+        if spec == under_test:
+            continue
+        try:
+            load_chat_model(spec)  # resolves the weights; the engine itself loads on the first call
+        except Exception:
+            continue
+        return spec, f"{spec} (a different model than the one under test)"
+    if under_test:
+        return under_test, f"{under_test} (the model under test: no other judge model is prepared here)"
+    return None, "none (each scenario's scripted judge)"
+
+
 class Verdict(BaseModel):
     score: float
     reason: str

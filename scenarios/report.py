@@ -18,11 +18,27 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.0f}%"
 
 
+def headline(summary: dict[str, Any]) -> str:
+    """The agent eval's headline: the pass rate on the test half (tune on dev, report test), and on what."""
+    meta = summary.get("meta", {})
+    test = (summary.get("halves") or {}).get("test")
+    if not test:
+        return ""
+    real = not str(meta.get("model", "")).startswith("(")  # "(each scenario's own...)" = scripted steps
+    kind = "real-model" if real else "scripted"
+    return (
+        f"{kind} pass rate on the test half: {_pct(test['pass_rate'])} ({test['passed']:.0f}/{test['runs']:.0f}); "
+        f"model {meta.get('model', '?')}, team {meta.get('team', '?')}, judge {meta.get('judge_model') or '-'}"
+    )
+
+
 def markdown(summary: dict[str, Any], results: list[SampleResult]) -> str:
     meta = summary.get("meta", {})
     k = summary.get("epochs", 1)
     lines = [
         "# sensorium evaluation",
+        "",
+        f"**{headline(summary)}**" if headline(summary) else "",
         "",
         f"- model: `{meta.get('model', '?')}`; epochs: {k}; samples: {summary['samples']} {summary['statuses']}",
         f"- **pass rate {_pct(summary['pass_rate'])}**, pass@{k} {_pct(summary['pass_at_k'])}, "
@@ -156,6 +172,7 @@ def html_report(summary: dict[str, Any], results: list[SampleResult]) -> str:
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>sensorium evaluation</title>
 <style>{CSS}</style></head><body>
 <h1>sensorium evaluation</h1>
+<p class="big"><b>{e(headline(summary))}</b></p>
 <p>model <code>{e(str(meta.get("model", "?")))}</code>; epochs {k}; samples {summary["samples"]}
 {e(json.dumps(summary["statuses"]))}</p>
 <p class="big">pass rate <b>{_pct(summary["pass_rate"])}</b> &middot; pass@{k} {_pct(summary["pass_at_k"])}

@@ -34,10 +34,10 @@ from pydantic import BaseModel, Field
 from sensorium.config import use_home
 from sensorium.errors import InputError
 
-from .judge import Judge
+from .judge import Judge, default_judge_spec
 from .media import MediaUnavailable, missing_requirements
 from .record import ConversationRecord
-from .schema import Scenario
+from .schema import Scenario, split_of
 from .scorers import Check, score
 
 Status = Literal["passed", "failed", "error", "timeout", "skipped"]
@@ -50,7 +50,9 @@ class RunOptions:
     epochs: int = 1
     concurrency: int = 1
     model: str | None = None  # overrides every scenario's model; scripted steps are then ignored
-    judge_model: str | None = None  # default: the scenario's judge_script, else the --model under test
+    # default: with --model, another model than the one under test when one is prepared (judge.JUDGE_CANDIDATES),
+    # else the model under test; without --model, each scenario's judge_script
+    judge_model: str | None = None
     team: str | None = None  # a team YAML for every scenario, or "default" (the shipped team)
     timeout_s: float = 300.0
     resume: bool = False
@@ -158,9 +160,17 @@ def summarize(results: list[SampleResult], epochs: int, meta: dict[str, Any] | N
     statuses: defaultdict[str, int] = defaultdict(int)
     for r in results:
         statuses[r.status] += 1
+    halves: dict[str, dict[str, float]] = {}
+    for r in scored_rows:  # the dev/test halves (by a hash of the file name, which is the scenario's name)
+        row = halves.setdefault(split_of(r.scenario), {"runs": 0, "passed": 0})
+        row["runs"] += 1
+        row["passed"] += r.status == "passed"
+    for row in halves.values():
+        row["pass_rate"] = row["passed"] / row["runs"]
     return {
         "meta": meta or {},
         "epochs": epochs,
+        "halves": dict(sorted(halves.items())),
         "samples": len(results),
         "statuses": dict(statuses),
         "pass_rate": (sum(r.status == "passed" for r in scored_rows) / len(scored_rows))
@@ -178,6 +188,28 @@ def summarize(results: list[SampleResult], epochs: int, meta: dict[str, Any] | N
     }
 
 
+def _within(seconds: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, or None when it has not finished within ``seconds`` (it is left to finish in a
+    daemon thread; its result is dropped)."""
+    if seconds <= 0:
+        return None
+    box: list[Any] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            box.append(fn(*args, **kwargs))
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=target, daemon=True, name="score")
+    worker.start()
+    worker.join(seconds)
+    if errors:
+        raise errors[0]
+    return box[0] if box else None
+
+
 class Runner:
     """Runs samples (scenario x epoch) with a thread pool and appends each result as it finishes."""
 
@@ -189,6 +221,7 @@ class Runner:
         self._shared_model: Any = None
         self._judge_model: Any = None
         self._rails: Any = None
+        self.judge_note = ""
 
     # Models: loaded once per run and shared (calls serialised) --------------------------------------------------
 
@@ -200,6 +233,9 @@ class Runner:
         if self.options.model:
             self._shared_model = LockedChatModel(load_chat_model(self.options.model))
         judge_spec = self.options.judge_model
+        self.judge_note = f"{judge_spec} (named)" if judge_spec else "none (each scenario's scripted judge)"
+        if not judge_spec and self.options.model:
+            judge_spec, self.judge_note = default_judge_spec(self.options.model)
         if judge_spec and judge_spec == self.options.model:
             self._judge_model = self._shared_model
         elif judge_spec:
@@ -259,9 +295,21 @@ class Runner:
             )
             if record.error and "MediaUnavailable" in record.error:
                 return SampleResult(**base, status="skipped", reason=record.error)
-            result = score(
-                scenario, record, memory=assistant_memory(assistant), judge=self._judge_for(scenario)
+            left = self.options.timeout_s - (time.monotonic() - t0)
+            result = _within(
+                left,
+                score,
+                scenario,
+                record,
+                memory=assistant_memory(assistant),
+                judge=self._judge_for(scenario),
             )
+            if result is None:  # --timeout covers scoring (the judge's calls) too
+                record.timed_out, record.elapsed_s = True, time.monotonic() - t0
+                checks = [
+                    Check(name="timeout", passed=False, detail=f"scoring ran past {self.options.timeout_s} s")
+                ]
+                return self._result(base, record, checks, False, None)
             checks = list(result.checks)
             if self._shared_model is None and not record.error and not record.timed_out:
                 left = script_leftover(assistant)
@@ -344,6 +392,8 @@ class Runner:
         (self.out / "run.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         if todo:
             self._load_models()
+            meta["judge_model"] = self.judge_note
+            (self.out / "run.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         bar = None
         if self.options.progress:
             from tqdm import tqdm

@@ -97,6 +97,12 @@ class ApprovalAnswer(_Strict):
 
 class Turn(_Strict):
     user: str
+    thread: str | None = Field(
+        default=None,
+        description="play this turn on another thread of the same home (memory is shared, history is not); "
+        "None = the scenario's main thread",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+    )
     attachments: list[AttachmentSpec] = Field(default_factory=list)
     approvals: list[ApprovalAnswer] = Field(default_factory=list)
 
@@ -324,6 +330,18 @@ def load_scenario(path: str | Path) -> Scenario:
         raise InputError(f"{p}: no such scenario file; give the path of a .yaml scenario")
     data = load_yaml(p, "scenario file")  # size, UTF-8, depth and alias expansion capped
     return parse_scenario(data, p.resolve())
+
+
+def split_of(scenario: Scenario | str | Path) -> str:
+    """ "dev" or "test": the half a scenario belongs to, by a hash of its file name (fixed before anyone looked at
+    results; tune on dev, report test)."""
+    import hashlib
+
+    source = scenario.source or scenario.name if isinstance(scenario, Scenario) else str(scenario)
+    name = Path(str(source)).name
+    if not name.endswith((".yaml", ".yml")):
+        name += ".yaml"
+    return "test" if hashlib.sha256(name.encode("utf-8")).digest()[0] % 2 else "dev"
 
 
 def library_dir() -> Path:

@@ -214,6 +214,8 @@ class EventTracer:
             "rail",
             "loop_guard",
             "ungrounded",
+            "tool_required",
+            "correction",
             "message",
         ):
             self._turn.add_event(ev.type, attributes={"data": _text(d)}, timestamp=_ns(ev.ts))

@@ -41,6 +41,7 @@ def test_turn_with_tool_call_streams_events_and_logs_them() -> None:
     model.assert_done()
     assert types(events) == [
         "turn_started",
+        "tool_required",  # arithmetic: the first reply must call calculate
         "model_call",
         "tool_call",
         "tool_result",
@@ -136,13 +137,18 @@ def test_agent_cannot_use_tools_outside_its_allow_list() -> None:
     assistant = Assistant(team, memory=False, perceiver=False, rails=False)
     events = list(assistant.run("t", "1+1"))
     model.assert_done()
-    result = next(e for e in events if e.type == "tool_result")
-    assert result.data["is_error"] and "may not use the tool 'calculate'" in result.data["content"]
+    # The call never runs: the model is told once what it may call, and answers.
+    assert not [e for e in events if e.type == "tool_result"]
+    fix = next(e for e in events if e.type == "correction")
+    assert fix.data["kind"] == "malformed_call" and "unknown tool 'calculate'" in fix.data["problems"][0]
+    assert "current_time" in str(model.calls[1]["messages"][-1].content)
+    assert events[-1].data["final"] == "sorry"
 
 
 def test_default_team_routes_by_keywords_without_a_model_call() -> None:
     model = ScriptedChatModel(["Hi there.", "I'll draw it."])
-    assistant = Assistant(default_team(model=model), memory=False, perceiver=False, rails=False)
+    team = default_team(model=model).model_copy(update={"require_tools": False})  # routing only, no drawing
+    assistant = Assistant(team, memory=False, perceiver=False, rails=False)
     events = list(assistant.run("t", "hello"))
     assert next(e for e in events if e.type == "route").data["agent"] == "assistant"
     assert events[-1].data["final"] == "Hi there."

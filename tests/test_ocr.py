@@ -149,5 +149,8 @@ def test_describe_image_tool_returns_the_text(tmp_path: Path) -> None:
 
     path = tmp_path / "note.png"
     render_text_image(["Budget meeting today", "Room 204"], 20).save(path)
-    result = get_tool("describe_image").invoke({"path": str(path)})
+    from sensorium.tools.files import allow_media
+
+    with allow_media([path]):  # outside a turn, media tools read only the workspace and what is allowed
+        result = get_tool("describe_image").invoke({"path": str(path)})
     assert "Text in the image (OCR):\nBudget meeting today\nRoom 204" in result.content

@@ -37,6 +37,10 @@ EventType = Literal[
     "message",  # agent, data: {"content": str}  (the final reply of the turn)
     "loop_guard",  # agent, data: {"message": str}  (the model repeated calls that had run; tools withheld)
     "ungrounded",  # agent, data: {"calls": [{"name", "arguments", "reason"}]}  (calls dropped, not run)
+    "tool_required",  # agent, data: {"tool", "request"}  (the request plainly needs this tool: its call is required)
+    # agent, data: {"kind": unbacked_claim|malformed_call|reply_text, "action": reask|rewrite|answered_again|gave_up|
+    # cleaned, ...}: one event per correction the graph made to what the model wrote
+    "correction",
     "error",  # data: {"message": str, "kind": str}
     "turn_finished",  # data: {"elapsed_s", "usage": {agent: {...}}, "interrupted": bool}
 ]
@@ -74,7 +78,12 @@ class EventLog:
         return found
 
     def append(self, event: Event) -> None:
-        line = event.model_dump_json() + "\n"
+        try:
+            line = event.model_dump_json() + "\n"
+        except (
+            ValueError
+        ):  # text no UTF-8 can hold (a lone surrogate from a model or tool): escaped, still logged
+            line = json.dumps(event.model_dump(mode="python"), ensure_ascii=True, default=str) + "\n"
         path = self.path(event.thread_id)
         with self._lock:
             fh = self._open.get(path)

@@ -44,9 +44,23 @@ def prompts() -> dict[str, str]:
     return yaml.safe_load(text)
 
 
+def instruction(text: str) -> str:
+    """The part of a request that says what to do: a pasted text after "Summarize this:" holds words like
+    "then" and "first" that are not steps. The first line, unless the lines after it are a numbered list; a long
+    single paragraph: its first and last sentences."""
+    text = (text or "").strip()
+    first, _, rest = text.partition("\n")
+    if rest.strip():
+        return text if re.match(r"\s*\d+[.)]\s", rest) else first
+    if len(text) <= 400:
+        return text
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    return f"{sentences[0]} {sentences[-1]}" if len(sentences) > 1 else text[:400]
+
+
 def looks_multistep(text: str) -> bool:
-    """True for requests that chain actions ("do X, then Y", numbered lists)."""
-    return bool(_MULTI.search(text or ""))
+    """True for requests that chain actions ("do X, then Y", numbered lists), read in their instruction part."""
+    return bool(_MULTI.search(instruction(text)))
 
 
 def parse_steps(content: str) -> list[str]:

@@ -48,7 +48,21 @@ class Team(BaseModel):
     agents: list[AgentSpec]
     model: Any = Field(default=DEFAULT_MODEL, description="default model spec (or ChatModel) of the agents")
     supervisor_model: Any = Field(default=None, description="model of the router and planner (None = team's)")
-    plan: bool = Field(default=True, description="plan multi-step requests")
+    plan: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="auto: plan requests that look multi-step; always: ask the planner for every request (a "
+        "one-step plan is dropped); never. true/false read as auto/never",
+    )
+    check_claims: bool = Field(
+        default=True,
+        description="check each answer's claims of actions (wrote, saved, remembered, ...) against the turn's tool "
+        "results; re-ask once, then replace what is still unbacked by a plain denial",
+    )
+    require_tools: bool = Field(
+        default=True,
+        description="when a request plainly needs a tool (arithmetic, the time, writing a file, remembering), "
+        "the agent's first reply must call it (tool_choice)",
+    )
     routing: Literal["auto", "model", "first"] = Field(
         default="auto",
         description="auto: keywords, then the model supervisor only for ties (or when no agent has keywords); "
@@ -65,6 +79,8 @@ class Team(BaseModel):
     def __init__(self, agents: Iterable[AgentSpec] | None = None, /, **data: Any) -> None:
         if agents is not None:
             data["agents"] = list(agents)
+        if isinstance(data.get("plan"), bool):
+            data["plan"] = "auto" if data["plan"] else "never"
         super().__init__(**data)
 
     @model_validator(mode="after")
@@ -154,10 +170,23 @@ class Team(BaseModel):
         return cls.from_dict(data, source=str(p), model=model, extra_tools=extra_tools)
 
 
+SHIPPED_TEAMS = ("default", "single")
+
+
 def default_team(model: Any = DEFAULT_MODEL) -> Team:
     """The team sensorium ships: an assistant, a researcher over memory, an artist, a perceiver."""
-    text = (
-        resources.files("sensorium.agents.graph").joinpath("teams/default.yaml").read_text(encoding="utf-8")
+    return shipped_team("default", model)
+
+
+def shipped_team(name: str, model: Any = DEFAULT_MODEL) -> Team:
+    """A team shipped with sensorium: ``default`` (four agents, keyword routing) or ``single`` (one agent with
+    every tool)."""
+    if name not in SHIPPED_TEAMS:
+        raise InputError(f"no shipped team named {name!r}; shipped teams: {', '.join(SHIPPED_TEAMS)}")
+    path = f"teams/{name}.yaml"
+    text = resources.files("sensorium.agents.graph").joinpath(path).read_text(encoding="utf-8")
+    return Team.from_dict(
+        parse_yaml(text, f"sensorium/agents/graph/{path}"),
+        source=f"sensorium/agents/graph/{path}",
+        model=model,
     )
-    source = "sensorium/agents/graph/teams/default.yaml"
-    return Team.from_dict(parse_yaml(text, source), source=source, model=model)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
@@ -17,10 +18,10 @@ from langgraph.types import Send, interrupt
 from sensorium.tools.base import Tool
 
 from ...brain.chat import ChatResult, GenerationOptions
-from .. import planner
+from .. import callcheck, evidence, planner
 from ..approval import ApprovalRequest, Decision
 from ..emit import emit
-from ..history import last_ai, unique_call_ids, window
+from ..history import last_ai, last_human, unique_call_ids, window
 from ..journal import journaled_invoke
 from ..loopguard import (
     HANDOFF_PREFIX,
@@ -132,15 +133,57 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
         emit("loop_guard", node="agent", agent=name,
               message="every call of the last step had already run; asking for an answer without tools")  # fmt: skip
         tools, options = [], GenerationOptions(answer_only=True)
+    request = _request_text(state)
+    offered = [t["name"] for t in tools if not t["name"].startswith(HANDOFF_PREFIX)]
+    if options is None and team.require_tools and _first_call_of_request(state.get("messages", [])):
+        needed = evidence.needed_tool(request)
+        if needed in offered and not (needed == "remember" and graph_keeps(services, request)):
+            # The request plainly needs this tool ("write plan.txt", "17*23", "the time in Tokyo"): the reply
+            # must be a call to it, so the model cannot answer from its head or claim an action it never took.
+            emit("tool_required", node="agent", agent=name, tool=needed, request=request[:200])
+            options = GenerationOptions(tool_choice=needed)
     model, gate = services.model(team.model_for(spec)), gate_check(services.rails, spec.role)
 
-    def ask(tools: list[dict[str, Any]], options: GenerationOptions | None) -> ChatResult:
+    def ask(
+        tools: list[dict[str, Any]], options: GenerationOptions | None, extra: Sequence[BaseMessage] = ()
+    ) -> ChatResult:
         # The reply streams to the user only as fast as the output rails' cheap checks clear it.
-        return call_model("agent", name, model, messages, tools=tools, options=options, stream_check=gate)
+        try:
+            return call_model("agent", name, model, [*messages, *extra], tools=tools, options=options,
+                              stream_check=gate)  # fmt: skip
+        except (RecursionError, UnicodeError) as exc:  # a reply too deep or too broken to parse or log
+            bad = AIMessage(content="", invalid_tool_calls=[{"name": None, "args": "", "id": "bad", "error":
+                            f"the reply could not be read ({type(exc).__name__})", "type": "invalid_tool_call"}])  # fmt: skip
+            return ChatResult(message=bad, reply="", model=getattr(model, "name", ""))
 
     result = ask(tools, options)
-    ai = result.message
+    ai, problems = callcheck.check(result.message, tools)
     usage = usage_update(name, result)
+    if problems and ai.tool_calls:  # some calls are usable: those run, the others are dropped (and logged)
+        emit(
+            "correction", node="agent", agent=name, kind="malformed_call", action="dropped", problems=problems
+        )
+    elif problems:
+        # A malformed reply (broken or cut-off call, unknown tool, bad arguments, nothing at all) goes back to the
+        # model once, as an error it can fix; a second malformed reply becomes a clear message to the user.
+        emit("correction", node="agent", agent=name, kind="malformed_call", action="reask", problems=problems)
+        retry = ask(
+            tools, options, [_as_reply(result), HumanMessage(content=callcheck.repair_note(problems, tools))]
+        )
+        usage = merge_usage(usage, usage_update(name, retry))
+        again, still = callcheck.check(retry.message, tools)
+        if still and not again.tool_calls:
+            emit(
+                "correction",
+                node="agent",
+                agent=name,
+                kind="malformed_call",
+                action="gave_up",
+                problems=still,
+            )
+            ai = AIMessage(content=callcheck.gave_up(still))
+        else:
+            ai, result = again, retry
     dropped = _ungrounded(services, ai, state)
     if dropped:
         emit("ungrounded", node="agent", agent=name, calls=[{"name": c["name"], "arguments": c["args"], "reason": why}
@@ -151,8 +194,11 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
         else:  # the model wanted only calls the conversation gives no ground for: its answer without tools
             # (not listed either: with them still in the prompt it wrote 7 of 8 answers about calling them)
             result = ask([], GenerationOptions(answer_only=True))
-            ai = result.message
+            ai, _ = callcheck.check(result.message, [])
             usage = merge_usage(usage, usage_update(name, result))
+    if not ai.tool_calls and team.check_claims:
+        ai, more = _checked_claims(services, name, ai, state, request, tools, ask)
+        usage = merge_usage(usage, more)
     ai.name = name
     if ai.id is None:
         ai.id = f"ai-{uuid.uuid4().hex[:12]}"
@@ -185,6 +231,90 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
                 arguments=call["args"],
             )
     return out
+
+
+def _request_text(state: AssistantState) -> str:
+    """What the agent is asked to do now: the current plan step, else the last human message (the request)."""
+    step = planner.current(state.get("plan"))
+    if step is not None:
+        return str(step["description"])
+    human = last_human(state.get("messages", []))
+    return (
+        str(human.content) if human is not None and isinstance(human.content, str) else state.get("input", "")
+    )
+
+
+def _first_call_of_request(messages: list[Any]) -> bool:
+    """No model step since the request (or the plan step's note): the request's first call."""
+    for m in reversed(messages):
+        if isinstance(m, HumanMessage):
+            return True
+        if isinstance(m, AIMessage | ToolMessage):
+            return False
+    return True
+
+
+def _as_reply(result: ChatResult) -> AIMessage:
+    """The model's own raw reply, as it reads it back when asked again (calls as the text it wrote)."""
+    return AIMessage(content=callcheck.clean_text(str(result.reply or result.message.content or ""))[:4000])
+
+
+def graph_keeps(services: Services, request: str) -> bool:
+    """Whether the graph's ``remember`` node will keep what this request gives ("Remember that my cat is
+    Miso.", "I live in Porto."): then it is stored without a tool call, and a reply of "Noted." is true."""
+    from sensorium.memory.keep import explicit_fact, statements
+
+    if services.memory is None or not services.remember_turns:
+        return False
+    return bool(explicit_fact(request) or statements(request))
+
+
+def _checked_claims(
+    services: Services,
+    name: str,
+    ai: AIMessage,
+    state: AssistantState,
+    request: str,
+    tools: list[dict[str, Any]],
+    ask: Any,
+) -> tuple[AIMessage, dict[str, Any]]:
+    """Claims need evidence: an answer that says an action happened which no tool result of the turn backs is
+    sent back once with the evidence (with the call required when the request needs that action); what is still
+    unbacked after that is replaced by a plain denial. Each correction is its own event."""
+    history = state.get("messages", [])
+    content = ai.content if isinstance(ai.content, str) else ""
+    kept = graph_keeps(services, request)
+    unbacked = evidence.unbacked_claims(content, history, request, kept=kept)
+    if not unbacked:
+        return ai, {}
+    emit("correction", node="agent", agent=name, kind="unbacked_claim", action="reask",
+          claims=[c.dump() for c in unbacked], reply=content[:500])  # fmt: skip
+    offered = {t["name"] for t in tools}
+    needed = evidence.needed_tool(request)
+    can_act = needed in offered and any(needed in c.tools for c in unbacked)
+    options = GenerationOptions(tool_choice=needed) if can_act else GenerationOptions(answer_only=True)
+    note = HumanMessage(content=evidence.evidence_note(unbacked, history))
+    retry = ask(tools if can_act else [], options, [AIMessage(content=content), note])
+    usage = usage_update(name, retry)
+    again, problems = callcheck.check(retry.message, tools if can_act else [])
+    if again.tool_calls and not problems:
+        return again, usage
+    text = again.content if isinstance(again.content, str) and not problems else ""
+    still = evidence.unbacked_claims(text, history, request, kept=kept) if text else unbacked
+    if still or not text.strip():
+        fixed = evidence.truthful(text or content, still)
+        emit("correction", node="agent", agent=name, kind="unbacked_claim", action="rewrite",
+              claims=[c.dump() for c in still], reply=fixed)  # fmt: skip
+        return AIMessage(content=fixed, response_metadata=again.response_metadata), usage
+    emit(
+        "correction",
+        node="agent",
+        agent=name,
+        kind="unbacked_claim",
+        action="answered_again",
+        reply=text[:500],
+    )
+    return again, usage
 
 
 def _ungrounded(services: Services, ai: AIMessage, state: AssistantState) -> list[tuple[Any, str]]:

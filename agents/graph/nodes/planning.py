@@ -11,7 +11,7 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
 
-from .. import planner
+from .. import callcheck, planner, replytext
 from ..emit import emit, event_writer
 from ..history import after_step_start, last_ai, last_human
 from ..modelcall import call_model, usage_update
@@ -22,7 +22,7 @@ from ..state import AssistantState
 def plan(services: Services, state: AssistantState) -> dict[str, Any]:
     team, prompts = services.team, planner.prompts()
     text = state.get("input", "")
-    if not team.plan or not planner.looks_multistep(text):
+    if team.plan == "never" or (team.plan == "auto" and not planner.looks_multistep(text)):
         return {}
     tools = sorted({t for a in team.agents for t in a.tools})
     messages = [
@@ -36,6 +36,11 @@ def plan(services: Services, state: AssistantState) -> dict[str, Any]:
     except Exception as exc:
         emit("error", node="plan", message=f"planning failed, answering without a plan: {exc}", kind="plan")
         return {}
+    if len(steps) < 2:  # a one-part request never gets a plan: the agent answers it directly
+        emit(
+            "plan", node="plan", steps=[], reason=f"one step only ({steps[0] if steps else 'none'}); no plan"
+        )
+        return {"usage": usage_update("planner", result)}
     new = planner.new_plan(text, steps)
     emit("plan", node="plan", steps=new["steps"])
     return {"plan": new, "usage": usage_update("planner", result)}
@@ -147,5 +152,21 @@ def after_executor(state: AssistantState) -> str:
 
 
 def respond(services: Services, state: AssistantState) -> dict[str, Any]:
-    ai = last_ai(state.get("messages", []))
-    return {"final": str(ai.content) if ai else ""}
+    """The turn's answer as the user gets it: no call syntax or template tokens, a note when it was cut at
+    max_tokens, never empty. The cleaned text also replaces the message in the thread, so later turns read it."""
+    messages = state.get("messages", [])
+    ai = last_ai(messages)
+    if ai is None:
+        return {"final": ""}
+    text = ai.content if isinstance(ai.content, str) else str(ai.content)
+    finish = (ai.response_metadata or {}).get("finish_reason")
+    clean, changed = replytext.finish_reply(text, finish)
+    if not clean.strip() and not state.get("blocked"):
+        clean, changed = callcheck.EMPTY, [*changed, "empty reply"]
+    if not changed:
+        return {"final": text}
+    emit("correction", node="respond", agent=ai.name, kind="reply_text", action="cleaned", removed=changed,
+          before=text[:500], after=clean[:500])  # fmt: skip
+    if ai.id is not None and not state.get("blocked"):
+        return {"final": clean, "messages": [ai.model_copy(update={"content": clean})]}
+    return {"final": clean}

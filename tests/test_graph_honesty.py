@@ -1,0 +1,339 @@
+"""Claims need evidence, no leaked syntax, malformed calls repaired once: the graph with scripted and fake models.
+
+Scripted models prove the plumbing only; the real-model figures are in the scenario library (README).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+from sensorium.agents import AgentSpec, Assistant, Team
+from sensorium.agents.brain.backends.scripted import ScriptedChatModel
+from sensorium.agents.brain.chat import ChatResult
+from sensorium.agents.graph import callcheck, evidence, planner, replytext
+
+
+def make(steps: list[Any], tools: tuple[str, ...] = ("calculate", "write_file", "remember"), **team: Any):
+    model = ScriptedChatModel(steps)
+    spec = AgentSpec(name="assistant", tools=tools)
+    assistant = Assistant(Team([spec], model=model, **team), memory=False, perceiver=False, rails=False)
+    return assistant, model
+
+
+def corrections(events: list[Any]) -> list[dict[str, Any]]:
+    return [e.data for e in events if e.type == "correction"]
+
+
+# evidence: which sentences claim an action -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, action",
+    [
+        ("Created 5 bytes to plan.txt.", "write"),
+        ("The file plan.txt has been successfully overwritten.", "write"),
+        ("Saved 'buy milk' to shopping.txt. Anything else?", "write"),
+        ("Got it: I'll remember that your favourite colour is green.", "remember"),
+        ("Noted: your dentist appointment is on Friday.", "remember"),
+        ("Your image has been generated.", "image"),
+        ("I have sent the email to Bob.", "send"),
+        ("I scheduled the meeting for Monday.", "schedule"),
+    ],
+)
+def test_claims_are_found(text: str, action: str) -> None:
+    assert [c.action for c in evidence.claims(text)] == [action]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I did not write plan.txt: you rejected it.",
+        "You wrote that your sister is Hana.",
+        "The Rossi bakery was created in 1998 and moved in 2015.",
+        "I can save it to a file if you like.",
+        "Would you like me to write it?",
+        "17 x 23 = 391.",
+        "I remember you like tea.",
+        "Find its process id with ps, then run kill PID.",
+    ],
+)
+def test_non_claims_are_left_alone(text: str) -> None:
+    assert evidence.claims(text) == []
+
+
+def test_a_claim_is_backed_only_by_a_successful_result_for_the_same_file() -> None:
+    call = {"name": "write_file", "args": {"path": "a.txt", "content": "x"}, "id": "c1", "type": "tool_call"}
+    ok = ToolMessage(content="Wrote 1 bytes to a.txt.", tool_call_id="c1", name="write_file")
+    rejected = ToolMessage(
+        content="The user rejected this call.", tool_call_id="c1", name="write_file", status="error"
+    )
+    base = [HumanMessage("write a.txt"), AIMessage(content="", tool_calls=[call])]
+    assert evidence.unbacked_claims("I wrote a.txt.", [*base, ok]) == []
+    assert [c.files for c in evidence.unbacked_claims("I wrote b.txt.", [*base, ok])] == [("b.txt",)]
+    assert len(evidence.unbacked_claims("I wrote a.txt.", [*base, rejected])) == 1
+    # A later turn's "did you write it?" may rest on the earlier turn's result; a new request may not.
+    later = [*base, ok, AIMessage(content="Done."), HumanMessage("Did you write a.txt?")]
+    assert evidence.unbacked_claims("Yes, I wrote a.txt.", later, "Did you write a.txt?") == []
+    again = [*base, ok, AIMessage(content="Done."), HumanMessage("Write a.txt again.")]
+    assert len(evidence.unbacked_claims("I wrote a.txt.", again, "Write a.txt again.")) == 1
+
+
+@pytest.mark.parametrize(
+    "request_, tool",
+    [
+        ("What is 17*23?", "calculate"),
+        ("Work out 125 + 379, 64 * 7 and 1000 - 357.", "calculate"),
+        ("What's 15% of 240?", "calculate"),
+        ("What time is it in Tokyo right now?", "current_time"),
+        ("What's today's date?", "current_time"),
+        ("Create a file called plan.txt with 'buy milk'.", "write_file"),
+        ("Remember that my sister's name is Hana.", "remember"),
+        ("Hi! How are you?", None),
+        ("Do you remember what I said?", None),
+        ("Summarize this in one sentence:\nThe shop opened in 1998 at 10 am and moved in 2015.", None),
+    ],
+)
+def test_needed_tool(request_: str, tool: str | None) -> None:
+    assert evidence.needed_tool(request_) == tool
+
+
+# the graph: claims, required calls -------------------------------------------------------------------------------
+
+
+def test_a_request_that_needs_a_tool_requires_the_call_up_front() -> None:
+    # The scripted model, like a real backend's grammar, cannot answer in prose when a call is required.
+    assistant, _model = make(["Created 5 bytes to plan.txt."])
+    with pytest.raises(AssertionError, match="answers without a call although tool_choice is 'write_file'"):
+        list(assistant.run("t", "Create a file called plan.txt containing hello."))
+
+
+def test_a_claim_without_a_call_is_reasked_with_the_call_required_then_runs(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SENSORIUM_HOME", str(tmp_path))
+    assistant, model = make(
+        [
+            "Created 5 bytes to plan.txt.",  # the lie: no call (calls not required up front in this team)
+            {"tool_calls": [{"name": "write_file", "arguments": {"path": "plan.txt", "content": "hello"}}]},
+            "I wrote plan.txt.",
+        ],
+        require_tools=False,
+    )
+    events = list(assistant.run("t", "Create a file called plan.txt containing hello."))
+    assert not any(e.type == "tool_required" for e in events)
+    assert model.calls[1]["options"].tool_choice == "write_file"  # the re-ask requires the call
+    fixes = corrections(events)
+    assert [(f["kind"], f["action"]) for f in fixes] == [("unbacked_claim", "reask")]
+    assert "no tool result of this turn" in str(model.calls[1]["messages"][-1].content)
+    (request,) = assistant.pending("t")
+    events = list(assistant.resume("t", {request.id: {"action": "approve"}}))
+    model.assert_done()
+    assert events[-1].data["final"] == "I wrote plan.txt."
+    assert (tmp_path / "workspace" / "plan.txt").read_text() == "hello"
+
+
+def test_a_claim_still_unbacked_after_the_reask_becomes_the_truth() -> None:
+    assistant, model = make(
+        ["I have saved your notes to notes.txt.", "Your notes are saved in notes.txt."],
+        tools=("calculate",),
+    )
+    events = list(assistant.run("t", "Did my notes get into notes.txt?"))
+    model.assert_done()
+    fixes = corrections(events)
+    assert [f["action"] for f in fixes] == ["reask", "rewrite"]
+    assert events[-1].data["final"].startswith("I did not write notes.txt")
+    assert "saved" not in events[-1].data["final"]
+
+
+def test_a_backed_claim_passes_untouched() -> None:
+    assistant, model = make(
+        [
+            {"tool_calls": [{"name": "remember", "arguments": {"text": "sister is Hana"}}]},
+            "I'll remember that your sister is Hana.",
+        ],
+        tools=("remember",),
+    )
+    assistant.services.memory = (
+        None  # the tool writes to the run's memory; the claim check reads results only
+    )
+    events = list(assistant.run("t", "Remember that my sister is Hana."))
+    model.assert_done()
+    assert corrections(events) == []
+    assert events[-1].data["final"] == "I'll remember that your sister is Hana."
+
+
+# leaked syntax and truncation -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, clean",
+    [
+        ('8760{"name": "current_time", "arguments": {"timezone": "UTC"}}', "8760"),
+        ("<tool_response>\nRemembered.\n</tool_response>\nDone, noted.", "Done, noted."),
+        ("It is 391.<|im_end|>", "It is 391."),
+        ('Sure: <tool_call>\n{"name": "calculate", "argum', "Sure:"),
+        ('The answer [{"name": "calculate", "arguments": {"expression": "1+1"}}] is 2', "The answer is 2"),
+    ],
+)
+def test_strip_syntax(raw: str, clean: str) -> None:
+    assert replytext.strip_syntax(raw)[0] == clean
+
+
+def test_leaked_call_json_never_reaches_the_user_and_cut_replies_say_so() -> None:
+    class Cut(ScriptedChatModel):
+        def chat(self, messages, **kwargs):  # type: ignore[override]
+            result = super().chat(messages, **kwargs)
+            result.message.response_metadata["finish_reason"] = "length"
+            return result
+
+    model = Cut(['It is 8760{"name": "current_time", "arguments": {"timezone": "UTC"}} and then'])
+    team = Team([AgentSpec(name="assistant", tools=("calculate",))], model=model)
+    assistant = Assistant(team, memory=False, perceiver=False, rails=False)
+    events = list(assistant.run("t", "hello"))
+    final = events[-1].data["final"]
+    assert "{" not in final and "current_time" not in final
+    assert final.endswith(replytext.TRUNCATED_NOTE)
+    assert corrections(events)[0]["kind"] == "reply_text"
+    # the thread keeps the cleaned reply, so the next turn does not read the leak either
+    assert "{" not in str(assistant.state("t")["messages"][-1].content)
+
+
+# malformed calls --------------------------------------------------------------------------------------------------
+
+
+class Raw:
+    """A model whose replies are given AIMessages (invalid calls, bad arguments), in order; strict like the
+    scripted one."""
+
+    name = "raw"
+
+    def __init__(self, replies: Sequence[AIMessage | Exception]) -> None:
+        self.replies = list(replies)
+        self.calls: list[list[Any]] = []
+
+    def chat(self, messages, **kwargs: Any) -> ChatResult:  # type: ignore[no-untyped-def]
+        self.calls.append(list(messages))
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return ChatResult(message=reply, reply=str(reply.content), model=self.name)
+
+
+def bad(error: str, name: str | None = "calculate") -> AIMessage:
+    return AIMessage(
+        content="",
+        invalid_tool_calls=[
+            {"name": name, "args": "{", "id": "x", "error": error, "type": "invalid_tool_call"}
+        ],
+    )
+
+
+def call(name: str, args: Any) -> AIMessage:
+    return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": "c1", "type": "tool_call"}])
+
+
+def deep(n: int) -> dict[str, Any]:
+    value: Any = 1
+    for _ in range(n):
+        value = {"a": value}
+    return {"expression": value}
+
+
+def run_raw(replies: list[Any], text: str = "hello") -> tuple[list[Any], Raw]:
+    model = Raw(replies)
+    team = Team([AgentSpec(name="assistant", tools=("calculate",))], model=model)
+    assistant = Assistant(team, memory=False, perceiver=False, rails=False)
+    events = list(assistant.run("t", text))
+    assert model.replies == [], "every scripted reply is used"
+    return events, model
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        bad("not valid JSON: Expecting value"),
+        call("delete_everything", {}),  # unknown tool
+        call("current_time", {}),  # a real tool this agent may not use
+        bad("arguments do not match the schema of calculate: expression: 3 is not of type 'string'"),
+        call("calculate", {"expression": float("nan")}),
+        AIMessage(content=""),  # empty
+        AIMessage(
+            content='```json\n{"name": "calculate", "arguments": {"expr',
+            response_metadata={"finish_reason": "length"},
+        ),
+        call("calculate", deep(100_000)),
+        RecursionError("maximum recursion depth exceeded"),  # a backend that could not parse a deep reply
+    ],
+)
+def test_malformed_reply_is_sent_back_once_then_answered(first: Any) -> None:
+    events, model = run_raw([first, AIMessage(content="Hello! How can I help?")])
+    (fix,) = corrections(events)
+    assert fix["kind"] == "malformed_call" and fix["action"] == "reask"
+    note = str(model.calls[1][-1].content)
+    assert "calculate" in note or "empty" in note  # it names the tools the model can call
+    assert events[-1].data["final"] == "Hello! How can I help?"
+
+
+def test_malformed_twice_gives_the_user_a_clear_message_never_an_empty_answer() -> None:
+    events, _ = run_raw([call("nope", {}), call("nope_again", {})])
+    final = events[-1].data["final"]
+    assert "malformed" in final and "Nothing was run" in final
+    assert [f["action"] for f in corrections(events)] == ["reask", "gave_up"]
+
+
+def test_a_good_call_after_the_repair_runs() -> None:
+    events, _ = run_raw(
+        [bad("not valid JSON"), call("calculate", {"expression": "2+2"}), AIMessage(content="2+2 is 4.")],
+        text="What is 2+2?",
+    )
+    assert next(e for e in events if e.type == "tool_result").data["content"] == "4"
+    assert events[-1].data["final"] == "2+2 is 4."
+
+
+def test_usable_calls_run_and_the_malformed_ones_are_dropped() -> None:
+    mixed = call("calculate", {"expression": "2+2"})
+    mixed.invalid_tool_calls = [
+        {"name": "calculate", "args": "{", "id": "x", "error": "not JSON", "type": "invalid_tool_call"}
+    ]
+    events, _ = run_raw([mixed, AIMessage(content="4.")], text="What is 2+2?")
+    assert [f["action"] for f in corrections(events)] == ["dropped"]
+    assert next(e for e in events if e.type == "tool_result").data["content"] == "4"
+
+
+def test_lone_surrogates_are_replaced_not_raised() -> None:
+    events, _ = run_raw([AIMessage(content="bad \ud800 text")])
+    assert events[-1].data["final"] == "bad \ufffd text"
+
+
+def test_callcheck_depth_is_iterative() -> None:
+    fixed, problems = callcheck.check(call("calculate", deep(100_000)), [{"name": "calculate"}])
+    assert fixed.tool_calls == [] and "deeper" in problems[0]
+
+
+# planning -----------------------------------------------------------------------------------------------------------
+
+
+def test_pasted_text_is_not_read_as_steps() -> None:
+    text = (
+        "Summarize this in one sentence:\nFirst they opened a shop, then they moved, and finally they grew."
+    )
+    assert not planner.looks_multistep(text)
+    assert planner.looks_multistep("Calculate 2+2 and then remember the result.")
+    assert planner.looks_multistep("Do these:\n1. add 2 and 2\n2. remember it")
+
+
+def test_a_one_step_plan_is_dropped() -> None:
+    assistant, model = make(
+        [{"json": {"steps": ["answer the question"]}}, "Hi."], tools=("calculate",), plan="always"
+    )
+    events = list(assistant.run("t", "hello"))
+    model.assert_done()
+    assert assistant.state("t").get("plan") is None
+    assert events[-1].data["final"] == "Hi."
+
+
+def test_team_plan_accepts_booleans() -> None:
+    spec = AgentSpec(name="a")
+    assert Team([spec], plan=True).plan == "auto" and Team([spec], plan=False).plan == "never"
