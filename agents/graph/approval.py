@@ -20,6 +20,9 @@ class ApprovalRequest(BaseModel):
     arguments: dict[str, Any]
     agent: str = ""
     description: str = ""
+    reason: str = Field(
+        default="", description="why a person is asked, when the tool's own rule does not say"
+    )
 
 
 class Decision(BaseModel):

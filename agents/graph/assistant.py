@@ -163,6 +163,7 @@ class Assistant:
         skipped, and the turn that needs it reports the problem."""
         from langchain_core.messages import SystemMessage
 
+        from .history import system_prompt
         from .nodes.acting import tool_specs
 
         s = self.services
@@ -177,7 +178,8 @@ class Assistant:
             model = s.model(self.team.model_for(agent))
             warm = getattr(model, "warm_prefix", None)
             if callable(warm):
-                warm([SystemMessage(content=agent.role.strip()), HumanMessage("hello")], tool_specs(s, agent))
+                system = system_prompt(agent.role, spotlight=s.spotlight)
+                warm([SystemMessage(content=system), HumanMessage("hello")], tool_specs(s, agent))
 
         for step in [prefix, *steps]:
             try:
