@@ -91,9 +91,9 @@ class CascadeOptions:
     llm_probe_block_at: float | None = None  # None: its trained threshold
     # What the user types is refused by the hidden-state probe only from this bar (None: its trained 0.74). The
     # trained bar refused everyday tool requests ("Write 'buy milk' to todo.txt": 0.79; "write buy milk to
-    # todo.txt": 0.82); 0.82 is the lowest bar that refuses none of the dev half of the ordinary requests
-    # (bench/data/ordinary_requests.jsonl), above every benign and below every attack of the dev sets that reached
-    # the probe. On the held-out sets measured it let no attack through that 0.74 stopped (README).
+    # todo.txt": 0.819); 0.82 is just above every request of the ordinary set's dev half
+    # (bench/data/ordinary_requests.jsonl) and below every attack of the dev sets that reached the probe (0.856+).
+    # No held-out text traced scored between 0.74 and 0.82 (README), so no held-out decision changed.
     input_llm_probe_block_at: float | None = 0.82
     # Whether a weak pattern and an "unsure" similarity agreeing count as sure (block without the LLM).
     both_unsure_blocks: bool = False  # measured: +5 points detection for +9 points false positives

@@ -247,8 +247,11 @@ def _untrusted_reason(services: Services, state: AssistantState, call: Any, tool
         return None
     messages = state.get("messages", [])
 
-    def trusted(name: str) -> bool:  # the clock, the calculator, and what reports a side effect it made
-        return name in provenance.TRUSTED_TOOLS or provenance.side_effecting(name, services.tool(name))
+    # Hand-off notes, the clock, the calculator, and results that report a side effect the tool made.
+    def trusted(name: str) -> bool:
+        if name.startswith(HANDOFF_PREFIX) or name in provenance.TRUSTED_TOOLS:
+            return True
+        return provenance.side_effecting(name, services.tool(name))
 
     untrusted = provenance.untrusted_in_turn(
         messages, state.get("recalled") or [], state.get("percepts") or [], trusted=trusted
