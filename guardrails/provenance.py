@@ -16,10 +16,10 @@ What counts:
   the call's arguments: the calculator, the clock; nor a side-effecting tool, whose result reports what it did),
   a recalled note, an attached file's or image's text (a transcript is the user's
   speech: trusted).
-- grounded: every string or number among the arguments occurs in the user's words (case and spacing aside), or,
-  for a longer text (3+ words), most of its words do and none of its identifiers (an address, a number, a path, a
-  link: a token with a digit, "@", "/", "." or ":") is missing from them. Small values (booleans, 0/1, one- or
-  two-letter strings) need no ground.
+- grounded: every string or number among the arguments occurs in the user's words (case and spacing aside), or
+  none of its identifiers (an address, a number, a path, a link: a token with a digit, "@", "/", "." or ":") is
+  missing from them and all its content words (most, from 3 on: a paraphrase) are among them. Small values
+  (booleans, 0/1, one- or two-letter strings) need no ground.
 """
 
 from __future__ import annotations
@@ -41,35 +41,9 @@ TRUSTED_TOOLS = frozenset({"calculate", "current_time"})
 _ATTACHMENT_NOTE = re.compile(r"\[Attached (?:image|file) [^\n]*?\]", re.DOTALL)
 _WORD = re.compile(r"[\w@./:+-]+", re.UNICODE)
 _IDENTIFIER = re.compile(r"[\d@/:]|\.\w")
+# Words that carry no content; "user" because models write "the user's ..." for "my ...".
 _STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "to",
-        "of",
-        "in",
-        "on",
-        "at",
-        "for",
-        "and",
-        "or",
-        "is",
-        "are",
-        "be",
-        "it",
-        "this",
-        "that",
-        "my",
-        "your",
-        "me",
-        "i",
-        "you",
-        "with",
-        "from",
-        "as",
-        "by",
-    ]
+    "a an the to of in on at for and or is are be it this that my your me i you with from as by user user's users".split()  # noqa: SIM905
 )
 
 
@@ -175,12 +149,13 @@ def _grounded(value: str, said: str, said_words: set[str]) -> bool:
     text = _norm(value)
     if len(text) <= 2 or text in {"true", "false", "none", "null"} or text in said:
         return True
-    words = [w for w in _words(text) if w not in _STOP]
-    if len(words) < 3:
-        return False
+    words = [w for w in _words(text) if w not in _STOP and len(w) > 1]
+    if not words:
+        return True
     if any(_IDENTIFIER.search(w) and w not in said_words for w in words):
         return False
-    return sum(w in said_words for w in words) >= 0.7 * len(words)
+    # a short value needs all its words in the user's; a longer one (a paraphrase, a note) most of them
+    return sum(w in said_words for w in words) >= (len(words) if len(words) < 3 else 0.7 * len(words))
 
 
 def _shares_identifier(value: str, text: str) -> bool:

@@ -64,6 +64,9 @@ def test_side_effecting_from_declarations_then_the_name() -> None:
             {"to": "bob@example.com", "body": "see you at the meeting tomorrow in room 4B"},
             True,
         ),  # an identifier
+        ({"to": "bob@example.com", "body": "milk"}, False),
+        ({"to": "bob@example.com", "body": "the user's milk tomorrow"}, False),  # "user's" carries no content
+        ({"to": "bob@example.com", "body": "milk at 3pm"}, True),  # short: all its words must be the user's
     ],
 )
 def test_review_holds_calls_not_grounded_in_the_users_words(args: dict[str, Any], held: bool) -> None:
