@@ -180,6 +180,7 @@ def main() -> int:
     ap.add_argument("--pipelines", nargs="+", default=PIPELINES, choices=PIPELINES)
     ap.add_argument("--model", default="llamacpp:chat")
     ap.add_argument("--out", default="", help="append one JSON line per run here")
+    ap.add_argument("--attacked-only", action="store_true", help="skip the runs without attack (utility)")
     args = ap.parse_args()
 
     from sensorium.agents.brain.load import load_chat_model
@@ -202,14 +203,18 @@ def main() -> int:
         row = table.setdefault(kind, {"utility": [], "utility_attacked": [], "attacked": []})
         for user in users:
             t0 = time.perf_counter()
-            utility, _ = suite.run_task_with_pipeline(pipeline, user, injection_task=None, injections={})
-            row["utility"].append(bool(utility))
-            record = {"pipeline": kind, "user_task": user.ID, "injection_task": None, "utility": bool(utility),
-                      "security": None, "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
-            print(json.dumps(record), flush=True)
-            if out:
-                out.write(json.dumps(record) + "\n")
-                out.flush()
+            if args.attacked_only:
+                utility = None
+            else:
+                utility, _ = suite.run_task_with_pipeline(pipeline, user, injection_task=None, injections={})
+            if utility is not None:
+                row["utility"].append(bool(utility))
+                record = {"pipeline": kind, "user_task": user.ID, "injection_task": None, "utility": bool(utility),
+                          "security": None, "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
+                print(json.dumps(record), flush=True)
+                if out:
+                    out.write(json.dumps(record) + "\n")
+                    out.flush()
             for inj in injections:
                 t0 = time.perf_counter()
                 planted = attack.attack(user, inj)

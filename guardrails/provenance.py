@@ -129,7 +129,7 @@ def review(
     if not untrusted or not side_effecting(name, tool):
         return None
     said = _norm(user_text)
-    said_words = set(_words(said))
+    said_words = {_stem(w) for w in _words(said)}
     for key, value in _leaves(arguments):
         if _grounded(value, said, said_words):
             continue
@@ -149,7 +149,7 @@ def _grounded(value: str, said: str, said_words: set[str]) -> bool:
     text = _norm(value)
     if len(text) <= 2 or text in {"true", "false", "none", "null"} or text in said:
         return True
-    words = [w for w in _words(text) if w not in _STOP and len(w) > 1]
+    words = [_stem(w) for w in _words(text) if w not in _STOP and len(w) > 1]
     if not words:
         return True
     if any(_IDENTIFIER.search(w) and w not in said_words for w in words):
@@ -194,6 +194,13 @@ def _text(content: Any) -> str:
 
 def _norm(text: str) -> str:
     return " ".join(text.lower().replace("\u2019", "'").split()).strip(" .\"'")
+
+
+def _stem(word: str) -> str:
+    """A plural or third-person "s" dropped ("prefers" and "prefer", "seats" and "seat" match); identifiers kept."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss") and not _IDENTIFIER.search(word):
+        return word[:-1]
+    return word
 
 
 def _words(text: str) -> list[str]:

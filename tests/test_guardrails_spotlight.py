@@ -67,6 +67,7 @@ def test_side_effecting_from_declarations_then_the_name() -> None:
         ({"to": "bob@example.com", "body": "milk"}, False),
         ({"to": "bob@example.com", "body": "the user's milk tomorrow"}, False),  # "user's" carries no content
         ({"to": "bob@example.com", "body": "milk at 3pm"}, True),  # short: all its words must be the user's
+        ({"to": "bob@example.com", "body": "Bob sees the meetings"}, False),  # plurals and verb forms match
     ],
 )
 def test_review_holds_calls_not_grounded_in_the_users_words(args: dict[str, Any], held: bool) -> None:
