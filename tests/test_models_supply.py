@@ -16,7 +16,8 @@ from sensorium.errors import ModelNotAvailableError, SensoriumError
 from sensorium.supply import atomic_join, verify_role
 from sensorium.weights import registry, resolve
 
-ROLES = {"chat", "chat-tiny", "asr", "asr-multilingual", "embed", "clip", "vlm", "imagegen", "rerank"}
+ROLES = {"chat", "chat-tiny", "asr", "asr-multilingual", "embed", "clip", "vlm", "imagegen", "rerank", "guard-nanoguard",
+         "guard-guardian"}  # fmt: skip
 
 
 def test_every_role_is_registered() -> None:
