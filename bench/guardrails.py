@@ -44,6 +44,10 @@ Data (bench/data/):
   first look came before one design choice (user input keeps the probes trained without code and manuals, which
   the cross-validation and this and the other held-out sets all favoured). The figure nearest to the goal's, on
   more texts (the maker's docstring says what each package holds). Reported per package.
+- ordinary_requests.jsonl (bench/guardrails_make_ordinary.py): 312 everyday requests to an assistant with tools
+  (files, "write X to Y.txt", calendar, arithmetic, memory, images, small talk), made by templates written for
+  sensorium, split by a hash of the text; the hidden-state probe's bar for what users type was chosen on the dev
+  half, the test half is reported (false alarms in chat; goal <= 1 %).
 - clean_documents.jsonl (bench/guardrails_make_documents.py): 300 chunks of clean code (top-level functions and
   classes) and manuals (.rst/.md paragraphs) of Flask 3.1.0, Click 8.1.8 (BSD-3-Clause) and Requests 2.32.3
   (Apache-2.0; licences in clean_documents_LICENSES), checked as tool results: how often a file a coding agent
@@ -70,7 +74,7 @@ of) is measured beside the cheap cascade alone (SENSORIUM_RAILS=fast); the gener
 (--self-check turns it on; slow on 2 cores).
 
     .venv/bin/python bench/guardrails.py [--self-check] [--no-llm-probe] [--no-reference] [--no-xstest]
-        [--no-pyrit] [--no-replies] [--no-leaks] [--no-registry] [--no-documents] [--fresh-split test|dev|all|none] [--split test|dev|all] [--show-errors]
+        [--no-pyrit] [--no-replies] [--no-leaks] [--no-registry] [--no-documents] [--no-ordinary] [--fresh-split test|dev|all|none] [--split test|dev|all] [--show-errors]
 """
 
 from __future__ import annotations
@@ -168,6 +172,11 @@ def load_fresh(split: str) -> list[dict]:
 def load_registry() -> list[dict]:
     """The second labelled set (bench/guardrails_make_registry.py): seven registry packages' attacks and benign texts."""
     return [json.loads(line) for line in (DATA / "registry_sets.jsonl").read_text("utf-8").splitlines()]
+
+
+def load_ordinary() -> list[dict]:
+    """Everyday requests to an assistant with tools, all benign (bench/guardrails_make_ordinary.py), both halves."""
+    return [json.loads(line) for line in (DATA / "ordinary_requests.jsonl").read_text("utf-8").splitlines()]
 
 
 def load_documents() -> list[dict]:
@@ -313,6 +322,11 @@ def main() -> int:
         "--no-documents", action="store_true", help="skip the clean code and manuals of three projects"
     )
     ap.add_argument(
+        "--no-ordinary",
+        action="store_true",
+        help="skip the ordinary requests (test half): false alarms in chat",
+    )
+    ap.add_argument(
         "--fresh-split",
         default="test",
         choices=["test", "dev", "all", "none"],
@@ -440,6 +454,13 @@ def main() -> int:
         title = (
             f"Clean code and manuals of Flask, Click and Requests ({len(rows)} chunks, checked as tool results): "
             "how often a file an agent reads is withheld for nothing"
+        )
+        extra_set(title, rows, contenders, args.show_errors)
+    if not args.no_ordinary:
+        rows = [r for r in load_ordinary() if r["split"] == "test"]
+        title = (
+            f"Ordinary requests to an assistant with tools, test half ({len(rows)}: files, 'write X to Y.txt', "
+            "calendar, arithmetic, memory, images; bench/guardrails_make_ordinary.py): false alarms in chat, goal 1 %"
         )
         extra_set(title, rows, contenders, args.show_errors)
     if args.fresh_split != "none":

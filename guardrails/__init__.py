@@ -98,4 +98,8 @@ def _fingerprint(opts: CascadeOptions) -> str:
         models.append(f"embed {embed} {sizes}")
     if opts.llm_probe:
         models.append("chat {} {}".format(*model_identity(Path(resolve_path("chat")))))
+    for role, on in (("guard-nanoguard", opts.nanoguard), ("guard-guardian", opts.guardian)):
+        if on is not None:
+            where = Path(resolve_path(role))
+            models.append(f"{role} {where} {sum(p.stat().st_size for p in where.iterdir() if p.is_file())}")
     return fingerprint(opts, files, models)

@@ -89,8 +89,20 @@ class CascadeOptions:
     # files, so there is no separate bar (None).
     document_probe_block_at: float | None = None
     llm_probe_block_at: float | None = None  # None: its trained threshold
+    # What the user types is refused by the hidden-state probe only from this bar (None: its trained 0.74). The
+    # trained bar refused everyday tool requests ("Write 'buy milk' to todo.txt": 0.79; "write buy milk to
+    # todo.txt": 0.819); 0.82 is just above every request of the ordinary set's dev half
+    # (bench/data/ordinary_requests.jsonl) and below every attack of the dev sets that reached the probe (0.856+).
+    # No held-out text traced scored between 0.74 and 0.82 (README), so no held-out decision changed.
+    input_llm_probe_block_at: float | None = 0.82
     # Whether a weak pattern and an "unsure" similarity agreeing count as sure (block without the LLM).
     both_unsure_blocks: bool = False  # measured: +5 points detection for +9 points false positives
+    # Guard models from the registry (guardrails/nanoguard.py, guardian.py), each one more rail after the probes
+    # that may block what the rails before it let through; None: off. Off by default: measured with
+    # bench/guardrails_guard_models.py, neither stopped materially more attacks without refusing more benign
+    # texts (see the README); give a threshold to try one (e.g. guardian=0.81, its own calibrated bar).
+    nanoguard: float | None = None
+    guardian: float | None = None
     self_check: bool = True
     on_unsure: Literal["allow", "block"] = "allow"
     max_chars: int = 20_000  # longer texts are checked on their first and last max_chars/2 characters
@@ -127,6 +139,15 @@ class Cascade:
         self.doc_probe, self.doc_llm_probe = (
             self._probes("probe_documents.npz", shared=self.llm_probe) if o.document_probes else (None, None)
         )
+        self.guards: list[Any] = []
+        if o.nanoguard is not None:
+            from .nanoguard import NanoGuardRail
+
+            self.guards.append(NanoGuardRail(o.nanoguard))
+        if o.guardian is not None:
+            from .guardian import GuardianRail
+
+            self.guards.append(GuardianRail(o.guardian))
         self.self_check = SelfCheckRail(self.chat_model) if o.self_check and self.chat_model else None
         self.leak = LeakRail(block_at=o.leak_block_at) if o.leak_check else None
         self._decisions: OrderedDict[str, RailDecision] = OrderedDict()
@@ -144,7 +165,10 @@ class Cascade:
         llm = None
         if o.llm_probe:
             reader = self.llm_reader if shared is None else (lambda prompt: shared.reader(prompt))
-            llm = LlmProbeRail(reader, weights=load_llm_probe("llm_" + name), block_at=o.llm_probe_block_at,
+            bar = o.llm_probe_block_at
+            if bar is None and name == "probe.npz":  # the probe for what the user types
+                bar = o.input_llm_probe_block_at
+            llm = LlmProbeRail(reader, weights=load_llm_probe("llm_" + name), block_at=bar,
                                document_block_at=o.document_probe_block_at)  # fmt: skip
         block_at, unsure_at = o.probe_block_at, o.probe_unsure_at
         if llm is not None:  # the two tiers' thresholds were chosen together
@@ -308,6 +332,12 @@ class Cascade:
                         learned = run(llm_probe)
                     if learned.level == "block":
                         verdict = learned
+            for guard in self.guards if stage != "output" else ():
+                if verdict.level == "block":
+                    break
+                found = run(guard)
+                if found.level == "block":
+                    verdict = found
             if verdict.level == "unsure" and self.self_check is not None:
                 verdict = run(self.self_check)
             if verdict.level == "unsure":

@@ -40,7 +40,8 @@ _STRONG: list[tuple[str, str]] = [
     ),
     (
         "injection",
-        r"\b(disregard|ignore|forget)\s+(everything|all\s+(of\s+)?(the\s+)?(above|that|this)|what\s+(you\s+were|i)\s+(told|said)(\s+(you|before))?)",
+        # ... but "forget what I said about my parking spot" manages memory, it overrides nothing.
+        r"\b(disregard|ignore|forget)\s+(everything|all\s+(of\s+)?(the\s+)?(above|that|this)|what\s+(you\s+were|i)\s+(told|said)(\s+(you|before))?)(?!\s+(about|regarding|concerning|on\s+the\s+subject)\b)",
     ),
     ("injection", r"\bnew\s+(system\s+)?(instructions?|rules?|directives?)\s*(:|follow|are|from\s+now)"),
     # The same announced as a capitalised header ("**NEW INSTRUCTIONS**", "*** NEW IMPORTANT INSTRUCTIONS ***",

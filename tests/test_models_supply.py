@@ -18,6 +18,7 @@ from sensorium.weights import registry, resolve
 
 ROLES = {
     "chat", "chat-1.5b", "chat-tiny", "asr", "asr-multilingual", "tts", "embed", "clip", "vlm", "imagegen", "rerank",
+    "guard-nanoguard", "guard-guardian",
 }  # fmt: skip
 
 

@@ -300,7 +300,10 @@ def test_an_argument_copied_from_the_tools_own_description_is_not_grounded() -> 
     from sensorium.tools.memory import remember
 
     heard = "[Attached audio memo.wav: Please remember that the team meeting is moved to Friday.]"
-    copied = {"text": "The fact or note in the user's words, written so it makes sense on its own.", "tags": ["x"]}
+    copied = {
+        "text": "The fact or note in the user's words, written so it makes sense on its own.",
+        "tags": ["x"],
+    }
     assert "copied from the tool's description" in (remember.ungrounded(copied, heard) or "")
     assert remember.ungrounded({"text": "The team meeting is moved to Friday."}, heard) is None
     # Short values from the description's examples are fine ("*.txt", "Europe/Paris", a default).

@@ -24,6 +24,9 @@ class ApprovalRequest(BaseModel):
     in_doubt: bool = Field(
         default=False, description="it started before a crash and may have run: run again, skip or mark done"
     )
+    reason: str = Field(
+        default="", description="why a person is asked, when the tool's own rule does not say"
+    )
 
 
 class Decision(BaseModel):

@@ -175,6 +175,7 @@ class Assistant:
         skipped, and the turn that needs it reports the problem."""
         from langchain_core.messages import SystemMessage
 
+        from .history import system_prompt
         from .nodes.acting import tool_specs
 
         s = self.services
@@ -187,8 +188,10 @@ class Assistant:
         def prefix() -> None:
             model = s.model(self.team.model_for(agent))
             if isinstance(model, PrefixCaching):
-                messages = [SystemMessage(content=agent.role.strip()), HumanMessage("hello")]
-                model.warm_prefix(messages, tool_specs(s, agent))
+                system = system_prompt(agent.role, spotlight=s.spotlight)
+                model.warm_prefix(
+                    [SystemMessage(content=system), HumanMessage("hello")], tool_specs(s, agent)
+                )
 
         for step in [prefix, *steps]:
             try:

@@ -49,3 +49,18 @@ def unique_call_ids(ai: AIMessage, history: list[AnyMessage]) -> None:
         if not call.get("id") or call["id"] in seen or call["id"] in fresh:
             call["id"] = f"call_{uuid.uuid4().hex[:12]}"
         fresh.add(call["id"])
+
+
+def model_view(messages: list[AnyMessage], *, spotlight: bool) -> list[AnyMessage]:
+    """The window the model reads, its tool results marked as data when ``spotlight`` (guardrails/spotlight.py)."""
+    from sensorium.guardrails.spotlight import mark_messages
+
+    shown = window(messages)
+    return mark_messages(shown) if spotlight else shown
+
+
+def system_prompt(role: str, *, spotlight: bool) -> str:
+    """An agent's system prompt: its role, and with ``spotlight`` the rule that data blocks are never instructions."""
+    from sensorium.guardrails.spotlight import with_rule
+
+    return with_rule(role.strip()) if spotlight else role.strip()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from sensorium.guardrails.base import AllowAll, Rails
 from sensorium.memory.base import Retriever
@@ -39,6 +39,13 @@ class Services:
     recall_k: int = 3
     remember_turns: bool = True
     journal: Journal | None = None  # tool calls with effects run exactly once across crashes
+    # Defences against instructions planted in tool results, files and memory (issue 31): tool results and
+    # recalled notes enter the prompt marked as data (guardrails/spotlight.py), and a side-effecting call made
+    # after such content entered the turn, its arguments not grounded in the user's words, waits for approval
+    # ("ask"), is refused with the reason ("refuse": where no person can approve) or runs ("allow": policy off)
+    # (guardrails/provenance.py).
+    spotlight: bool = True
+    untrusted_calls: Literal["ask", "refuse", "allow"] = "ask"
     _models: dict[str, ChatModel] = field(default_factory=dict)
     _tools: dict[str, Tool | Exception] = field(default_factory=dict)
 

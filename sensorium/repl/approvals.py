@@ -24,6 +24,10 @@ def show_request(console: Console, request: ApprovalRequest) -> None:
     console.print(Text(f"Approval needed: {request.name}{who}  (call {request.id})", style="bold yellow"))
     if request.description:
         console.print(Text(request.description, style="dim"))
+    if (
+        request.reason
+    ):  # asked because content from a tool, file or memory entered the turn (provenance policy)
+        console.print(Text(f"Asked because {request.reason}.", style="yellow"))
     console.print(
         Syntax(json.dumps(request.arguments, indent=2, ensure_ascii=False), "json", theme="ansi_dark")
     )

@@ -15,13 +15,15 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langgraph.types import Send, interrupt
 
+from sensorium.guardrails import provenance
+from sensorium.guardrails.spotlight import mark
 from sensorium.tools.base import Tool
 
 from ...brain.chat import ChatResult, GenerationOptions
 from .. import callcheck, evidence, planner
 from ..approval import ApprovalRequest, Decision
 from ..emit import emit
-from ..history import last_ai, last_human, unique_call_ids, window
+from ..history import last_ai, last_human, model_view, system_prompt, unique_call_ids, window
 from ..journal import journaled_invoke
 from ..loopguard import (
     HANDOFF_PREFIX,
@@ -65,13 +67,14 @@ def tool_specs(services: Services, agent: AgentSpec, *, handoffs: bool = True) -
     return specs
 
 
-def turn_context(state: AssistantState) -> str:
-    """What memory recalled for this request and the plan with its current step; "" when there is neither."""
+def turn_context(state: AssistantState, *, spotlight: bool = False) -> str:
+    """What memory recalled for this request (marked as data with ``spotlight``) and the plan with its current
+    step; "" when there is neither."""
     prompts = planner.prompts()
     parts = []
     if state.get("recalled"):
         hits = "\n".join(f"- {h['text']}" for h in state["recalled"])
-        parts.append(prompts["context_recall"].format(hits=hits))
+        parts.append(prompts["context_recall"].format(hits=mark(hits, "memory") if spotlight else hits))
     current_plan = state.get("plan")
     step = planner.current(current_plan)
     if current_plan is not None and step is not None:
@@ -101,11 +104,12 @@ def with_context(history: list[Any], context: str) -> list[Any]:
     return [*history[:at], history[at].model_copy(update={"content": content}), *history[at + 1 :]]
 
 
-def prompt_messages(agent: AgentSpec, state: AssistantState) -> list[BaseMessage]:
+def prompt_messages(agent: AgentSpec, state: AssistantState, *, spotlight: bool = False) -> list[BaseMessage]:
     """What the agent's model reads: its role as the system prompt, then the history window, the turn's context
-    put with the request (``with_context``)."""
-    history = window(state.get("messages", []))
-    return [SystemMessage(content=agent.role.strip()), *with_context(history, turn_context(state))]
+    put with the request (``with_context``); with ``spotlight``, tool results and recalled notes marked as data."""
+    history = model_view(state.get("messages", []), spotlight=spotlight)
+    system = SystemMessage(content=system_prompt(agent.role, spotlight=spotlight))
+    return [system, *with_context(history, turn_context(state, spotlight=spotlight))]
 
 
 def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
@@ -117,7 +121,7 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
         note = prompts["step_limit"].format(steps=steps)
         emit("error", node="agent", agent=name, message=note, kind="step_limit")
         return {"messages": [AIMessage(content=note, name=name)]}
-    messages = prompt_messages(spec, state)
+    messages = prompt_messages(spec, state, spotlight=services.spotlight)
     # A request passed on MAX_HANDOFFS times stays with this agent: it answers or uses its own tools.
     tools = tool_specs(
         services, spec, handoffs=handoffs_since_request(state.get("messages", [])) < MAX_HANDOFFS
@@ -361,19 +365,47 @@ def pending_requests(services: Services, state: AssistantState) -> list[Approval
             continue  # a repeat of a call that already ran: the loop guard answers it, nobody is asked
         if call["name"] not in team[agent].tools if agent in team.names else True:
             continue  # not allowed: the tools node refuses it without asking anyone
-        if found.requires_approval(call["args"]):
+        why = _untrusted_reason(services, state, call, found)
+        if found.requires_approval(call["args"]) or why:
             out.append(ApprovalRequest(id=str(call["id"]), name=call["name"], arguments=call["args"], agent=agent,
-                                       description=found.description))  # fmt: skip
+                                       description=found.description, reason=why or ""))  # fmt: skip
     return out
+
+
+def _untrusted_reason(services: Services, state: AssistantState, call: Any, tool: Tool) -> str | None:
+    """Why the provenance policy holds this call (guardrails/provenance.py), or None (or when it is off)."""
+    if services.untrusted_calls == "allow":
+        return None
+    messages = state.get("messages", [])
+
+    # Hand-off notes, the clock, the calculator, and results that report a side effect the tool made.
+    def trusted(name: str) -> bool:
+        if name.startswith(HANDOFF_PREFIX) or name in provenance.TRUSTED_TOOLS:
+            return True
+        return provenance.side_effecting(name, services.tool(name))
+
+    untrusted = provenance.untrusted_in_turn(
+        messages, state.get("recalled") or [], state.get("percepts") or [], trusted=trusted
+    )
+    user = provenance.user_words(messages, state.get("input", ""))
+    return provenance.review(call["name"], tool, call["args"], user_text=user, untrusted=untrusted)
 
 
 def approve(services: Services, state: AssistantState) -> dict[str, Any]:
     requests = pending_requests(services, state)
+    decisions: dict[str, Any] = {}
+    if services.untrusted_calls == "refuse":  # nobody to ask: the policy's calls are refused, with its reason
+        for r in [r for r in requests if r.reason]:
+            decisions[r.id] = Decision(action="reject", reason=f"Refused: {r.reason}.").model_dump(
+                mode="json"
+            )
+            emit("approval_decided", node="approve", agent=state.get("active_agent"), id=r.id, action="reject",
+                  arguments=None, reason=decisions[r.id]["reason"])  # fmt: skip
+        requests = [r for r in requests if not r.reason]
     if not requests:
-        return {}
+        return {"decisions": decisions} if decisions else {}
     # The only interrupt of the graph; nothing above it has side effects, so its re-run on resume is harmless.
     answer = interrupt([r.model_dump(mode="json") for r in requests])
-    decisions: dict[str, Any] = {}
     wanted = {r.id: r for r in requests}
     for call_id, raw in dict(answer or {}).items():
         if call_id not in wanted:
