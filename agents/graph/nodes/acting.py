@@ -141,7 +141,11 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
     offered = [t["name"] for t in tools if not t["name"].startswith(HANDOFF_PREFIX)]
     if options is None and team.require_tools and _first_call_of_request(state.get("messages", [])):
         needed = evidence.needed_tool(request)
-        if needed in offered and not (needed == "remember" and graph_keeps(services, request)):
+        if (
+            needed is not None
+            and needed in offered
+            and not (needed == "remember" and graph_keeps(services, request))
+        ):
             # The request plainly needs this tool ("write plan.txt", "17*23", "the time in Tokyo"): the reply
             # must be a call to it, so the model cannot answer from its head or claim an action it never took.
             emit("tool_required", node="agent", agent=name, tool=needed, request=request[:200])
@@ -295,8 +299,10 @@ def _checked_claims(
           claims=[c.dump() for c in unbacked], reply=content[:500])  # fmt: skip
     offered = {t["name"] for t in tools}
     needed = evidence.needed_tool(request)
-    can_act = needed in offered and any(needed in c.tools for c in unbacked)
-    options = GenerationOptions(tool_choice=needed) if can_act else GenerationOptions(answer_only=True)
+    can_act = needed is not None and needed in offered and any(needed in c.tools for c in unbacked)
+    options = (
+        GenerationOptions(tool_choice=needed) if needed and can_act else GenerationOptions(answer_only=True)
+    )
     note = HumanMessage(content=evidence.evidence_note(unbacked, history))
     retry = ask(tools if can_act else [], options, [AIMessage(content=content), note])
     usage = usage_update(name, retry)
