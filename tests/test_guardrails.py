@@ -424,7 +424,7 @@ def test_blocked_text_is_replaced_by_refusal():
 
 
 def test_sensorium_rails_env_selects_the_guardrails(monkeypatch):
-    from sensorium.agents.graph.assistant import _default_rails as rails_for
+    from sensorium.agents.graph.defaults import default_rails as rails_for
     from sensorium.config import Paths
     from sensorium.errors import InputError
     from sensorium.guardrails.base import AllowAll

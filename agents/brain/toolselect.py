@@ -233,6 +233,27 @@ def prepared(messages: Sequence[BaseMessage], selection: Selection, options: Any
     return list(messages)
 
 
+def selection_grammar(
+    tools: Sequence[dict[str, Any]] | None,
+    response_format: dict[str, Any] | None,
+    selection: Selection | None,
+    options: Any,
+    template: str | None,
+) -> str | None:
+    """The grammar for one decoding under ``selection`` (None when the call offered no tools or asked for a
+    schema), in the chat template's own call form; None when unconstrained."""
+    from .constrain import grammar_for, uses_tool_call_tags
+
+    return grammar_for(
+        tools if options.constrain_tools else None,
+        response_format,
+        parallel=options.parallel_tool_calls,
+        answer_only=selection is not None and selection.answer_only,
+        allow_answer=selection is None or selection.allow_answer,
+        tagged=uses_tool_call_tags(template),
+    )
+
+
 def mode_of(options: Any) -> Literal["auto", "required", "answer"]:
     """The reply shape ``options`` ask for before any relevance check (for rendering a prompt ahead, e.g. a warm-up)."""
     if options.answer_only or options.tool_choice == "none":

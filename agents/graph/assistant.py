@@ -39,6 +39,7 @@ from ..brain.chat import PrefixCaching
 from . import threads as threads_mod
 from .approval import IN_DOUBT_ACTIONS, ApprovalRequest, Decision
 from .build import Services, build_graph
+from .defaults import default_memory, default_perceiver, default_rails, load_model
 from .emit import EVENT_SINK
 from .events import Event, EventLog
 from .journal import AlreadyDecidedError, Journal
@@ -50,63 +51,6 @@ from .team import Team
 from .threads import ThreadInfo
 
 _DEFAULT = object()
-
-
-def load_model(spec: str):
-    """A chat model for a spec string, through the brain's loader (``sensorium.agents.brain.load``)."""
-    try:
-        from ..brain.load import load_chat_model
-    except ImportError:  # the llm extra is missing: scripted files still work
-        if spec.startswith("scripted:"):
-            from ..brain.backends.scripted import ScriptedChatModel
-
-            return ScriptedChatModel.from_file(spec.split(":", 1)[1])
-        raise
-    return load_chat_model(spec)
-
-
-def _default_perceiver() -> Any:
-    try:
-        from sensorium.multimodal.perceive import DefaultPerceiver
-    except ImportError:
-        return None
-    return DefaultPerceiver()
-
-
-def _default_memory(paths: Paths) -> Any:
-    try:
-        from sensorium.memory import Memory
-    except ImportError:
-        return None
-    return Memory(paths.memory)
-
-
-def _default_rails(paths: Paths) -> Any:
-    """SENSORIUM_RAILS picks the guardrails: ``cascade`` (default: cheap rails, then the hidden-state probe on the
-    texts they are unsure of), ``fast`` (the cheap rails only: no second model pass, fewer attacks stopped),
-    ``nemo`` (NeMo Guardrails in-process, its LLM being SENSORIUM_RAILS_MODEL, default ``llamacpp:chat``) or
-    ``off``. Decisions on what memory recalls are kept in ``paths.rail_decisions`` across restarts."""
-    import os
-
-    kind = os.environ.get("SENSORIUM_RAILS", "cascade").strip().lower()
-    if kind in ("off", "none", "0"):
-        return AllowAll()
-    if kind not in ("cascade", "fast", "nemo"):
-        raise InputError(f"SENSORIUM_RAILS={kind!r} is not one of cascade, fast, nemo, off.")
-    try:
-        from sensorium.guardrails import CascadeOptions, default_rails
-    except ImportError:
-        return AllowAll()
-    if kind == "fast":
-        return default_rails(options=CascadeOptions(llm_probe=False), decisions=paths.rail_decisions)
-    if kind == "nemo":
-        from sensorium.guardrails.nemo import NemoRails
-
-        from ..brain.load import load_chat_model
-
-        model = load_chat_model(os.environ.get("SENSORIUM_RAILS_MODEL", "llamacpp:chat"))
-        return NemoRails(model, cascade=default_rails(decisions=paths.rail_decisions))
-    return default_rails(decisions=paths.rail_decisions)
 
 
 class Assistant:
@@ -160,9 +104,9 @@ class Assistant:
             team=team,
             load_model=load_model,
             resolve_tool=resolve_tool,
-            perceiver=_default_perceiver() if perceiver is None else (perceiver or None),
-            memory=_default_memory(self.paths) if memory is None else (memory or None),
-            rails=_default_rails(self.paths) if rails is None else (rails or AllowAll()),
+            perceiver=default_perceiver() if perceiver is None else (perceiver or None),
+            memory=default_memory(self.paths) if memory is None else (memory or None),
+            rails=default_rails(self.paths) if rails is None else (rails or AllowAll()),
             remember_turns=remember_turns,
             journal=self.journal,
         )

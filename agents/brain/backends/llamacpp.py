@@ -31,9 +31,8 @@ from sensorium.weights import load_failure
 
 from ..chat import ChatResult, GenerationOptions, TokenCallback, Usage
 from ..chattemplate import gguf_metadata, render, to_dicts, tool_dicts
-from ..constrain import grammar_for, uses_tool_call_tags
 from ..toolparse import repeated_call_at, to_message
-from ..toolselect import Selection, call_share, mode_of, prepared, select_for
+from ..toolselect import Selection, call_share, mode_of, prepared, select_for, selection_grammar
 
 
 @dataclass(frozen=True)
@@ -269,14 +268,7 @@ class LlamaCppChatModel:
             selection = dataclasses.replace(
                 selection, mode="required" if share >= opts.call_threshold else "answer"
             )
-        grammar = grammar_for(
-            tools if opts.constrain_tools else None,
-            response_format,
-            parallel=opts.parallel_tool_calls,
-            answer_only=selection is not None and selection.answer_only,
-            allow_answer=selection is None or selection.allow_answer,
-            tagged=uses_tool_call_tags(self.engine.template),
-        )
+        grammar = selection_grammar(tools, response_format, selection, opts, self.engine.template)
         body: dict[str, Any] = {
             "prompt": prompt,
             "n_predict": opts.max_tokens,

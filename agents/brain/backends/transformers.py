@@ -23,9 +23,16 @@ from sensorium.extras import require
 
 from ..chat import ChatResult, GenerationOptions, TokenCallback, Usage
 from ..chattemplate import to_dicts, tool_dicts
-from ..constrain import grammar_for, uses_tool_call_tags
 from ..toolparse import repeated_call_at, to_message
-from ..toolselect import Selection, call_share_of, mode_of, prepared, select_for, starts_call
+from ..toolselect import (
+    Selection,
+    call_share_of,
+    mode_of,
+    prepared,
+    select_for,
+    selection_grammar,
+    starts_call,
+)
 
 _lock = threading.Lock()
 _loaded: dict[tuple[str, str | None, str, str], tuple[Any, Any]] = {}
@@ -181,14 +188,8 @@ class TransformersChatModel:
         share: float | None = None
 
         def grammar_now() -> str | None:
-            return grammar_for(
-                tools if opts.constrain_tools else None,
-                response_format,
-                parallel=opts.parallel_tool_calls,
-                answer_only=selection is not None and selection.answer_only,
-                allow_answer=selection is None or selection.allow_answer,
-                tagged=uses_tool_call_tags(getattr(tok, "chat_template", None)),
-            )
+            template = getattr(tok, "chat_template", None)
+            return selection_grammar(tools, response_format, selection, opts, template)
 
         # With a prose-or-call decision the grammar is known only after the first step's logits.
         grammar = None if decide else grammar_now()
