@@ -337,3 +337,17 @@ def test_a_one_step_plan_is_dropped() -> None:
 def test_team_plan_accepts_booleans() -> None:
     spec = AgentSpec(name="a")
     assert Team([spec], plan=True).plan == "auto" and Team([spec], plan=False).plan == "never"
+
+
+def test_a_users_own_tool_backs_the_claim_its_name_says() -> None:
+    sent = [
+        AIMessage(content="", tool_calls=[{"name": "send_sms", "args": {"to": "ann"}, "id": "c1"}]),
+        ToolMessage(content="ok", tool_call_id="c1", name="send_sms"),
+    ]
+    read = [
+        AIMessage(content="", tool_calls=[{"name": "read_email", "args": {}, "id": "c2"}]),
+        ToolMessage(content="ok", tool_call_id="c2", name="read_email"),
+    ]
+    request = [HumanMessage("Text Ann that I'm late.")]
+    assert evidence.unbacked_claims("I sent Ann a message.", [*request, *sent]) == []
+    assert evidence.unbacked_claims("I sent Ann a message.", [*request, *read])  # reading backs no sending

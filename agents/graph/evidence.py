@@ -34,6 +34,10 @@ class Action:
     verbs: re.Pattern[str]
     tools: frozenset[str]
     denial: str  # "I did not {denial}." ({file} is the file the claim names, or "the file")
+    # Verbs in a tool's name that mark it as doing this action, for tools sensorium does not ship ("send",
+    # "send_sms", "book_table"): a user's own tool backs a claim as the shipped one would. Only verbs: a noun
+    # ("image", "email", "event") is also in the names of tools that only read.
+    stems: frozenset[str] = frozenset()
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -44,12 +48,14 @@ ACTIONS: tuple[Action, ...] = (
         ),
         frozenset({"write_file"}),
         "write {file}",
+        frozenset({"write", "save", "append"}),
     ),
     Action(
         "delete",
         re.compile(r"\b(deleted|removed|erased|cleared)\b", re.I),
         frozenset({"delete_file"}),
         "delete {file}",
+        frozenset({"delete", "remove", "erase", "unlink"}),
     ),
     Action(
         "remember",
@@ -60,18 +66,21 @@ ACTIONS: tuple[Action, ...] = (
         ),
         frozenset({"remember"}),
         "save that to memory",
+        frozenset({"remember", "memorize", "memorise"}),
     ),
     Action(
         "image",
         re.compile(r"\b(generated|drew|drawn|painted|rendered|sketched)\b", re.I),
         frozenset({"generate_image"}),
         "generate an image",
+        frozenset({"draw", "paint", "sketch"}),
     ),
     Action(
         "send",
         re.compile(r"\b(sent|emailed|messaged|texted|posted|forwarded)\b", re.I),
         frozenset({"send_message", "send_email"}),
         "send anything",
+        frozenset({"send", "sms", "post", "forward", "notify"}),
     ),
     Action(
         "schedule",
@@ -81,6 +90,7 @@ ACTIONS: tuple[Action, ...] = (
         ),
         frozenset({"schedule", "create_event", "set_reminder"}),
         "schedule anything",
+        frozenset({"schedule", "book", "remind"}),
     ),
 )
 
@@ -178,7 +188,8 @@ class Evidence:
         tools = set(claim.tools)
         if claim.action == "write" and not claim.files:
             tools.add("remember")  # "I saved your note" after a remember call is true
-        done = [(n, a) for n, a in self.calls if n in tools]
+        stems = next((a.stems for a in ACTIONS if a.kind == claim.action), frozenset())
+        done = [(n, a) for n, a in self.calls if n in tools or stems & set(re.split(r"[_\W]+", n.lower()))]
         if not done:
             return False
         if claim.action != "write" or not claim.files:
