@@ -134,7 +134,11 @@ def register(sub: Any, groups: dict[str, Any]) -> None:
         "--thread", metavar="ID", help="resume this thread (its pending approvals are offered first)"
     )
     p.add_argument("--no-stream", action="store_true", help="print whole replies instead of streaming tokens")
-    p.add_argument("--no-memory", action="store_true", help="no recall and no remembering in this session")
+    p.add_argument(
+        "--no-memory",
+        action="store_true",
+        help="memory off: no recall, no remembering, and the memory tools are not offered",
+    )
     p.add_argument(
         "--tool",
         action="append",

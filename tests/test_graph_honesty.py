@@ -148,16 +148,15 @@ def test_a_claim_still_unbacked_after_the_reask_becomes_the_truth() -> None:
 
 
 def test_a_backed_claim_passes_untouched() -> None:
-    assistant, model = make(
+    model = ScriptedChatModel(
         [
             {"tool_calls": [{"name": "remember", "arguments": {"text": "sister is Hana"}}]},
             "I'll remember that your sister is Hana.",
-        ],
-        tools=("remember",),
+        ]
     )
-    assistant.services.memory = (
-        None  # the tool writes to the run's memory; the claim check reads results only
-    )
+    team = Team([AgentSpec(name="assistant", tools=("remember",))], model=model)
+    # Memory on (the remember tool is offered), the graph's own keeping off: only the tool result backs the claim.
+    assistant = Assistant(team, perceiver=False, rails=False, remember_turns=False)
     events = list(assistant.run("t", "Remember that my sister is Hana."))
     model.assert_done()
     assert corrections(events) == []
@@ -337,6 +336,14 @@ def test_a_one_step_plan_is_dropped() -> None:
 def test_team_plan_accepts_booleans() -> None:
     spec = AgentSpec(name="a")
     assert Team([spec], plan=True).plan == "auto" and Team([spec], plan=False).plan == "never"
+
+
+def test_with_memory_off_the_memory_tools_are_not_offered() -> None:
+    assistant, model = make(["Noted.", "Noted."], tools=("calculate", "remember", "search_memory"))
+    events = list(assistant.run("t", "Remember that my sister is Hana."))
+    assert {t["name"] for t in model.calls[0]["tools"]} == {"calculate"}
+    assert not any(e.type == "tool_required" for e in events)  # remember is not there to require
+    assert "I did not save that to memory" in events[-1].data["final"]
 
 
 def test_a_users_own_tool_backs_the_claim_its_name_says() -> None:

@@ -34,6 +34,7 @@ from sensorium.memory.base import Retriever
 from sensorium.multimodal.base import Attachment, Perceiver
 from sensorium.tools.base import Tool
 from sensorium.tools.files import set_turn_attachments
+from sensorium.tools.memory import MEMORY_TOOLS
 
 from ..brain.chat import PrefixCaching
 from . import threads as threads_mod
@@ -96,6 +97,8 @@ class Assistant:
         def resolve_tool(name: str) -> Tool:
             if name in extra:
                 return extra[name]
+            if memory is False and name in MEMORY_TOOLS:  # memory off means no tool reads or writes it either
+                raise InputError(f"{name} is not offered: memory is off for this assistant (memory=False)")
             from sensorium.tools.registry import get_tool
 
             return get_tool(name)
