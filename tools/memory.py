@@ -14,7 +14,6 @@ from sensorium.config import Paths
 
 from .base import ToolResult, tool
 
-
 # The tools that read or write long-term memory: not offered when an assistant runs with memory off.
 MEMORY_TOOLS = ("remember", "search_memory")
 
