@@ -53,6 +53,9 @@ def run(arm: str) -> dict[str, float]:
 
 
 def main() -> None:
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()  # --help, nothing else
     new, old = run("new"), run("old")
     rows = [
         ("memory's embedder", new["memory"], old["memory"]),

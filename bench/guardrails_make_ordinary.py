@@ -151,6 +151,9 @@ def requests() -> list[dict]:
 
 
 def main() -> int:
+    import argparse
+
+    argparse.ArgumentParser(description=f"Write the ordinary requests to {OUT}.").parse_args()  # --help only
     rows = requests()
     OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
     dev = sum(r["split"] == "dev" for r in rows)
