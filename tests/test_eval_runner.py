@@ -60,7 +60,7 @@ def test_run_scores_records_and_reports(tmp_path: Path) -> None:
     folder = write_all(
         tmp_path / "sc",
         calc_scenario("good"),
-        calc_scenario("wrong-answer", answer="It is 392."),
+        calc_scenario("wrong-answer", answer="17*23 is 392."),
         # An attachment that does not exist: the sample errors, the run goes on.
         {
             **calc_scenario("broken"),
@@ -88,7 +88,7 @@ def test_run_scores_records_and_reports(tmp_path: Path) -> None:
 
     paths = write_reports(out)
     html = paths["html"].read_text()
-    assert "<svg" in html and "wrong-answer" in html and "It is 392." in html
+    assert "<svg" in html and "wrong-answer" in html and "17*23 is 392." in html
     assert 'src="http' not in html and "<script src" not in html  # self-contained
     md = paths["markdown"].read_text()
     assert "| good | tools | 2 | 100% | 100% |" in md and "## Failures" in md

@@ -358,3 +358,55 @@ def test_a_users_own_tool_backs_the_claim_its_name_says() -> None:
     request = [HumanMessage("Text Ann that I'm late.")]
     assert evidence.unbacked_claims("I sent Ann a message.", [*request, *sent]) == []
     assert evidence.unbacked_claims("I sent Ann a message.", [*request, *read])  # reading backs no sending
+
+
+# answers after tool results, repeated calls in one reply, city names as time zones --------------------------------
+
+
+def test_an_unrelated_answer_after_tools_is_reasked_then_replaced_by_the_results() -> None:
+    assistant, model = make(
+        [
+            {"tool_calls": [{"name": "calculate", "arguments": {"expression": "17*23"}}]},
+            "Mark the end of the response with <</tool_response>>.",
+            "Generate_image",
+        ]
+    )
+    events = list(assistant.run("t", "What is 17*23?"))
+    model.assert_done()
+    assert [f["action"] for f in corrections(events) if f["kind"] == "unrelated_answer"] == ["reask", "rewrite"]
+    final = events[-1].data["final"]
+    assert final.startswith("Here is what the tools did:") and "calculate: 391" in final
+
+
+def test_a_related_answer_after_tools_passes_and_a_bad_first_one_can_be_fixed() -> None:
+    assistant, model = make(
+        [
+            {"tool_calls": [{"name": "calculate", "arguments": {"expression": "17*23"}}]},
+            "Mark the end of the response.",
+            "17 * 23 is 391.",
+        ]
+    )
+    events = list(assistant.run("t", "What is 17*23?"))
+    model.assert_done()
+    assert events[-1].data["final"] == "17 * 23 is 391."
+    assert model.calls[-1]["tools"] == []  # the re-ask is for an answer, not more calls
+
+
+def test_the_same_call_twice_in_one_reply_asks_the_human_once(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SENSORIUM_HOME", str(tmp_path))
+    write = {"name": "write_file", "arguments": {"path": "a.txt", "content": "alpha"}}
+    again = {"name": "write_file", "arguments": {"path": "a.txt", "content": "alpha", "overwrite": True}}
+    other = {"name": "write_file", "arguments": {"path": "b.txt", "content": "beta"}}
+    assistant, _model = make([{"tool_calls": [write, other, again]}, "I wrote a.txt and b.txt."])
+    events = list(assistant.run("t", "Create a.txt containing alpha and b.txt containing beta."))
+    assert [r.arguments["path"] for r in assistant.pending("t")] == ["a.txt", "b.txt"]
+    [dropped] = [f for f in corrections(events) if f["kind"] == "malformed_call"]
+    assert dropped["action"] == "dropped" and "the same call again" in dropped["problems"][0]
+
+
+def test_current_time_takes_a_city_for_a_zone() -> None:
+    from sensorium.tools.basic import current_time
+
+    assert current_time.invoke({"timezone": "New York"}).content.endswith(", America/New_York")
+    assert "Asia/Tokyo" in current_time.invoke({"timezone": "tokyo"}).content
+    assert current_time.invoke({"timezone": "Mars"}).is_error

@@ -180,8 +180,25 @@ def current_time(timezone: str = "UTC") -> str:
     Args:
         timezone: an IANA time zone name such as "Europe/Paris"; default UTC.
     """
+    name = _zone_name(timezone)
     try:
-        zone = ZoneInfo(timezone)
+        zone = ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown time zone {timezone!r}; use an IANA name like 'Europe/Paris'") from exc
-    return datetime.now(zone).strftime("%Y-%m-%d %H:%M:%S %Z (%A)")
+    shown = f"{datetime.now(zone):%Y-%m-%d %H:%M:%S %Z (%A)}"
+    return shown if name == timezone else f"{shown}, {name}"
+
+
+def _zone_name(text: str) -> str:
+    """An IANA zone for what users and small models write: the name itself, or a city that names a zone
+    ("New York", "tokyo", "Los_Angeles" -> "America/New_York", ...). Anything else is returned as given."""
+    import zoneinfo
+
+    given = text.strip()
+    if "/" in given or given.upper() in ("UTC", "GMT"):
+        return given
+    city = re.sub(r"[\s-]+", "_", given).casefold()
+    for zone in sorted(zoneinfo.available_timezones()):
+        if "/" in zone and zone.rsplit("/", 1)[1].casefold() == city:
+            return zone
+    return given

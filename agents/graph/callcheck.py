@@ -10,6 +10,7 @@ cannot be stored or logged as UTF-8) rather than refused. The graph asks the mod
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -74,6 +75,15 @@ def _cleaned(value: Any) -> Any:
     return value
 
 
+def _key(name: str, args: Any, offered: Sequence[dict[str, Any]]) -> tuple[str, dict[str, str]]:
+    """What makes two calls in one reply the same call: the tool and its required arguments (all of them when the
+    tool requires none)."""
+    schema = next((t.get("parameters") or {} for t in offered if t.get("name") == name), {})
+    required = schema.get("required") or list(args or {})
+    values = args if isinstance(args, dict) else {}
+    return name, {k: json.dumps(values.get(k), sort_keys=True, default=str) for k in required}
+
+
 def check(ai: AIMessage, offered: Sequence[dict[str, Any]]) -> tuple[AIMessage, list[str]]:
     """``ai`` keeping only its usable calls (text and arguments cleaned), and what was wrong with the others or
     with the reply as a whole (empty list: nothing)."""
@@ -92,6 +102,14 @@ def check(ai: AIMessage, offered: Sequence[dict[str, Any]]) -> tuple[AIMessage, 
         args, problem = _arguments_problem(call.get("args"))
         if problem:
             problems.append(f"{name}: {problem}")
+            continue
+        same = _key(name, args, offered)
+        if any(_key(str(k["name"]), k["args"], offered) == same for k in kept):
+            # Small models repeat a call in one reply with an optional flag flipped (write_file a.txt, then
+            # again with overwrite=true): the first one stands, the repeat would only ask the human twice.
+            problems.append(
+                f"{name}: the same call again ({', '.join(sorted(same[1]))} unchanged) was dropped"
+            )
             continue
         kept.append({**call, "args": args})
     content = clean_text(ai.content) if isinstance(ai.content, str) else ai.content

@@ -58,6 +58,11 @@ class Team(BaseModel):
         description="check each answer's claims of actions (wrote, saved, remembered, ...) against the turn's tool "
         "results; re-ask once, then replace what is still unbacked by a plain denial",
     )
+    check_answers: bool = Field(
+        default=True,
+        description="an answer after tool results that has nothing to do with them or the request is asked "
+        "again once, then replaced by a plain account of what the tools did",
+    )
     require_tools: bool = Field(
         default=True,
         description="when a request plainly needs a tool (arithmetic, the time, writing a file, remembering), "

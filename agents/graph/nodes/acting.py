@@ -20,7 +20,7 @@ from sensorium.guardrails.spotlight import mark
 from sensorium.tools.base import Tool
 
 from ...brain.chat import ChatResult, GenerationOptions
-from .. import callcheck, evidence, planner
+from .. import answercheck, callcheck, evidence, planner
 from ..approval import ApprovalRequest, Decision
 from ..emit import emit
 from ..history import last_ai, last_human, model_view, system_prompt, unique_call_ids, window
@@ -206,6 +206,9 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
             usage = merge_usage(usage, usage_update(name, result))
     if not ai.tool_calls and team.check_claims:
         ai, more = _checked_claims(services, name, ai, state, request, tools, ask)
+        usage = merge_usage(usage, more)
+    if not ai.tool_calls and team.check_answers:
+        ai, more = answercheck.checked(name, ai, state.get("messages", []), request, ask)
         usage = merge_usage(usage, more)
     ai.name = name
     if ai.id is None:

@@ -1,0 +1,194 @@
+"""An answer after tool results must be about them.
+
+Once its tools have run, the packaged 0.5B model sometimes answers with something unrelated to the request and to
+every result ("Mark the end of the response with <</tool_response>>.", a bare tool name such as
+"Generate_image"). Such a reply is sent back once with the results; if the second one is unrelated too, the user
+gets a plain account of what the tools did, made from the results themselves, instead of noise.
+
+"Unrelated" is lexical and deliberately loose: a reply has content words (or numbers, or file names) and shares
+none with the request and the turn's tool results, or is nothing but an identifier. A real answer nearly always repeats
+something it reports ("a.txt", "14:32", "Tokyo", "6912").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+
+from ..brain.chat import ChatResult
+from .evidence import turn_start
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9_.:/-]*[a-z0-9]|[0-9]", re.I)
+_IDENTIFIER = re.compile(r"^\W*[A-Za-z]+(?:_[A-Za-z0-9]+)+\W*$|^\W*[a-z]+[A-Z]\w*\W*$")
+_STOP = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "you",
+        "your",
+        "with",
+        "that",
+        "this",
+        "what",
+        "have",
+        "has",
+        "was",
+        "were",
+        "are",
+        "not",
+        "but",
+        "from",
+        "can",
+        "will",
+        "would",
+        "could",
+        "should",
+        "into",
+        "about",
+        "there",
+        "their",
+        "them",
+        "they",
+        "then",
+        "than",
+        "when",
+        "where",
+        "which",
+        "who",
+        "how",
+        "why",
+        "its",
+        "it's",
+        "our",
+        "out",
+        "all",
+        "any",
+        "some",
+        "here",
+        "just",
+        "also",
+        "only",
+        "very",
+        "more",
+        "most",
+        "much",
+        "many",
+        "such",
+        "each",
+        "other",
+        "been",
+        "being",
+        "does",
+        "did",
+        "done",
+        "doing",
+        "make",
+        "made",
+        "please",
+        "thanks",
+        "thank",
+        "okay",
+        "yes",
+        "sure",
+    ]
+)
+_NOT_DONE = re.compile(r"\b(not|nothing|no|didn't|won't|cancel\w*|reject\w*|declin\w*|skipp\w*)\b", re.I)
+NOTE = (
+    "Your last reply does not answer the request. Using the tool results above, tell the user in one or two "
+    "plain sentences what was done and what the results are."
+)
+
+
+def _words(text: str) -> set[str]:
+    out = set()
+    text = re.sub(r"(?<=\d)[,\u202f](?=\d{3}\b)", "", text)  # 6,912 is 6912
+    for w in _WORD.findall(text.lower()):
+        w = w.strip(".:/-")
+        if len(w) < 3 and not w.isdigit():
+            continue
+        if w in _STOP:
+            continue
+        for part in {w, *w.split("_")} if "_" in w else {w}:  # fetch_page says "page" too
+            if (len(part) >= 3 or part.isdigit()) and part not in _STOP:
+                out.add(part[:-1] if part.endswith("s") and len(part) > 3 else part)
+    return out
+
+
+def turn_results(messages: Sequence[BaseMessage]) -> list[ToolMessage]:
+    """The tool results of the turn in ``messages`` (hand-offs excepted)."""
+    return [
+        m
+        for m in messages[turn_start(messages) :]
+        if isinstance(m, ToolMessage) and not str(m.content).startswith("Handed off")
+    ]
+
+
+def unrelated(reply: str, request: str, results: Sequence[ToolMessage]) -> bool:
+    """Whether ``reply``, written after ``results``, has nothing to do with them or with ``request``."""
+    text = reply.strip()
+    if not text or not results:
+        return False
+    if _IDENTIFIER.match(text):
+        return True
+    said = _words(text)
+    if not said:  # "Done.", "OK!": terse, but nothing in it to be wrong
+        return False
+    refused = any(
+        r.status == "error" or str(r.content).startswith(("The user rejected", "Not run")) for r in results
+    )
+    if refused and _NOT_DONE.search(text):  # "Understood, nothing sent." after a rejection is on topic
+        return False
+    context = _words(request)
+    for r in results:
+        context |= _words(str(r.content)) | _words(str(r.name or ""))
+    return not (said & context)
+
+
+def account(results: Sequence[ToolMessage], calls: Sequence[AIMessage]) -> str:
+    """What the tools did, in plain sentences from their own results: the answer of last resort."""
+    args = {str(c.get("id")): c for m in calls for c in m.tool_calls}
+    lines = []
+    for r in results:
+        call = args.get(str(r.tool_call_id))
+        what = str(r.name or (call or {}).get("name") or "a tool")
+        text = " ".join(str(r.content).split())[:300]
+        if r.status == "error" or text.startswith(("Error", "The user rejected", "Not run")):
+            lines.append(f"{what} did not complete: {text}")
+        else:
+            lines.append(f"{what}: {text}")
+    return "Here is what the tools did:\n" + "\n".join(f"- {line}" for line in lines)
+
+
+def checked(
+    agent: str, ai: AIMessage, messages: Sequence[BaseMessage], request: str, ask: Callable[..., ChatResult]
+) -> tuple[AIMessage, dict[str, Any]]:
+    """``ai`` when it answers after the turn's tool results, else one re-ask with :data:`NOTE`, else
+    :func:`account`. Each correction is a ``correction`` event."""
+    from langchain_core.messages import HumanMessage
+
+    from ..brain.chat import GenerationOptions
+    from .emit import emit
+    from .modelcall import usage_update
+
+    results = turn_results(messages)
+    content = ai.content if isinstance(ai.content, str) else ""
+    if not unrelated(content, request, results):
+        return ai, {}
+    emit(
+        "correction", node="agent", agent=agent, kind="unrelated_answer", action="reask", reply=content[:500]
+    )
+    retry = ask(
+        [], GenerationOptions(answer_only=True), [AIMessage(content=content), HumanMessage(content=NOTE)]
+    )
+    usage = usage_update(agent, retry)
+    text = retry.message.content if isinstance(retry.message.content, str) else ""
+    if text.strip() and not unrelated(text, request, results):
+        return AIMessage(content=text, response_metadata=retry.message.response_metadata), usage
+    calls = [m for m in messages[turn_start(messages) :] if isinstance(m, AIMessage)]
+    fixed = account(results, calls)
+    emit("correction", node="agent", agent=agent, kind="unrelated_answer", action="rewrite", reply=fixed)
+    return AIMessage(content=fixed), usage
