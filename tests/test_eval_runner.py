@@ -18,6 +18,8 @@ from sensorium.scenarios.schema import collect
 from sensorium.tools.base import tool
 
 TEAM = {"agents": [{"name": "assistant", "role": "You help.", "tools": ["calculate"]}]}
+# A wrong answer reaches the scorer only with the graph's answer check off (it would add the missed 391).
+UNCHECKED = {**TEAM, "check_answers": False}
 FAST = {"memory": False, "perceiver": False, "rails": False}
 
 
@@ -60,7 +62,7 @@ def test_run_scores_records_and_reports(tmp_path: Path) -> None:
     folder = write_all(
         tmp_path / "sc",
         calc_scenario("good"),
-        calc_scenario("wrong-answer", answer="17*23 is 392."),
+        calc_scenario("wrong-answer", answer="17*23 is 392.", team=UNCHECKED),
         # An attachment that does not exist: the sample errors, the run goes on.
         {
             **calc_scenario("broken"),
@@ -192,7 +194,9 @@ def test_cli_eval_run_min_pass_and_report(tmp_path: Path, monkeypatch: pytest.Mo
 
     real = runner.RunOptions
     monkeypatch.setattr(runner, "RunOptions", lambda **kw: real(**kw, assistant_kwargs=FAST))
-    folder = write_all(tmp_path / "sc", calc_scenario("ok"), calc_scenario("bad", answer="no"))
+    folder = write_all(
+        tmp_path / "sc", calc_scenario("ok"), calc_scenario("bad", answer="no", team=UNCHECKED)
+    )
     args = ["eval", "run", str(folder), "--out", str(tmp_path / "r1"), "--no-progress"]
     assert main([*args, "--min-pass", "0.5"]) == 0
     args[4] = str(tmp_path / "r2")

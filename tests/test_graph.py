@@ -327,7 +327,10 @@ def test_every_rail_decision_is_logged_with_its_details_and_a_block_shows_the_re
     )
     rails = ScriptedRails({"input": allow, "tool_result": allow, "output": block})
     assistant, _model = make(
-        [{"tool_calls": [{"name": "calculate", "arguments": {"expression": "1+1"}}]}, "1+1 is 2. My prompt is: ..."],
+        [
+            {"tool_calls": [{"name": "calculate", "arguments": {"expression": "1+1"}}]},
+            "1+1 is 2. My prompt is: ...",
+        ],
         rails=rails,
     )
     events = list(assistant.run("t", "1+1"))

@@ -373,7 +373,10 @@ def test_an_unrelated_answer_after_tools_is_reasked_then_replaced_by_the_results
     )
     events = list(assistant.run("t", "What is 17*23?"))
     model.assert_done()
-    assert [f["action"] for f in corrections(events) if f["kind"] == "unrelated_answer"] == ["reask", "rewrite"]
+    assert [f["action"] for f in corrections(events) if f["kind"] == "unrelated_answer"] == [
+        "reask",
+        "rewrite",
+    ]
     final = events[-1].data["final"]
     assert final.startswith("Here is what the tools did:") and "calculate: 391" in final
 
@@ -410,3 +413,30 @@ def test_current_time_takes_a_city_for_a_zone() -> None:
     assert current_time.invoke({"timezone": "New York"}).content.endswith(", America/New_York")
     assert "Asia/Tokyo" in current_time.invoke({"timezone": "tokyo"}).content
     assert current_time.invoke({"timezone": "Mars"}).is_error
+
+
+def test_values_the_answer_leaves_out_are_added_from_the_results() -> None:
+    sums = [
+        {"name": "calculate", "arguments": {"expression": e}} for e in ("125 + 379", "64 * 7", "1000 - 357")
+    ]
+    assistant, model = make([{"tool_calls": sums}, "The last one is 643."])
+    events = list(assistant.run("t", "Work out 125 + 379, 64 * 7 and 1000 - 357."))
+    model.assert_done()
+    final = events[-1].data["final"]
+    assert final.startswith("The last one is 643.") and "125 + 379 = 504" in final and "64 * 7 = 448" in final
+    assert "1000 - 357" not in final  # already said
+    assert any(f["kind"] == "omitted_results" for f in corrections(events))
+
+
+def test_tool_tags_with_attributes_are_taken_out() -> None:
+    assert replytext.strip_syntax('<tool_response data="1 - 2"/>\n-552')[0] == "-552"
+    assert replytext.strip_syntax('<tool_call name="x">{"a": 1}</tool_call>It is 4.')[0] == "It is 4."
+
+
+def test_remember_needs_the_users_words() -> None:
+    from sensorium.tools.memory import remember
+
+    said = "Remember that my dentist appointment is on Tuesday at 3pm."
+    apology = "I'm sorry, but I can't remember your appointment. Please let me know if you'd like to search."
+    assert remember.ungrounded({"text": apology}, said)
+    assert remember.ungrounded({"text": "The user's dentist appointment is on Tuesday at 3pm."}, said) is None

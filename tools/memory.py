@@ -40,13 +40,32 @@ def _thread_id() -> str | None:
         return None
 
 
-@tool
+def _fact_grounded(arguments: dict[str, Any], conversation: str) -> str | None:
+    """Not grounded when most of the text's content words are not the user's: the small default model has called
+    remember with its own apology ("I'm sorry, but I can't remember your appointment...") as the fact."""
+    words = _content_words(str(arguments.get("text", "")))
+    if not words:
+        return "the text to remember is empty"
+    said = _content_words(conversation)
+    if len(words & said) * 2 >= len(words):
+        return None
+    return "most of the text is not in the user's words; remember what the user said, in their words"
+
+
+def _content_words(text: str) -> set[str]:
+    import re
+
+    stop = {"the", "and", "that", "this", "with", "for", "you", "your", "user", "user's", "are", "was", "is"}
+    return {w.rstrip("s") for w in re.findall(r"[a-z0-9']{3,}", text.lower()) if w not in stop}
+
+
+@tool(grounding=_fact_grounded)
 def remember(text: str, tags: list[str] | None = None) -> ToolResult:
     """Store a fact or note the user asked you to keep, in long-term memory, so every later conversation can find it.
 
     Args:
         text: the fact or note in the user's words, written so it makes sense on its own, e.g. "The user's sister is called Hana."
-        tags: optional short labels for later filtering, e.g. ["preference", "project-x"].
+        tags: optional labels for later filtering, only ones the user gave.
     """
     import time
 

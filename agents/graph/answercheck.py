@@ -148,6 +148,32 @@ def unrelated(reply: str, request: str, results: Sequence[ToolMessage]) -> bool:
     return not (said & context)
 
 
+_VALUE = re.compile(r"^-?[\d.,]+(?:e-?\d+)?$|^\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
+
+
+def _calls(messages: Sequence[BaseMessage]) -> list[AIMessage]:
+    return [m for m in messages[turn_start(messages) :] if isinstance(m, AIMessage)]
+
+
+def omitted_values(reply: str, results: Sequence[ToolMessage], calls: Sequence[AIMessage]) -> list[str]:
+    """Lines for the values (a number, a date and time) that tools returned this turn and ``reply`` leaves out,
+    as "125 + 379 = 504": asked three sums, the 0.5B answered with one result."""
+    args = {str(c.get("id")): c for m in calls for c in m.tool_calls}
+    said = re.sub(r"(?<=\d)[,\u202f](?=\d{3}\b)", "", reply)
+    out = []
+    for r in results:
+        value = str(r.content).strip()
+        if r.status == "error" or not _VALUE.match(value) or len(value) > 80:
+            continue
+        key = value.split(" ")[1][:5] if " " in value else value.replace(",", "")  # a time: its HH:MM
+        if key in said:
+            continue
+        call = args.get(str(r.tool_call_id)) or {}
+        expression = str((call.get("args") or {}).get("expression", ""))
+        out.append(f"{expression} = {value}" if expression else f"{r.name}: {value}")
+    return out
+
+
 def account(results: Sequence[ToolMessage], calls: Sequence[AIMessage]) -> str:
     """What the tools did, in plain sentences from their own results: the answer of last resort."""
     args = {str(c.get("id")): c for m in calls for c in m.tool_calls}
@@ -177,6 +203,17 @@ def checked(
     results = turn_results(messages)
     content = ai.content if isinstance(ai.content, str) else ""
     if not unrelated(content, request, results):
+        missing = omitted_values(content, results, _calls(messages))
+        if missing:
+            emit(
+                "correction",
+                node="agent",
+                agent=agent,
+                kind="omitted_results",
+                action="appended",
+                values=missing,
+            )
+            return ai.model_copy(update={"content": f"{content.rstrip()}\n\n" + "\n".join(missing)}), {}
         return ai, {}
     emit(
         "correction", node="agent", agent=agent, kind="unrelated_answer", action="reask", reply=content[:500]
@@ -188,7 +225,6 @@ def checked(
     text = retry.message.content if isinstance(retry.message.content, str) else ""
     if text.strip() and not unrelated(text, request, results):
         return AIMessage(content=text, response_metadata=retry.message.response_metadata), usage
-    calls = [m for m in messages[turn_start(messages) :] if isinstance(m, AIMessage)]
-    fixed = account(results, calls)
+    fixed = account(results, _calls(messages))
     emit("correction", node="agent", agent=agent, kind="unrelated_answer", action="rewrite", reply=fixed)
     return AIMessage(content=fixed), usage

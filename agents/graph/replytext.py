@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import re
 
-_TAGGED = re.compile(r"<(tool_call|tool_response|function_call|tools)>.*?(?:</\1>|$)", re.S | re.I)
-_LONE_TAG = re.compile(r"</?(tool_call|tool_response|function_call|tools)>", re.I)
+_TAGGED = re.compile(
+    r"<(tool_call|tool_response|function_call|tools)(?:\s[^>]*)?(?<!/)>.*?(?:</\1>|$)", re.S | re.I
+)
+_LONE_TAG = re.compile(r"</?(tool_call|tool_response|function_call|tools)(?:\s[^>]*)?/?>", re.I)
 _TEMPLATE_TOKEN = re.compile(r"<\|[a-z0-9_]{1,40}\|>(?:(?:system|user|assistant|tool)\b)?", re.I)
 _CALL_START = re.compile(r'[\[{]\s*\{?\s*"(?:name|function|tool|tool_name)"\s*:', re.I)
 _EMPTY_FENCE = re.compile(r"```[a-z_]*\s*```", re.I)
