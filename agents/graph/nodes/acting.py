@@ -141,11 +141,7 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
     offered = [t["name"] for t in tools if not t["name"].startswith(HANDOFF_PREFIX)]
     if options is None and team.require_tools and _first_call_of_request(state.get("messages", [])):
         needed = evidence.needed_tool(request)
-        if (
-            needed is not None
-            and needed in offered
-            and not (needed == "remember" and graph_keeps(services, request))
-        ):
+        if needed is not None and needed in offered:
             # The request plainly needs this tool ("write plan.txt", "17*23", "the time in Tokyo"): the reply
             # must be a call to it, so the model cannot answer from its head or claim an action it never took.
             emit("tool_required", node="agent", agent=name, tool=needed, request=request[:200])
