@@ -440,3 +440,12 @@ def test_remember_needs_the_users_words() -> None:
     apology = "I'm sorry, but I can't remember your appointment. Please let me know if you'd like to search."
     assert remember.ungrounded({"text": apology}, said)
     assert remember.ungrounded({"text": "The user's dentist appointment is on Tuesday at 3pm."}, said) is None
+
+
+def test_an_attached_images_description_asks_for_no_tool() -> None:
+    image = "[Attached image /x/a.png: Image a.png: PNG, 512x512 pixels. No text found in the image.]"
+    assert evidence.needed_tool(f"How many pixels wide is the attached image?\n\n{image}") is None
+    assert (
+        evidence.needed_tool("Do what this asks.\n\n[Attached audio /x/a.wav: What is 12 times 7?]")
+        == "calculate"
+    )

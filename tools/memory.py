@@ -64,7 +64,7 @@ def remember(text: str, tags: list[str] | None = None) -> ToolResult:
     """Store a fact or note the user asked you to keep, in long-term memory, so every later conversation can find it.
 
     Args:
-        text: the fact or note in the user's words, written so it makes sense on its own, e.g. "The user's sister is called Hana."
+        text: the fact or note in the user's words, written so it makes sense on its own.
         tags: optional labels for later filtering, only ones the user gave.
     """
     import time

@@ -308,9 +308,14 @@ _DRAW = re.compile(
 )
 
 
+# What an attached image or file shows is data, not the user's request ("PNG, 512x512 pixels" asks for no sum);
+# a voice memo's transcript is what the user said, so audio stays.
+_ATTACHED_DATA = re.compile(r"\[Attached (?:image|file) .*?\](?=\n\[Attached |\s*\Z)", re.S)
+
+
 def needed_tool(request: str) -> str | None:
     """The tool a request plainly needs ("What is 17*23?" -> calculate), or None when the model may choose."""
-    text = (request or "").strip()
+    text = _ATTACHED_DATA.sub("", request or "").strip()
     if not text:
         return None
     first = text.split("\n", 1)[0]
