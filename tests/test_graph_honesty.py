@@ -449,3 +449,39 @@ def test_an_attached_images_description_asks_for_no_tool() -> None:
         evidence.needed_tool("Do what this asks.\n\n[Attached audio /x/a.wav: What is 12 times 7?]")
         == "calculate"
     )
+
+
+@pytest.mark.parametrize(
+    ("request_", "sums"),
+    [
+        ("Work out 125 + 379, 64 * 7 and 1000 - 357.", ["125 + 379", "64 * 7", "1000 - 357"]),
+        ("What are 12 squared and 15 squared?", ["12 ** 2", "15 ** 2"]),
+        ("What is 1,234 plus 5,678?", ["1234 + 5678"]),
+        ("What is 7 x 8?", ["7 * 8"]),
+        ("What is 15% of 80?", []),
+        ("Set a timer for 5-10 minutes.", []),
+        ("The meeting is on 2024-01-15.", []),
+    ],
+)
+def test_written_sums(request_: str, sums: list[str]) -> None:
+    from sensorium.agents.graph import arith
+
+    assert arith.expressions(request_) == sums
+
+
+def test_calls_that_compute_other_sums_than_the_written_ones_are_replaced() -> None:
+    wrong = [{"name": "calculate", "arguments": {"expression": "(12 * 12) + (15 * 15)"}}]
+    assistant, model = make([{"tool_calls": wrong}, "12 squared is 144 and 15 squared is 225."])
+    events = list(assistant.run("t", "What are 12 squared and 15 squared?"))
+    model.assert_done()
+    assert sorted(e.data["content"] for e in events if e.type == "tool_result") == ["144", "225"]
+    [fix] = [f for f in corrections(events) if f["kind"] == "written_sums"]
+    assert fix["calls"] == ["(12 * 12) + (15 * 15)"] and fix["sums"] == ["12 ** 2", "15 ** 2"]
+
+
+def test_calls_that_compute_the_written_sums_stand() -> None:
+    assistant, model = make([{"tool_calls": [{"name": "calculate", "arguments": {"expression": "17 * 23"}}]},
+                             "17*23 is 391."])  # fmt: skip
+    events = list(assistant.run("t", "What is 17*23?"))
+    assert not [f for f in corrections(events) if f["kind"] == "written_sums"]
+    assert [e.data["arguments"] for e in events if e.type == "tool_call"] == [{"expression": "17 * 23"}]

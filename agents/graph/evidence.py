@@ -313,9 +313,14 @@ _DRAW = re.compile(
 _ATTACHED_DATA = re.compile(r"\[Attached (?:image|file) .*?\](?=\n\[Attached |\s*\Z)", re.S)
 
 
+def users_words(request: str) -> str:
+    """``request`` without what attached images and files show (audio transcripts stay: the user said them)."""
+    return _ATTACHED_DATA.sub("", request or "").strip()
+
+
 def needed_tool(request: str) -> str | None:
     """The tool a request plainly needs ("What is 17*23?" -> calculate), or None when the model may choose."""
-    text = _ATTACHED_DATA.sub("", request or "").strip()
+    text = users_words(request)
     if not text:
         return None
     first = text.split("\n", 1)[0]

@@ -20,7 +20,7 @@ from sensorium.guardrails.spotlight import mark
 from sensorium.tools.base import Tool
 
 from ...brain.chat import ChatResult, GenerationOptions
-from .. import answercheck, callcheck, evidence, planner
+from .. import answercheck, arith, callcheck, evidence, planner
 from ..approval import ApprovalRequest, Decision
 from ..emit import emit
 from ..history import last_ai, last_human, model_view, system_prompt, unique_call_ids, window
@@ -163,6 +163,8 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
     result = ask(tools, options)
     ai, problems = callcheck.check(result.message, tools)
     usage = usage_update(name, result)
+    if options is not None and options.tool_choice == "calculate":
+        ai = _written_sums(services, name, ai, request)
     if problems and ai.tool_calls:  # some calls are usable: those run, the others are dropped (and logged)
         emit(
             "correction", node="agent", agent=name, kind="malformed_call", action="dropped", problems=problems
@@ -238,6 +240,34 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
                 arguments=call["args"],
             )
     return out
+
+
+def _written_sums(services: Services, name: str, ai: AIMessage, request: str) -> AIMessage:
+    """``ai``, or one calculate call per sum the request writes out where ``ai``'s calls compute other values
+    (arith.py says why): the 0.5B answered "125 + 379, 64 * 7 and 1000 - 357" with "(125 + 379) + 64 * 7 - 1000"."""
+    written = arith.expressions(evidence.users_words(request))
+    calc = services.tool("calculate")
+    if not written or not isinstance(calc, Tool) or any(c["name"] != "calculate" for c in ai.tool_calls):
+        return ai
+
+    def values(expressions: list[str]) -> list[str]:
+        return sorted(str(calc.invoke({"expression": e}).content) for e in expressions)
+
+    made = [str(c["args"].get("expression", "")) for c in ai.tool_calls]
+    if values(made) == values(written):
+        return ai
+    emit(
+        "correction",
+        node="agent",
+        agent=name,
+        kind="written_sums",
+        action="replaced",
+        calls=made,
+        sums=written,
+    )
+    calls = [{"name": "calculate", "args": {"expression": e}, "id": f"call_{uuid.uuid4().hex[:12]}",
+              "type": "tool_call"} for e in written]  # fmt: skip
+    return ai.model_copy(update={"tool_calls": calls, "content": ""})
 
 
 def _request_text(state: AssistantState) -> str:
