@@ -163,7 +163,7 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
     result = ask(tools, options)
     ai, problems = callcheck.check(result.message, tools)
     usage = usage_update(name, result)
-    if options is not None and options.tool_choice == "calculate":
+    if ai.tool_calls:
         ai = _written_sums(services, name, ai, request)
     if problems and ai.tool_calls:  # some calls are usable: those run, the others are dropped (and logged)
         emit(
