@@ -6,8 +6,9 @@ half of the writes must be reported as not done. For every turn the bench reads 
 and the tool results that succeeded. A claim is an action the final message says happened (``evidence.claims``:
 wrote, saved, created, remembered, generated, sent, scheduled, ... not negated, not an offer); it is *unbacked*
 when no successful tool result of the turn backs it. Printed beside a reference measured in the same run: the
-same team with the claim check and required calls off (``check_claims=False, require_tools=False``: the graph as
-it was before), the two runs interleaved request by request so that load drifts hit both alike.
+same team with the claim check, required calls and the answer check off (``check_claims=False,
+require_tools=False, check_answers=False``: the graph as it was before), the two runs interleaved request by
+request so that load drifts hit both alike.
 
 Also the median seconds of 10 simple turns (small talk, facts) under both settings.
 
@@ -144,7 +145,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     settings = {
         "checked": {},  # this branch's defaults
-        "reference": {"check_claims": False, "require_tools": False},  # the graph before the checks
+        "reference": {"check_claims": False, "require_tools": False, "check_answers": False},  # before the checks
     }
     homes = {k: Path(tempfile.mkdtemp(prefix=f"claims-{k}-")) for k in settings}
     assistants = {}
