@@ -480,8 +480,18 @@ def test_calls_that_compute_other_sums_than_the_written_ones_are_replaced() -> N
 
 
 def test_calls_that_compute_the_written_sums_stand() -> None:
-    assistant, model = make([{"tool_calls": [{"name": "calculate", "arguments": {"expression": "17 * 23"}}]},
+    assistant, _model = make([{"tool_calls": [{"name": "calculate", "arguments": {"expression": "17 * 23"}}]},
                              "17*23 is 391."])  # fmt: skip
     events = list(assistant.run("t", "What is 17*23?"))
     assert not [f for f in corrections(events) if f["kind"] == "written_sums"]
     assert [e.data["arguments"] for e in events if e.type == "tool_call"] == [{"expression": "17 * 23"}]
+
+
+def test_an_answer_of_nothing_but_call_syntax_after_tools_becomes_the_results() -> None:
+    calls = [{"name": "calculate", "arguments": {"expression": e}} for e in ("125 + 379", "64 * 7")]
+    tags = '<tool_response data="504" />\n<tool_response data="448" />'
+    assistant, model = make([{"tool_calls": calls}, tags, tags])
+    events = list(assistant.run("t", "Work out 125 + 379 and 64 * 7."))
+    model.assert_done()
+    final = events[-1].data["final"]
+    assert "calculate: 504" in final and "calculate: 448" in final and "tool_response" not in final

@@ -20,6 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
 from ..brain.chat import ChatResult
 from .evidence import turn_start
+from .replytext import strip_syntax
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9_.:/-]*[a-z0-9]|[0-9]", re.I)
 _IDENTIFIER = re.compile(r"^\W*[A-Za-z]+(?:_[A-Za-z0-9]+)+\W*$|^\W*[a-z]+[A-Z]\w*\W*$")
@@ -97,6 +98,7 @@ _STOP = frozenset(
     ]
 )
 _NOT_DONE = re.compile(r"\b(not|nothing|no|didn't|won't|cancel\w*|reject\w*|declin\w*|skipp\w*)\b", re.I)
+NOTHING = "(nothing but call syntax)"  # a reply that strips to nothing: an identifier-only stand-in
 NOTE = (
     "Your last reply does not answer the request. Using the tool results above, tell the user in one or two "
     "plain sentences what was done and what the results are."
@@ -132,7 +134,7 @@ def unrelated(reply: str, request: str, results: Sequence[ToolMessage]) -> bool:
     text = reply.strip()
     if not text or not results:
         return False
-    if _IDENTIFIER.match(text):
+    if _IDENTIFIER.match(text) or text == NOTHING:
         return True
     said = _words(text)
     if not said:  # "Done.", "OK!": terse, but nothing in it to be wrong
@@ -189,6 +191,13 @@ def account(results: Sequence[ToolMessage], calls: Sequence[AIMessage]) -> str:
     return "Here is what the tools did:\n" + "\n".join(f"- {line}" for line in lines)
 
 
+def _readable(raw: Any, results: Sequence[ToolMessage]) -> str:
+    """A reply as the user would read it: '<tool_response data="504"/>' is nothing (:data:`NOTHING`)."""
+    text = raw if isinstance(raw, str) else ""
+    clean = strip_syntax(text)[0]
+    return NOTHING if results and text.strip() and not clean.strip() else clean
+
+
 def checked(
     agent: str, ai: AIMessage, messages: Sequence[BaseMessage], request: str, ask: Callable[..., ChatResult]
 ) -> tuple[AIMessage, dict[str, Any]]:
@@ -201,7 +210,7 @@ def checked(
     from .modelcall import usage_update
 
     results = turn_results(messages)
-    content = ai.content if isinstance(ai.content, str) else ""
+    content = _readable(ai.content, results)  # judged as the user will read it
     if not unrelated(content, request, results):
         missing = omitted_values(content, results, _calls(messages))
         if missing:
@@ -222,7 +231,7 @@ def checked(
         [], GenerationOptions(answer_only=True), [AIMessage(content=content), HumanMessage(content=NOTE)]
     )
     usage = usage_update(agent, retry)
-    text = retry.message.content if isinstance(retry.message.content, str) else ""
+    text = _readable(retry.message.content, results)
     if text.strip() and not unrelated(text, request, results):
         return AIMessage(content=text, response_metadata=retry.message.response_metadata), usage
     fixed = account(results, _calls(messages))
