@@ -24,7 +24,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 
 from .emit import event_writer
-from .nodes import acting, guard, planning, senses
+from .nodes import acting, guard, planning, senses, tools
 from .services import Services
 from .state import STATE_KEYS, AssistantState
 
@@ -76,8 +76,8 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
         ("plan", planning.plan),
         ("route", planning.route),
         ("agent", acting.agent_node),
-        ("approve", acting.approve),
-        ("tools", acting.tools_node),
+        ("approve", tools.approve),
+        ("tools", tools.tools_node),
         ("executor", planning.executor),
         ("respond", planning.respond),
         ("output_rails", guard.output_rails),
@@ -94,8 +94,8 @@ def build_graph(services: Services, checkpointer: BaseCheckpointSaver | None = N
     graph.add_edge("recall", "plan")
     graph.add_edge("plan", "route")
     graph.add_edge("route", "agent")
-    graph.add_conditional_edges("agent", acting.after_agent, ["executor", "agent", "approve"])
-    graph.add_conditional_edges("approve", bound(acting.dispatch), ["approve", "tools", "agent"])
+    graph.add_conditional_edges("agent", tools.after_agent, ["executor", "agent", "approve"])
+    graph.add_conditional_edges("approve", bound(tools.dispatch), ["approve", "tools", "agent"])
     graph.add_edge("tools", "agent")
     graph.add_conditional_edges("executor", planning.after_executor, ["agent", "respond"])
     graph.add_edge("respond", "output_rails")
