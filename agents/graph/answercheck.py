@@ -170,7 +170,7 @@ def omitted_values(reply: str, results: Sequence[ToolMessage], calls: Sequence[A
         key = value.split(" ")[1][:5] if " " in value else value.replace(",", "")  # a time: its HH:MM
         if key in said:
             continue
-        call = args.get(str(r.tool_call_id)) or {}
+        call: dict[str, Any] = dict(args.get(str(r.tool_call_id)) or {})
         expression = str((call.get("args") or {}).get("expression", ""))
         out.append(f"{expression} = {value}" if expression else f"{r.name}: {value}")
     return out
@@ -178,11 +178,10 @@ def omitted_values(reply: str, results: Sequence[ToolMessage], calls: Sequence[A
 
 def account(results: Sequence[ToolMessage], calls: Sequence[AIMessage]) -> str:
     """What the tools did, in plain sentences from their own results: the answer of last resort."""
-    args = {str(c.get("id")): c for m in calls for c in m.tool_calls}
+    names = {str(c.get("id")): str(c.get("name")) for m in calls for c in m.tool_calls}
     lines = []
     for r in results:
-        call = args.get(str(r.tool_call_id))
-        what = str(r.name or (call or {}).get("name") or "a tool")
+        what = str(r.name or names.get(str(r.tool_call_id)) or "a tool")
         text = " ".join(str(r.content).split())[:300]
         if r.status == "error" or text.startswith(("Error", "The user rejected", "Not run")):
             lines.append(f"{what} did not complete: {text}")

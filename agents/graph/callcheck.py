@@ -92,7 +92,7 @@ def check(ai: AIMessage, offered: Sequence[dict[str, Any]]) -> tuple[AIMessage, 
     for bad in ai.invalid_tool_calls or []:
         who = bad.get("name") or "a tool call"
         problems.append(f"{who}: {str(bad.get('error') or 'could not be parsed')[:300]}")
-    kept = []
+    kept: list[dict[str, Any]] = []
     for call in ai.tool_calls:
         name = str(call.get("name"))
         if name not in names:
