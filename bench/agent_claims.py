@@ -145,7 +145,11 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     settings = {
         "checked": {},  # this branch's defaults
-        "reference": {"check_claims": False, "require_tools": False, "check_answers": False},  # before the checks
+        "reference": {
+            "check_claims": False,
+            "require_tools": False,
+            "check_answers": False,
+        },  # before the checks
     }
     homes = {k: Path(tempfile.mkdtemp(prefix=f"claims-{k}-")) for k in settings}
     assistants = {}
