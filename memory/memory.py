@@ -1,22 +1,20 @@
 """``Memory``: a persistent, offline, hybrid (BM25 + vector) retrieval memory.
 
 One directory per memory: ``memory.sqlite`` (documents, metadata, vectors; the source of truth) and ``index/``
-(BM25 and HNSW files derived from it, rebuilt when missing or stale). Documents live in namespaces and are
+(BM25 and HNSW files derived from it, rebuilt when missing or stale: :mod:`.indexes`). Its options are in
+:mod:`.options`. Documents live in namespaces and are
 added, updated (same id) and deleted by id. Nothing here needs a network or a cloud key.
 """
 
 from __future__ import annotations
 
 import builtins
-import os
 import re
-import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -25,58 +23,14 @@ from sensorium.errors import InputError
 
 from . import fusion
 from .base import Hit, SearchMode
-from .bm25 import BM25Index
 from .db import CollectionDB, Row, where_clause
-from .embedder import Embedder, EmbedderOptions, load_embedder, normalise
+from .embedder import Embedder, load_embedder, normalise
+from .indexes import DerivedIndexes, mask
+from .options import MAX_ITEM_ENV, MemoryOptions
 from .rerank import Reranker
-from .vector import ExactIndex, HNSWIndex, HNSWOptions
+from .vector import ExactIndex, HNSWIndex
 
 TEXT = "text"  # the vector space of text embeddings; images use "image" (CLIP) beside it
-MAX_ITEM_ENV = "SENSORIUM_MEMORY_MAX_ITEM_CHARS"
-
-
-def _max_item_chars() -> int:
-    raw = os.environ.get(MAX_ITEM_ENV, "").strip()
-    try:
-        return int(raw) if raw else 8_000
-    except ValueError:
-        raise InputError(f"{MAX_ITEM_ENV}={raw!r} is not a whole number of characters; e.g. 8000.") from None
-
-
-@dataclass(frozen=True)
-class MemoryOptions:
-    embedder: EmbedderOptions = field(default_factory=EmbedderOptions)
-    vector_index: Literal["auto", "exact", "hnsw"] = "auto"
-    hnsw_threshold: int = 20_000  # "auto" switches from exact to HNSW at this many vectors
-    hnsw: HNSWOptions = field(default_factory=HNSWOptions)
-    fusion: Literal["rrf", "weighted"] = "rrf"
-    rrf_k: int = 60
-    # RRF weights of (BM25, vector), tuned on the dev half of bench/memory_dialogue.py (see README).
-    rrf_weights: tuple[float, float] = (1.0, 1.0)
-    alpha: float = 0.5  # weighted fusion: weight of the vector scores (1 - alpha for BM25)
-    # Time- and speaker-aware fields: metadata fields (e.g. "speaker", "month") that BM25 indexes with the text
-    # (the vector keeps the text's meaning alone), and whose value, named in the query ("What did Maya ... in
-    # March 2023?"), marks a candidate; the marked candidates join the fusion as a third ranked list with weight
-    # ``field_weight``.
-    fields: tuple[str, ...] = ()
-    field_weight: float = 1.0
-    candidates: int = 50  # taken from each retriever before fusion
-    rerank_top: int = 20  # fused candidates the cross-encoder re-scores
-    persist_indexes: bool = True  # write BM25/HNSW files under index/ so other processes reuse them
-    # One item's text at most, in characters: a pasted 10 MB message must not become a memory every turn recalls.
-    max_item_chars: int = field(default_factory=_max_item_chars)
-    dedup_similarity: float = 0.93  # ``keep``: a fact this close (cosine) to a stored one replaces it
-    recall_tokens: int = 400  # the graph's recall: at most this many tokens of recalled text per turn
-
-
-def dialogue_options(**overrides: Any) -> MemoryOptions:
-    """Options for memories of multi-party conversations whose turns carry ``speaker`` and ``month`` metadata:
-    what bench/memory_dialogue.py chose on its dev half (BM25 down-weighted, the fields on). Not the default: on
-    keyword-heavy sets (tool docs, the held-out set of issue 29) BM25 deserves its full weight."""
-    chosen: dict[str, Any] = dict(
-        rrf_weights=(0.25, 1.0), rrf_k=30, fields=("speaker", "month"), field_weight=0.5
-    )
-    return MemoryOptions(**(chosen | overrides))
 
 
 class Memory:
@@ -95,9 +49,7 @@ class Memory:
         self.db = CollectionDB(self.path / "memory.sqlite")
         self._embedder = embedder
         self.reranker = reranker
-        self._lock = threading.RLock()
-        self._bm25: tuple[str, BM25Index] | None = None
-        self._vectors: dict[str, tuple[int, ExactIndex | HNSWIndex]] = {}
+        self.indexes = DerivedIndexes(self.db, self.path / "index")
         self._allowed_cache: dict[tuple[int, str, str], np.ndarray] = {}
 
     def __repr__(self) -> str:
@@ -339,8 +291,8 @@ class Memory:
         n = max(self.options.candidates, k, self.options.rerank_top if rerank else 0)
         lists: list[list[tuple[int, float]]] = []
         if mode in ("bm25", "hybrid"):
-            index = self._bm25_index()
-            lists.append(index.search(query, n, _mask(index.keys, allowed)))
+            index = self.indexes.bm25(self.options)
+            lists.append(index.search(query, n, mask(index.keys, allowed)))
         if mode in ("vector", "hybrid"):
             qvec = self.embedder.embed([query])[0]
             lists.append(self._vector_search(TEXT, qvec, n, allowed))
@@ -443,82 +395,17 @@ class Memory:
         return [_hit(rows[key], score) for key, score in ranked if key in rows]
 
     # --- derived indexes ------------------------------------------------------------------------------------
-    def _bm25_index(self) -> BM25Index:
-        version = self.db.version
-        fingerprint = f"v{version}" + (":" + ",".join(self.options.fields) if self.options.fields else "")
-        with self._lock:
-            if self._bm25 is not None and self._bm25[0] == fingerprint:
-                return self._bm25[1]
-            directory = self.path / "index" / "bm25"
-            index = BM25Index.load(directory, fingerprint) if self.options.persist_indexes else None
-            if index is None:
-                keys, texts = self.db.texts(self.options.fields)
-                index = BM25Index.build(keys, texts)
-                if self.options.persist_indexes and self.db.version == version:
-                    index.save(directory, fingerprint)
-            self._bm25 = (fingerprint, index)
-            return index
-
     def vector_index(self, space: str = TEXT) -> ExactIndex | HNSWIndex:
         """The current index of ``space`` (exact or HNSW per ``options.vector_index``), rebuilt when stale."""
-        version = self.db.version
-        with self._lock:
-            cached = self._vectors.get(space)
-            if cached is not None and cached[0] == version:
-                return cached[1]
-            keys, matrix = self.db.vectors(space)
-            use_hnsw = self.options.vector_index == "hnsw" or (
-                self.options.vector_index == "auto" and len(keys) >= self.options.hnsw_threshold
-            )
-            index: ExactIndex | HNSWIndex
-            if use_hnsw and len(keys):
-                index = self._hnsw(space, cached[1] if cached else None, keys, matrix, f"v{version}")
-            else:
-                index = ExactIndex(keys, matrix)
-            self._vectors[space] = (version, index)
-            return index
-
-    def _hnsw(
-        self, space: str, previous: object, keys: np.ndarray, matrix: np.ndarray, fingerprint: str
-    ) -> HNSWIndex:
-        """The HNSW index for the current collection: the one in memory or on disk brought up to date in place
-        (new, changed and deleted vectors), or a fresh build when there is none or tombstones exceed 20%."""
-        path = self.path / "index" / f"{space}.hnsw"
-        index = previous if isinstance(previous, HNSWIndex) else None
-        if index is None:
-            index = HNSWIndex.load(path, matrix.shape[1], self.options.hnsw)
-        if index is not None and len(index.deleted) > 0.2 * max(1, len(keys)):
-            index = None
-        if index is None:
-            index = HNSWIndex.build(keys, matrix, self.options.hnsw)
-        elif index.fingerprint != fingerprint:
-            index.sync(keys, matrix)
-        else:
-            return index
-        index.fingerprint = fingerprint
-        if self.options.persist_indexes and self.db.version == int(fingerprint[1:]):
-            index.save(path, fingerprint)
-        return index
+        return self.indexes.vectors(space, self.options)
 
     def _vector_search(
         self, space: str, qvec: np.ndarray, n: int, allowed: np.ndarray
     ) -> builtins.list[tuple[int, float]]:
-        index = self.vector_index(space)
-        if isinstance(index, ExactIndex):
-            mask = _mask(index.keys, allowed)
-            return index.search(qvec, n, mask)
-        everything = len(allowed) >= index.size
-        return index.search(qvec, n, None if everything else set(allowed.tolist()))
+        return self.indexes.vector_search(space, qvec, n, allowed, self.options)
 
     def close(self) -> None:
         self.db.close()
-
-
-def _mask(keys: np.ndarray, allowed: np.ndarray) -> np.ndarray | None:
-    """Boolean mask of ``keys`` in ``allowed``; None when every key is allowed."""
-    if len(allowed) >= len(keys) and np.array_equal(np.sort(allowed), keys):
-        return None
-    return np.isin(keys, allowed)
 
 
 def _hit(row: Row, score: float) -> Hit:

@@ -24,8 +24,9 @@ from sensorium.agents.graph.approval import ApprovalRequest
 from sensorium.agents.graph.events import Event, EventLog
 from sensorium.config import Paths
 from sensorium.repl import commands
-from sensorium.repl.app import ChatApp, load_tool
+from sensorium.repl.app import ChatApp
 from sensorium.repl.approvals import ask_decision
+from sensorium.repl.loading import load_tool
 from sensorium.repl.render import TurnRenderer
 from sensorium.tools.base import tool
 
@@ -362,7 +363,7 @@ def test_piped_stdin_runs_line_by_line(tmp_path: Path) -> None:
 def test_the_prompt_history_file_keeps_no_line_with_a_secret(tmp_path):
     from prompt_toolkit.history import FileHistory
 
-    from sensorium.repl.app import _private_history
+    from sensorium.repl.lineinput import _private_history
 
     path = tmp_path / "history"
     history = _private_history(FileHistory)(str(path))

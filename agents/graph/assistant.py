@@ -36,15 +36,14 @@ from sensorium.tools.base import Tool
 from sensorium.tools.files import set_turn_attachments
 from sensorium.tools.memory import MEMORY_TOOLS
 
-from ..brain.chat import PrefixCaching
+from . import indoubt, warmup
 from . import threads as threads_mod
-from .approval import IN_DOUBT_ACTIONS, ApprovalRequest, Decision
+from .approval import ApprovalRequest, Decision
 from .build import Services, build_graph
 from .defaults import default_memory, default_perceiver, default_rails, load_model
 from .emit import EVENT_SINK
 from .events import Event, EventLog
 from .journal import AlreadyDecidedError, Journal
-from .services import Warmable
 
 __all__ = ["AlreadyDecidedError", "Assistant"]
 from .state import merge_usage
@@ -120,31 +119,7 @@ class Assistant:
         on backends that cache prompts (``warm_prefix``: llama.cpp), the first agent's system prompt and tool
         schemas. Safe in a background thread while a turn runs (each part has its own lock); a part that fails is
         skipped, and the turn that needs it reports the problem."""
-        from langchain_core.messages import SystemMessage
-
-        from .history import system_prompt
-        from .nodes.acting import tool_specs
-
-        s = self.services
-        steps: list[Callable[[], None]] = []
-        for seam in (s.memory, s.rails):
-            if isinstance(seam, Warmable):
-                steps.append(seam.warm_up)
-        agent = self.team.agents[0]
-
-        def prefix() -> None:
-            model = s.model(self.team.model_for(agent))
-            if isinstance(model, PrefixCaching):
-                system = system_prompt(agent.role, spotlight=s.spotlight)
-                model.warm_prefix(
-                    [SystemMessage(content=system), HumanMessage("hello")], tool_specs(s, agent)
-                )
-
-        for step in [prefix, *steps]:
-            try:
-                step()
-            except Exception:
-                continue
+        warmup.warm_up(self.services)
 
     def precheck_recall(
         self, thread_id: str, submit: Callable[[Callable[[], Any]], object] | None = None
@@ -156,26 +131,10 @@ class Assistant:
         The texts are read now; the check runs through ``submit`` (a chat passes its background worker's, and
         the user types meanwhile) or at once. A turn that recalls one while it runs waits for it instead of
         checking again. Nothing to do while the turn waits for an approval or was refused."""
-        from .nodes.senses import to_keep
-
         s = self.services
         if s.memory is None or not s.remember_turns or self.unfinished(thread_id):
             return
-        values = self.state(thread_id)
-        if not values.get("input") or values.get("blocked"):
-            return
-        texts = [item.text for item in to_keep(values, thread_id)]  # before the next turn changes the state
-        if not texts:
-            return
-
-        def check() -> None:
-            for text in texts:
-                s.rails.check(text, "retrieval")
-
-        if submit is None:
-            check()
-        else:
-            submit(check)
+        warmup.precheck_recall(s, self.state(thread_id), thread_id, submit)
 
     # -- turns ----------------------------------------------------------------------------------------
     def run(
@@ -334,38 +293,11 @@ class Assistant:
         live: bool,
     ) -> Iterator[Event]:
         """Resume a turn cut off inside tools with effects, once the human has said for each call what to do."""
-        undecided = [r for k, r in doubts.items() if k not in decisions]
-        if undecided:
-            names = ", ".join(f"{r.name} ({r.id})" for r in undecided)
-            raise InputError(
-                f"thread {thread_id!r}: {names} may have run before the crash; decide each: approve = run it "
-                "again, reject = skip it, mark_done = it did run (e.g. `sensorium chat --thread "
-                f"{thread_id}` asks)"
-            )
-        for call_id, decision in decisions.items():
-            if decision.action not in IN_DOUBT_ACTIONS:
-                raise InputError(
-                    f"thread {thread_id!r}: call {call_id} may have run before a crash; its arguments cannot be "
-                    "edited now: approve (run again), reject (skip) or mark_done"
-                )
+        indoubt.check(thread_id, doubts, decisions)
         payload = {k: v.model_dump(mode="json") for k, v in decisions.items()}
         self.journal.claim(thread_id, checkpoint_id, payload)
-        for call_id, decision in decisions.items():
-            self.journal.settle(thread_id, call_id, IN_DOUBT_ACTIONS[decision.action])
-        start_event = Event(
-            type="turn_started",
-            thread_id=thread_id,
-            data={"resume": "after interruption", "in_doubt": payload},
-        )
-        after = [
-            Event(
-                type="approval_decided",
-                thread_id=thread_id,
-                node="resume",
-                data={"id": k, "name": doubts[k].name, "action": v.action, "in_doubt": True},
-            )
-            for k, v in decisions.items()
-        ]
+        indoubt.settle(self.journal, thread_id, decisions)
+        start_event, after = indoubt.events(thread_id, doubts, decisions, payload)
         try:
             yield from self._stream(thread_id, None, start_event, live, after=after)
         finally:
@@ -454,14 +386,7 @@ class Assistant:
             out.extend(ApprovalRequest.model_validate(v) for v in intr.value)
         if out or not snapshot.next:
             return out
-        for entry in self.journal.in_doubt(thread_id):
-            description = (
-                f"{entry.name} may have run before the crash: approve = run it again, reject = skip it, "
-                "mark_done = it did run"
-            )
-            out.append(ApprovalRequest(id=entry.call_id, name=entry.name, arguments=_call_args(snapshot, entry.call_id),
-                                       description=description, in_doubt=True))  # fmt: skip
-        return out
+        return indoubt.requests(self.journal, thread_id, snapshot)
 
     def unfinished(self, thread_id: str) -> bool:
         """True when a turn of the thread stopped before its end (waiting for approval, or cut off by a crash)."""
@@ -514,12 +439,3 @@ class Assistant:
     def prune(self, thread_id: str, keep_last: int) -> int:
         """Keep the last ``keep_last`` checkpoints of a thread (never a pending approval's); returns deletions."""
         return threads_mod.prune(self.checkpointer, thread_id, keep_last)
-
-
-def _call_args(snapshot: Any, call_id: str) -> dict[str, Any]:
-    """The arguments of the tool call ``call_id`` in the thread's messages ({} when not found)."""
-    for msg in reversed((snapshot.values or {}).get("messages", [])):
-        for call in getattr(msg, "tool_calls", None) or ():
-            if str(call.get("id")) == call_id:
-                return dict(call.get("args") or {})
-    return {}

@@ -1,20 +1,19 @@
 """The ``sensorium chat`` loop: read a line, run a turn, render its events, ask for approvals, repeat.
 
-Input comes from prompt_toolkit with a history file that survives sessions when stdin is a terminal, and line
-by line from stdin otherwise (so ``printf 'hi\\n' | sensorium chat`` works; approvals are then read from the
-following lines). Ctrl-C while a turn runs stops it: the thread stays at its last checkpoint and the next
-message continues it. Ctrl-C at the prompt clears the line; Ctrl-D or /exit quits.
+Lines come from :mod:`.lineinput` (with stdin piped, approvals are read from the following lines); the team,
+its models and the ``--tool`` tools from :mod:`.loading`. Ctrl-C while a turn runs stops it: the thread stays at
+its last checkpoint and the next message continues it. Ctrl-C at the prompt clears the line; Ctrl-D or /exit
+quits.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sensorium.agents.brain.cancel import CancellableModel, CancelSwitch, GenerationCancelled
+from sensorium.agents.brain.cancel import CancelSwitch, GenerationCancelled
 from sensorium.agents.graph.events import Event
 from sensorium.memory.base import Browsable
 from sensorium.multimodal.base import Attachment
@@ -33,6 +32,8 @@ from ..config import Paths
 from ..errors import InputError, SensoriumError
 from . import commands
 from .approvals import ask_decision
+from .lineinput import LineInput
+from .loading import load_models, load_tool, team_and_models, with_models
 from .render import TurnRenderer
 from .speaker import Speaker
 
@@ -53,134 +54,6 @@ class ChatOptions:
 
 def new_thread_id() -> str:
     return time.strftime("chat-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
-
-
-def _private_history(file_history: type) -> type:
-    """prompt_toolkit's FileHistory, except that a line holding a credential, card number, e-mail or phone number
-    (what the input rail masks) is not written to the file: Up arrow still finds it in this session."""
-    from sensorium.guardrails.pii import mask_pii
-
-    class PrivateFileHistory(file_history):
-        def store_string(self, string: str) -> None:
-            if not mask_pii(string).changed:
-                super().store_string(string)
-
-    return PrivateFileHistory
-
-
-class LineInput:
-    """Reads lines: prompt_toolkit (history, editing, prefilled answers) on a terminal, plain stdin otherwise."""
-
-    def __init__(self, history_path: Path | None, *, interactive: bool | None = None) -> None:
-        self.interactive = sys.stdin.isatty() and sys.stdout.isatty() if interactive is None else interactive
-        self._session: Any = None
-        if self.interactive:
-            from prompt_toolkit import PromptSession
-            from prompt_toolkit.history import FileHistory, InMemoryHistory
-
-            history: Any = InMemoryHistory()
-            if history_path is not None:
-                history_path.parent.mkdir(parents=True, exist_ok=True)
-                history = _private_history(FileHistory)(str(history_path))
-            self._session = PromptSession(history=history)
-            # approvals and edits stay out of the message history
-            self._questions: PromptSession[str] = PromptSession()
-
-    def line(self, prompt: str) -> str | None:
-        """The next message line; None at end of input. Ctrl-C at the prompt gives an empty line."""
-        if self._session is None:
-            return self._stdin()
-        try:
-            return self._session.prompt(prompt)
-        except KeyboardInterrupt:
-            return ""
-        except EOFError:
-            return None
-
-    def ask(self, prompt: str, default: str = "") -> str | None:
-        """An answer to a question; None when input ended or the user pressed Ctrl-C (nothing is decided)."""
-        if self._session is None:
-            return self._stdin()
-        try:
-            return self._questions.prompt(prompt, default=default)
-        except (KeyboardInterrupt, EOFError):
-            return None
-
-    @staticmethod
-    def _stdin() -> str | None:
-        line = sys.stdin.readline()
-        return None if line == "" else line.rstrip("\n")
-
-
-def _team_and_models(opts: ChatOptions, extra_tools: Iterable[str] = ()) -> tuple[Any, list[str]]:
-    from sensorium.agents.graph import team as team_module
-
-    if opts.team:  # the team may list the user's own --tool tools by name
-        team = team_module.Team.from_yaml(opts.team, model=opts.model, extra_tools=extra_tools)
-    else:
-        team = team_module.default_team(model=opts.model or team_module.DEFAULT_MODEL)
-    specs = [team.model, team.router_model, *(team.model_for(a) for a in team.agents)]
-    unique = list(dict.fromkeys(s for s in specs if isinstance(s, str)))
-    return team, unique
-
-
-def load_models(specs: Iterable[str], console: Console, switch: CancelSwitch) -> dict[str, CancellableModel]:
-    """Load each model once behind a spinner (the first turn then starts at once), wrapped so Ctrl-C stops it."""
-    from sensorium.agents.brain.load import load_chat_model
-
-    loaded = {}
-    for spec in specs:
-        start = time.perf_counter()
-        with console.status(f"loading model {spec} …", spinner="dots"):
-            model = load_chat_model(spec)
-            warm_up(model)
-        if not spec.startswith("scripted:"):
-            console.print(Text(f"model {spec} ready in {time.perf_counter() - start:.1f}s", style="dim"))
-        loaded[spec] = CancellableModel(model, switch)
-    return loaded
-
-
-def warm_up(model: Any) -> None:
-    """Load a backend's weights now if it loads them lazily (``load()``, or an ``engine`` property)."""
-    load = getattr(model, "load", None)
-    if callable(load):
-        load()
-    elif isinstance(getattr(type(model), "engine", None), property):
-        _ = model.engine
-
-
-def with_models(team: Any, models: dict[str, CancellableModel]) -> Any:
-    """The team with every spec string replaced by its loaded (cancellable) model."""
-
-    def swap(spec: Any) -> Any:
-        return models.get(spec, spec) if isinstance(spec, str) else spec
-
-    agents = [a.model_copy(update={"model": swap(a.model)}) for a in team.agents]
-    return team.model_copy(
-        update={"agents": agents, "model": swap(team.model), "supervisor_model": swap(team.supervisor_model)}
-    )
-
-
-def load_tool(target: str) -> Any:
-    """A tool from ``module:attr``: a :class:`Tool`, or a typed function with a Google docstring."""
-    import importlib
-
-    from sensorium.tools.base import Tool, function_tool
-
-    module_name, sep, attr = target.partition(":")
-    if not sep or not module_name or not attr:
-        raise InputError(f"--tool {target!r}: give MODULE:ATTR, e.g. --tool mytools:send_email")
-    try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise InputError(
-            f"--tool {target!r}: cannot import it ({exc}); is the module on PYTHONPATH?"
-        ) from exc
-    if isinstance(obj, Tool):
-        return obj
-    if callable(obj):
-        return function_tool(obj)
-    raise InputError(f"--tool {target!r} is a {type(obj).__name__}, not a Tool or a function")
 
 
 class ChatApp:
@@ -509,7 +382,7 @@ def run_chat(opts: ChatOptions, *, console: Console | None = None, reader: LineI
     console = console or Console(highlight=False)
     paths = Paths(opts.home) if opts.home else Paths.default()
     tools = [load_tool(t) for t in opts.tools]
-    team, specs = _team_and_models(opts, [t.name for t in tools])
+    team, specs = team_and_models(opts.team, opts.model, [t.name for t in tools])
     switch = CancelSwitch()
     team = with_models(team, load_models(specs, console, switch))
     tracer = EventTracer.from_env()
