@@ -129,7 +129,11 @@ def register(sub: Any, groups: dict[str, Any]) -> None:
     p.add_argument(
         "--model", metavar="SPEC", help="model spec for every agent (default: the team's, llamacpp:chat)"
     )
-    p.add_argument("--team", metavar="YAML", help="a team file (default: the team sensorium ships)")
+    p.add_argument(
+        "--team",
+        metavar="NAME|YAML",
+        help="a shipped team (default, single) or a team file (default: default)",
+    )
     p.add_argument(
         "--thread", metavar="ID", help="resume this thread (its pending approvals are offered first)"
     )

@@ -396,3 +396,11 @@ def test_a_failing_after_turn_hook_does_not_end_the_chat() -> None:
     app.after_turn = broken
     assert app.loop() == 0
     assert "Hi again." in out.getvalue()
+
+
+def test_chat_takes_a_shipped_team_by_name() -> None:
+    from sensorium.repl.loading import team_and_models
+
+    team, specs = team_and_models("single", None)
+    assert [a.name for a in team.agents] == ["assistant"] and "search_memory" in team.agents[0].tools
+    assert specs == ["llamacpp:chat"]

@@ -18,10 +18,13 @@ from ..errors import InputError
 def team_and_models(
     team_file: str | None, model: str | None, extra_tools: Iterable[str] = ()
 ) -> tuple[Any, list[str]]:
-    """The team (a YAML file, or the default team) and the model specs it names, each once."""
+    """The team (a shipped team's name, a YAML file, or the default team) and the model specs it names, each
+    once."""
     from sensorium.agents.graph import team as team_module
 
-    if team_file:  # the team may list the user's own --tool tools by name
+    if team_file in team_module.SHIPPED_TEAMS:
+        team = team_module.shipped_team(team_file, model=model or team_module.DEFAULT_MODEL)
+    elif team_file:  # the team may list the user's own --tool tools by name
         team = team_module.Team.from_yaml(team_file, model=model, extra_tools=extra_tools)
     else:
         team = team_module.default_team(model=model or team_module.DEFAULT_MODEL)
