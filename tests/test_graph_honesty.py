@@ -495,3 +495,11 @@ def test_an_answer_of_nothing_but_call_syntax_after_tools_becomes_the_results() 
     model.assert_done()
     final = events[-1].data["final"]
     assert "calculate: 504" in final and "calculate: 448" in final and "tool_response" not in final
+
+
+def test_remember_in_other_words_of_the_user_is_grounded() -> None:
+    from sensorium.tools.memory import remember
+
+    said = "Remember that my sister's name is Hana."
+    assert remember.ungrounded({"text": "The user's sister is named Hana."}, said) is None
+    assert remember.ungrounded({"text": "The user's favourite colour is green."}, said)

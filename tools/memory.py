@@ -53,10 +53,27 @@ def _fact_grounded(arguments: dict[str, Any], conversation: str) -> str | None:
 
 
 def _content_words(text: str) -> set[str]:
+    """Content words cut to their first four letters, so that "named" meets "name" and "sister's" "sister"."""
     import re
 
-    stop = {"the", "and", "that", "this", "with", "for", "you", "your", "user", "user's", "are", "was", "is"}
-    return {w.rstrip("s") for w in re.findall(r"[a-z0-9']{3,}", text.lower()) if w not in stop}
+    stop = {
+        "the",
+        "and",
+        "that",
+        "this",
+        "with",
+        "for",
+        "you",
+        "your",
+        "user",
+        "are",
+        "was",
+        "is",
+        "has",
+        "have",
+    }
+    words = re.findall(r"[a-z0-9]{3,}", re.sub(r"'s\b|'", "", text.lower()))
+    return {w[:4] for w in words if w not in stop}
 
 
 @tool(grounding=_fact_grounded)

@@ -5,8 +5,9 @@ every result ("Mark the end of the response with <</tool_response>>.", a bare to
 "Generate_image"). Such a reply is sent back once with the results; if the second one is unrelated too, the user
 gets a plain account of what the tools did, made from the results themselves, instead of noise.
 
-"Unrelated" is lexical and deliberately loose: a reply has content words (or numbers, or file names) and shares
-none with the request and the turn's tool results, or is nothing but an identifier. A real answer nearly always repeats
+"Unrelated" is lexical and deliberately loose: a reply has content words (or numbers, or file names), shares none
+with the request and the turn's tool results, and does not address the user (no "I" or "you"); or it is nothing
+but an identifier or call syntax. A real answer nearly always repeats
 something it reports ("a.txt", "14:32", "Tokyo", "6912").
 """
 
@@ -97,6 +98,7 @@ _STOP = frozenset(
         "sure",
     ]
 )
+_ADDRESSED = re.compile(r"\b(i|i'm|i've|i'll|you|your|you're|we)\b", re.I)
 _NOT_DONE = re.compile(r"\b(not|nothing|no|didn't|won't|cancel\w*|reject\w*|declin\w*|skipp\w*)\b", re.I)
 NOTHING = "(nothing but call syntax)"  # a reply that strips to nothing: an identifier-only stand-in
 NOTE = (
@@ -138,6 +140,8 @@ def unrelated(reply: str, request: str, results: Sequence[ToolMessage]) -> bool:
         return True
     said = _words(text)
     if not said:  # "Done.", "OK!": terse, but nothing in it to be wrong
+        return False
+    if _ADDRESSED.search(text):  # "It is the photo you sent.": spoken to the user, whatever its words
         return False
     refused = any(
         r.status == "error" or str(r.content).startswith(("The user rejected", "Not run")) for r in results
