@@ -503,3 +503,12 @@ def test_remember_in_other_words_of_the_user_is_grounded() -> None:
     said = "Remember that my sister's name is Hana."
     assert remember.ungrounded({"text": "The user's sister is named Hana."}, said) is None
     assert remember.ungrounded({"text": "The user's favourite colour is green."}, said)
+
+
+def test_a_reply_that_leaves_only_punctuation_after_tools_becomes_the_results() -> None:
+    call = {"name": "calculate", "arguments": {"expression": "17*23"}}
+    junk = '>{"name": "calculate", "arguments": {"expression": "17*23"}}'
+    assistant, model = make([{"tool_calls": [call]}, junk, junk])
+    events = list(assistant.run("t", "What is 17*23?"))
+    model.assert_done()
+    assert "calculate: 391" in events[-1].data["final"]

@@ -198,7 +198,8 @@ def _readable(raw: Any, results: Sequence[ToolMessage]) -> str:
     """A reply as the user would read it: '<tool_response data="504"/>' is nothing (:data:`NOTHING`)."""
     text = raw if isinstance(raw, str) else ""
     clean = strip_syntax(text)[0]
-    return NOTHING if results and text.strip() and not clean.strip() else clean
+    # "<" or ">" left of '<</tool_response>' or '>{"name": ...}' is nothing either
+    return NOTHING if results and text.strip() and not re.search(r"\w", clean) else clean
 
 
 def checked(
