@@ -118,7 +118,7 @@ def main() -> None:
         t_add = time.perf_counter() - t0
         t0 = time.perf_counter()
         mem.vector_index()
-        mem._bm25_index()  # build (and persist) the BM25 index now, not inside the first query
+        mem.indexes.bm25(mem.options)  # build (and persist) the BM25 index now, not inside the first query
         t_index = time.perf_counter() - t0
         print(
             f"build: embed + store {t_add:.1f} s, indexes {t_index:.2f} s ({len(corpus) / t_add:.0f} docs/s)"

@@ -247,7 +247,7 @@ def latency(mem, embedder, turns, questions, n: int, options, np) -> None:
         t0 = time.perf_counter()
         big.add(texts)
         big.vector_index()
-        big._bm25_index()
+        big.indexes.bm25(big.options)
         print(f"\nlatency on {n:,} items (built in {time.perf_counter() - t0:.0f} s); queries: "
               f"{min(200, len(questions))} questions")  # fmt: skip
         qs = [q["question"] for q in questions[:200]]
