@@ -292,4 +292,12 @@ def latency(mem, embedder, turns, questions, n: int, options, np) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from results import capture
+
+    # A latency-only run keeps its own section, so it does not replace the recall figures.
+    only = "--latency-only" in sys.argv
+    name, what = ("memory_dialogue_latency", "Search latency") if only else ("memory_dialogue", "Recall")
+    with capture(name, f"{what} on multi-session conversations (bench/memory_dialogue.py)"):
+        main()

@@ -225,4 +225,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from results import capture
+
+    with capture("ocr", "Text in images: sensorium's reader beside bare Tesseract (bench/ocr.py)"):
+        code = main()
+    raise SystemExit(code)

@@ -7,9 +7,11 @@ The file is replaced atomically, so an interrupted run leaves the previous figur
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,3 +39,29 @@ def record(name: str, title: str, body: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, RESULTS)
+
+
+class _Tee:
+    def __init__(self, stream) -> None:
+        self.stream, self.parts = stream, []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+@contextlib.contextmanager
+def capture(name: str, title: str, note: str = "") -> Iterator[None]:
+    """Print as usual, and when the block ends without an error, record what it printed as section ``name``
+    (a code block, after ``note``). A failed run leaves the previous figures."""
+    tee = _Tee(sys.stdout)
+    sys.stdout = tee  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout = tee.stream
+    body = "".join(tee.parts).strip("\n")
+    record(name, title, f"{note.strip()}\n\n```\n{body}\n```" if note else f"```\n{body}\n```")

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import tempfile
+import threading
 from collections import defaultdict
 from pathlib import Path
 
@@ -32,6 +32,8 @@ ROOT = Path(sensorium.agents.__file__).resolve().parent.parent
 
 
 def project_file(filename: str) -> str | None:
+    if filename.startswith("<"):  # "<frozen ...>", "<string>" (generated code): not a file a reader opens
+        return None
     try:
         rel = Path(filename).resolve().relative_to(ROOT)
     except ValueError:
@@ -50,14 +52,16 @@ def main() -> int:
 
     call = {"tool_calls": [{"name": "calculate", "arguments": {"expression": "17*23"}}]}
     with tempfile.TemporaryDirectory() as home:
-        model = ScriptedChatModel([call, "17*23 is 391."])
+        model = ScriptedChatModel([call, "17*23 is 391.", call, "17*23 is 391."])
         team = Team([AgentSpec(name="assistant", tools=("calculate",))], model=model)
         assistant = Assistant(team, home=home, memory=False, perceiver=False, rails=False)
+        # A first turn on another thread does the lazy imports, so the counted turn is a steady-state one.
+        list(assistant.run("warm-up", "What is 17*23?"))
 
         entered: dict[str, set[str]] = defaultdict(set)
         calls_out: set[str] = set()  # files whose functions called into another project file
 
-        def profile(frame, event, arg):  # noqa: ANN001, ARG001
+        def profile(frame, event, arg):
             if event != "call":
                 return
             here = project_file(frame.f_code.co_filename)
@@ -89,7 +93,9 @@ def main() -> int:
     print(f"path: {len(path)} files pass the turn on to another project file")
     for f in path:
         print(f"  {f}")
-    print(f"entered: {len(entered)} project files in all (the path plus {len(entered) - len(path)} leaf files)")
+    print(
+        f"entered: {len(entered)} project files in all (the path plus {len(entered) - len(path)} leaf files)"
+    )
     if args.all:
         for f in sorted(entered):
             print(f"  {f:48} {len(entered[f]):3d} functions{'' if f in calls_out else '  (leaf)'}")
@@ -98,4 +104,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from results import capture
+
+    with capture("turn_files", "Files one chat turn runs through (bench/turn_files.py)"):
+        code = main()
+    raise SystemExit(code)

@@ -15,7 +15,6 @@ wall time cannot be under half of it, and on a busy shared machine it is far ove
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -119,4 +118,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from results import capture
+
+    with capture("video", "Video in: a generated minute through the perceiver (bench/video.py)"):
+        code = main()
+    raise SystemExit(code)
