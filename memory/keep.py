@@ -27,9 +27,16 @@ _PRONOUN_ONLY = re.compile(
     r"^(?:it|this|that|these|those|them|(?:the |that |this )?(?:results?|answers?|outputs?|numbers?|values?))?\W*$",
     re.IGNORECASE,
 )
+# "remember this voice memo for me": the fact is what the memo says (an attachment's percept), not these words
+_POINTER = re.compile(
+    r"^(?:(?:this|that|these|those|the|my|attached|above)\s+)*(?:voice\s+|audio\s+|text\s+)?"
+    r"(?:memo|note|recording|file|document|doc|pdf|photo|picture|image|screenshot|scan|attachment|audio|"
+    r"message|video|clip|receipt|page|list)s?(?:\s+(?:for me|please|for later|i attached|i sent))*\W*$",
+    re.IGNORECASE,
+)
 _RECALL_QUESTION = re.compile(r"^(?:do|did|does) you (?:still |even )?(?:remember|recall)\b", re.IGNORECASE)
 _KEEP_THAT = re.compile(
-    r"\b(?:remember|keep|save|store|note(?: down)?|memori[sz]e)\s+(?:this|that|it|these|those|them"
+    r"\b(?:remember|keep|save|store|note(?: down)?|memori[sz]e)\s+(?:this|that|it|these|those|them|my"
     r"|the (?:results?|answers?|outputs?|numbers?|values?))\b",
     re.IGNORECASE,
 )
@@ -65,7 +72,7 @@ def explicit_fact(message: str) -> str | None:
         if not m:
             continue
         fact = m.group("fact").strip().rstrip("?").strip()
-        if _RECALL_QUESTION.match(sentence) or _PRONOUN_ONLY.match(fact):
+        if _RECALL_QUESTION.match(sentence) or _PRONOUN_ONLY.match(fact) or _POINTER.match(fact):
             continue
         if re.match(r"^(?:what|who|when|where|which|how|why|if|whether)\b", fact, re.IGNORECASE):
             continue  # "remember what I said?" is a question
@@ -97,6 +104,15 @@ def statements(message: str, *, limit: int = 3) -> list[str]:
         if len(out) >= limit:
             break
     return out
+
+
+def points_at_attachment(message: str) -> bool:
+    """True when the user asks to keep what they attached ("Remember this voice memo for me.")."""
+    for sentence in _sentences(message):
+        m = _ASK.match(sentence)
+        if m and _POINTER.match(m.group("fact").strip()):
+            return True
+    return False
 
 
 def wants_kept(message: str) -> bool:

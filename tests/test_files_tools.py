@@ -125,3 +125,22 @@ def test_a_folder_swapped_for_a_symlink_never_lets_a_tool_out(tmp_path):
     counts = bench.race(seconds=3, root=tmp_path)
     assert counts["escapes"] == 0, counts
     assert counts["reads_ok"] > 0 and counts["writes_ok"] > 0, counts  # the race ran both ways
+
+
+def test_a_bare_name_reaches_the_turns_attachment_of_that_name(ws, tmp_path):
+    from sensorium.tools.files import allow_media, media_file
+
+    memo = tmp_path / "elsewhere" / "memo.wav"
+    memo.parent.mkdir()
+    memo.write_bytes(b"RIFF")
+    with allow_media([memo]):
+        with media_file("memo.wav", "audio") as found:  # the model names the attachment by its file name
+            assert found == os.path.realpath(memo)
+        with pytest.raises(WorkspaceError), media_file("other.wav", "audio"):
+            pass
+        (ws / "memo.wav").write_text("the workspace's own file")  # a workspace file of that name comes first
+        with media_file("memo.wav", "audio") as found:
+            assert found != os.path.realpath(memo) and found.endswith("memo.wav")
+    # not attached: a name is the workspace's only
+    with pytest.raises(WorkspaceError), media_file("elsewhere/memo.wav", "audio"):
+        pass

@@ -40,12 +40,24 @@ def assistant_with(tmp_path: Path, replies: list[Any], memory: Memory, agents: l
         ("Do you remember my sister's name?", None),
         ("Can you remember what my sister is called?", None),
         ("Remember this.", None),
+        ("Remember this voice memo for me.", None),  # the memo's words are the fact, not these
+        ("Please remember the attached receipt.", None),
         ("What is my sister's name?", None),
         ("remember " + "x" * 600, None),  # too long for a fact
     ],
 )
 def test_explicit_facts_come_from_the_users_words(message: str, fact: str | None) -> None:
     assert explicit_fact(message) == fact
+
+
+def test_asking_to_keep_an_attachment_keeps_its_text_for_every_thread() -> None:
+    from sensorium.agents.graph.nodes.senses import to_keep
+
+    memo = {"kind": "speech", "source": "memo.wav", "text": "Call the plumber on Monday."}
+    kept = to_keep({"input": "Remember this voice memo for me.", "percepts": [memo]}, "t1")
+    assert [(k.namespace, k.text) for k in kept] == [(scopes.USER, "Call the plumber on Monday.")]
+    shown = to_keep({"input": "What does this memo say?", "percepts": [memo]}, "t1")
+    assert [(k.namespace, k.text) for k in shown] == [(scopes.thread("t1"), "Call the plumber on Monday.")]
 
 
 def test_statements_and_keep_requests() -> None:

@@ -398,7 +398,14 @@ def media_file(path: str, kind: str) -> Iterator[str]:
     if not isinstance(path, str) or "\x00" in path:
         raise refused
     real = os.path.realpath(os.path.expanduser(path))
-    if real in _turn_files():
+    attached = _turn_files()
+    if real not in attached and path and os.path.basename(path) == path:
+        # A bare file name ("memo.wav", as models and users call an attachment) names the turn's attachment of
+        # that name, unless the workspace has a file of its own by that name.
+        same = [f for f in attached if os.path.basename(f) == path]
+        if len(same) == 1 and not os.path.lexists(workspace() / path):
+            real = same[0]
+    if real in attached:
         yield real
         return
     try:

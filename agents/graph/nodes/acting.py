@@ -14,7 +14,7 @@ from sensorium.guardrails.spotlight import mark
 from sensorium.tools.base import Tool
 
 from ...brain.chat import ChatResult, GenerationOptions
-from .. import answercheck, arith, callcheck, evidence, planner
+from .. import answercheck, arith, callcheck, evidence, personal, planner
 from ..emit import emit
 from ..history import last_human, model_view, system_prompt, unique_call_ids, window
 from ..loopguard import (
@@ -197,6 +197,11 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
     if not ai.tool_calls and team.check_answers:
         ai, more = answercheck.checked(name, ai, state.get("messages", []), request, ask)
         usage = merge_usage(usage, more)
+        invented = personal.unbacked(str(ai.content), request, state)
+        if invented:  # a fact about the user that nothing the user gave backs: say so instead
+            emit("correction", node="agent", agent=name, kind="unbacked_personal", action="rewrite",
+                 reply=str(ai.content)[:500], specifics=invented)  # fmt: skip
+            ai = AIMessage(content=personal.ANSWER)
     ai.name = name
     if ai.id is None:
         ai.id = f"ai-{uuid.uuid4().hex[:12]}"

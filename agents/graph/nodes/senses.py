@@ -181,13 +181,16 @@ def to_keep(state: Mapping[str, Any], thread_id: str | None) -> list[Keep]:
     here = scopes.thread(thread_id) if thread_id else scopes.USER
     if not fact:
         out += [Keep(here, s, meta("statement", "message")) for s in rules.statements(text)]
+    # What the user attached stays with this thread, unless they asked to keep it: then every thread recalls it.
+    kept_by_request = rules.points_at_attachment(text)
     for p in state.get("percepts") or []:
         if p.get("text") and not p.get("error"):
             from sensorium.memory.ingest import chunk_text
 
+            where = scopes.USER if kept_by_request else here
             for n, chunk in enumerate(chunk_text(str(p["text"]))[:20]):
-                out.append(Keep(here, chunk, meta(str(p.get("kind") or "document"), str(p.get("source", "")),
-                                                  chunk=n)))  # fmt: skip
+                out.append(Keep(where, chunk, meta(str(p.get("kind") or "document"), str(p.get("source", "")),
+                                                   chunk=n)))  # fmt: skip
     if rules.wants_kept(text):
         for m in _recent_tool_results(state.get("messages") or []):
             out.append(

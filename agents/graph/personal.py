@@ -1,0 +1,96 @@
+"""A fact about the user needs a source.
+
+Asked "What's my dog called?" with nothing told or remembered, the packaged 0.5B model answers "My dog is named
+Max." or "My passport number is 1234567890.": an invented personal fact, worse than no answer. So when the user
+asks about their own details, the specifics of the reply (names, and numbers of three or more digits) must appear
+in something the user gave: their messages in this thread, what memory recalled, the percepts of their attachments,
+or a memory search of this turn. A reply that already says it does not know passes; a reply with an unbacked
+specific is replaced by a plain "I don't know" (a ``correction`` event names the specifics).
+
+Deliberately narrow: only questions about "my ..."; only turns where no other tool ran (a calculation or a clock
+reading is its own source); lower-case answers ("green") are not judged, since any word could be one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
+
+from .evidence import turn_start, users_words
+
+MEMORY_TOOLS = frozenset({"search_memory", "remember"})
+ANSWER = (
+    "I don't know that: you haven't told me, and I found nothing about it in what I remember. "
+    "If you tell me, I can keep it in mind."
+)
+_ABOUT_USER = re.compile(r"\b(my|mine)\b", re.I)
+_ASKS = re.compile(
+    r"\?|^\s*(what|what's|whats|when|where|who|who's|whose|which|how|tell me|remind me|do you (know|remember))\b",
+    re.I,
+)
+_DOES_NOT_KNOW = re.compile(
+    r"\b(don't|do not|doesn't|does not|haven't|have not|hasn't|not (sure|know|find|found|aware|told|given|"
+    r"mentioned|stored|recorded|available)|no (record|information|idea|memory|mention|details?)|nothing|unable|"
+    r"cannot|can't|couldn't|unknown|not have)\b",
+    re.I,
+)
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
+_NAME = re.compile(r"^[A-Z][a-z]{2,}$")
+_DIGITS = re.compile(r"\d[\d\s().-]*\d|\d")
+
+
+def asks_about_user(request: str) -> bool:
+    text = users_words(request)
+    return bool(_ABOUT_USER.search(text) and _ASKS.search(text))
+
+
+def specifics(reply: str) -> list[str]:
+    """Names (capitalised words inside a sentence) and numbers of three or more digits in ``reply``."""
+    out: list[str] = []
+    for sentence in _SENTENCES.split(reply):
+        words = re.findall(r"[A-Za-z][A-Za-z'-]*", sentence)
+        out += [w for w in words[1:] if _NAME.match(w)]  # the first word is capitalised anyway
+    for m in _DIGITS.finditer(reply):
+        digits = re.sub(r"\D", "", m.group())
+        if len(digits) >= 3:
+            out.append(digits)
+    return list(dict.fromkeys(out))
+
+
+def sources(state: Mapping[str, Any], request: str) -> str:
+    """Everything the user gave that a fact about them may come from, as one text."""
+    messages: Sequence[BaseMessage] = state.get("messages", [])
+    parts = [request]
+    parts += [str(m.content) for m in messages if isinstance(m, HumanMessage)]
+    parts += [str(h.get("text", "")) for h in state.get("recalled") or []]
+    parts += [str(p.get("text") or p.get("description") or p) for p in state.get("percepts") or []]
+    parts += [str(m.content) for m in _results(messages) if m.name in MEMORY_TOOLS]
+    return "\n".join(parts)
+
+
+def _results(messages: Sequence[BaseMessage]) -> list[ToolMessage]:
+    return [m for m in messages[turn_start(messages) :] if isinstance(m, ToolMessage)]
+
+
+def _backed(item: str, text: str, digit_runs: Iterable[str]) -> bool:
+    if item.isdigit():
+        return any(item in run for run in digit_runs)
+    return re.search(rf"\b{re.escape(item)}", text, re.I) is not None
+
+
+def unbacked(reply: str, request: str, state: Mapping[str, Any]) -> list[str]:
+    """The specifics of ``reply`` that nothing the user gave backs, when ``request`` asks about the user;
+    [] when the check does not apply or everything is backed."""
+    if not reply.strip() or not asks_about_user(request) or _DOES_NOT_KNOW.search(reply):
+        return []
+    if any(m.name not in MEMORY_TOOLS for m in _results(state.get("messages", []))):
+        return []
+    found = specifics(reply)
+    if not found:
+        return []
+    text = sources(state, request)
+    runs = [re.sub(r"\D", "", m.group()) for m in _DIGITS.finditer(text)]
+    return [s for s in found if not _backed(s, text, runs)]
