@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import tempfile
+import threading
 from collections import defaultdict
 from pathlib import Path
 
@@ -57,7 +57,7 @@ def main() -> int:
         entered: dict[str, set[str]] = defaultdict(set)
         calls_out: set[str] = set()  # files whose functions called into another project file
 
-        def profile(frame, event, arg):  # noqa: ANN001, ARG001
+        def profile(frame, event, arg):
             if event != "call":
                 return
             here = project_file(frame.f_code.co_filename)
@@ -89,7 +89,9 @@ def main() -> int:
     print(f"path: {len(path)} files pass the turn on to another project file")
     for f in path:
         print(f"  {f}")
-    print(f"entered: {len(entered)} project files in all (the path plus {len(entered) - len(path)} leaf files)")
+    print(
+        f"entered: {len(entered)} project files in all (the path plus {len(entered) - len(path)} leaf files)"
+    )
     if args.all:
         for f in sorted(entered):
             print(f"  {f:48} {len(entered[f]):3d} functions{'' if f in calls_out else '  (leaf)'}")
