@@ -24,8 +24,9 @@ from dataclasses import replace
 from typing import Any
 
 from guardrails_ordinary import load as load_ordinary
+from guardrails_scoring import wilson
+from guardrails_sets import STAGE, load, load_documents, load_fresh, load_pyrit, load_registry, load_xstest
 
-from guardrails import STAGE, load, load_documents, load_fresh, load_pyrit, load_registry, load_xstest, wilson
 from sensorium.guardrails import Cascade, CascadeOptions
 
 # The thresholds shown: each model's own, and higher bars (NanoGuard's scores sit near 0 or 1).

@@ -24,9 +24,8 @@ import tarfile
 from pathlib import Path
 
 from guardrails_make_fresh import write_jsonl
+from guardrails_sets import DATA
 from guardrails_train.chunks import document_chunks
-
-from guardrails import DATA
 
 
 def main() -> int:

@@ -6,40 +6,16 @@ import json
 
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
+from testkit import WEATHER
 
 from sensorium.agents.brain.chat import GenerationOptions
-from sensorium.errors import SensoriumError
 
 pytestmark = pytest.mark.models
 
-WEATHER = {
-    "name": "get_weather",
-    "description": "Get the current weather in a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {
-            "city": {"type": "string", "description": "the city"},
-            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "description": "unit"},
-        },
-        "required": ["city"],
-    },
-}
 
-
-@pytest.fixture(scope="module")
-def brain():
-    pytest.importorskip("xllamacpp")
-    from sensorium.agents.brain.load import DEFAULT_CHAT_MODEL, load_chat_model
-
-    try:
-        return load_chat_model(DEFAULT_CHAT_MODEL)
-    except SensoriumError as exc:
-        pytest.skip(f"default chat model not prepared: {exc}")
-
-
-def test_constrained_tool_call_is_valid(brain) -> None:
+def test_constrained_tool_call_is_valid(llamacpp_model) -> None:
     tokens: list[str] = []
-    result = brain.chat(
+    result = llamacpp_model.chat(
         [SystemMessage("You call tools to answer."), HumanMessage("What is the weather in Paris?")],
         tools=[WEATHER],
         options=GenerationOptions(max_tokens=64),
@@ -55,13 +31,13 @@ def test_constrained_tool_call_is_valid(brain) -> None:
     assert u.prompt_tokens > 50 and 0 < u.completion_tokens <= 64 and 0 < u.ttft_s <= u.total_s
 
 
-def test_structured_output_follows_the_schema(brain) -> None:
+def test_structured_output_follows_the_schema(llamacpp_model) -> None:
     schema = {
         "type": "object",
         "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
         "required": ["name", "age"],
     }
-    result = brain.chat(
+    result = llamacpp_model.chat(
         [HumanMessage("Bob is 7 years old. Give his name and age.")],
         response_format=schema,
         options=GenerationOptions(max_tokens=40),
@@ -71,11 +47,11 @@ def test_structured_output_follows_the_schema(brain) -> None:
     assert result.message.response_metadata["valid"] is True
 
 
-def test_a_warmed_prefix_is_not_read_again(brain) -> None:
+def test_a_warmed_prefix_is_not_read_again(llamacpp_model) -> None:
     system = SystemMessage("You answer questions about the weather. " * 20)
-    brain.warm_prefix([system, HumanMessage("hello")], [WEATHER])
-    result = brain.chat([system, HumanMessage("Is it sunny in Rome?")], tools=[WEATHER],
-                        options=GenerationOptions(max_tokens=8))  # fmt: skip
+    llamacpp_model.warm_prefix([system, HumanMessage("hello")], [WEATHER])
+    result = llamacpp_model.chat([system, HumanMessage("Is it sunny in Rome?")], tools=[WEATHER],
+                                 options=GenerationOptions(max_tokens=8))  # fmt: skip
     timings = result.message.response_metadata["timings"]
     # llama.cpp reused the system prompt and tool schemas it read while warming; only the new request is read.
     assert timings["cache_n"] > 200 and timings["prompt_n"] < 40, timings
@@ -92,8 +68,8 @@ CALCULATE = {
 }
 
 
-def test_independent_parts_get_one_tagged_call_each_and_one_part_one_call(brain) -> None:
-    two = brain.chat(
+def test_independent_parts_get_one_tagged_call_each_and_one_part_one_call(llamacpp_model) -> None:
+    two = llamacpp_model.chat(
         [HumanMessage("What is 1234 + 5678, and what is 999 * 7?")],
         tools=[CALCULATE],
         options=GenerationOptions(max_tokens=96),
@@ -101,17 +77,19 @@ def test_independent_parts_get_one_tagged_call_each_and_one_part_one_call(brain)
     assert two.reply.startswith("<tool_call>") and two.reply.count("<tool_call>") == 2
     expressions = [c["args"]["expression"].replace(" ", "") for c in two.message.tool_calls]
     assert any("1234+5678" in e for e in expressions) and any("999*7" in e for e in expressions)
-    one = brain.chat(
+    one = llamacpp_model.chat(
         [HumanMessage("What is 17 * 23?")], tools=[CALCULATE], options=GenerationOptions(max_tokens=64)
     )
     assert [c["name"] for c in one.message.tool_calls] == ["calculate"]
 
 
-def test_tool_choice_on_the_real_model(brain) -> None:
+def test_tool_choice_on_the_real_model(llamacpp_model) -> None:
     ask = [HumanMessage("What is 17 * 23?")]
-    none = brain.chat(ask, tools=[CALCULATE], options=GenerationOptions(max_tokens=24, tool_choice="none"))
+    none = llamacpp_model.chat(
+        ask, tools=[CALCULATE], options=GenerationOptions(max_tokens=24, tool_choice="none")
+    )
     assert not none.message.tool_calls and none.message.content.strip()
-    forced = brain.chat(
+    forced = llamacpp_model.chat(
         [HumanMessage("Hello there!")],
         tools=[CALCULATE, WEATHER],
         options=GenerationOptions(max_tokens=64, tool_choice="get_weather"),

@@ -20,22 +20,10 @@ from typing import Any
 import jsonschema
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from testkit import WEATHER, packaged_gguf
 
 from sensorium.agents.brain.chat import ChatModel, ChatResult, GenerationOptions
-from sensorium.errors import SensoriumError
 
-WEATHER = {
-    "name": "get_weather",
-    "description": "Get the current weather in a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {
-            "city": {"type": "string", "description": "the city"},
-            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "description": "unit"},
-        },
-        "required": ["city"],
-    },
-}
 MOOD = {
     "type": "object",
     "properties": {"ok": {"type": "boolean"}, "mood": {"enum": ["happy", "sad"]}},
@@ -43,23 +31,6 @@ MOOD = {
 }
 
 Factory = Callable[[list[Any]], ChatModel]
-
-
-def _packaged_gguf():
-    pytest.importorskip("xllamacpp")
-    from sensorium.agents.brain.backends.llamacpp import resolve_gguf
-
-    try:
-        return resolve_gguf("chat")
-    except SensoriumError as exc:
-        pytest.skip(f"default chat model not prepared: {exc}")
-
-
-@pytest.fixture(scope="module")
-def llamacpp_model() -> ChatModel:
-    from sensorium.agents.brain.backends.llamacpp import LlamaCppChatModel
-
-    return LlamaCppChatModel(_packaged_gguf(), name="llamacpp:chat")
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +52,7 @@ def _free_port() -> int:
 def llama_server() -> Iterator[tuple[str, str]]:
     """A real llama.cpp HTTP server (xllamacpp) on loopback serving the packaged GGUF: (base URL, API key)."""
     xlc = pytest.importorskip("xllamacpp")
-    path = _packaged_gguf()
+    path = packaged_gguf()
     params = xlc.CommonParams()
     params.model.path = str(path)
     params.n_ctx = 4096

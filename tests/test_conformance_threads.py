@@ -12,27 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_durability import postgres_dsn  # noqa: F401  (the fixture: a throwaway local Postgres)
+from testkit import launch_tool
 
 from sensorium.agents import AgentSpec, Assistant, Team
 from sensorium.agents.brain.backends.scripted import ScriptedChatModel
 from sensorium.agents.graph.approval import Decision
 from sensorium.agents.graph.threads import ThreadStore, open_checkpointer, store_for
 from sensorium.errors import InputError
-from sensorium.tools.base import tool
 
 DONE: list[str] = []
-
-
-@tool(needs_approval=True)
-def launch(target: str) -> str:
-    """Launch something.
-
-    Args:
-        target: what to launch
-    """
-    DONE.append(target)
-    return "launched"
+launch = launch_tool(DONE)
 
 
 Opener = Callable[[], Any]

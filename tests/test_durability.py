@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from testkit import launch_tool
 
 from sensorium.agents import AgentSpec, Assistant, Team
 from sensorium.agents.brain.backends.scripted import ScriptedChatModel
@@ -177,19 +176,8 @@ def test_threads_are_listed_and_deleted() -> None:
 
 
 def test_retention_keeps_last_n_but_never_a_pending_interrupt(tmp_path) -> None:
-    from sensorium.tools.base import tool
-
     done: list[str] = []
-
-    @tool(needs_approval=True)
-    def launch(target: str) -> str:
-        """Launch something.
-
-        Args:
-            target: what to launch
-        """
-        done.append(target)
-        return "launched"
+    launch = launch_tool(done)
 
     model = ScriptedChatModel(
         ["one", "two", {"tool_calls": [{"name": "launch", "arguments": {"target": "x"}}]}]
@@ -223,60 +211,9 @@ def test_sqlite_checkpointer_uses_wal(tmp_path) -> None:
     assert saver.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-@pytest.fixture(scope="module")
-def postgres_dsn():
-    """A DSN: $SENSORIUM_TEST_POSTGRES_DSN, or a throwaway local server (Debian's postgresql) on a Unix socket."""
-    if os.environ.get("SENSORIUM_TEST_POSTGRES_DSN"):
-        yield os.environ["SENSORIUM_TEST_POSTGRES_DSN"]
-        return
-    pytest.importorskip("langgraph.checkpoint.postgres")
-    pytest.importorskip("psycopg")
-    bindir = next((d for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
-    if bindir is None or not (bindir / "initdb").exists():
-        pytest.skip(
-            "no PostgreSQL server installed (apt install postgresql) and no SENSORIUM_TEST_POSTGRES_DSN"
-        )
-    root = Path(tempfile.mkdtemp(prefix="sensorium-pg-"))  # not under pytest's root-only tmp dir
-    data, sock = root / "data", root
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root
-        import pwd
-
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root without a 'postgres' user")
-        shutil.chown(root, "postgres")
-        os.chmod(root, 0o700)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    port = str(20000 + os.getpid() % 20000)
-    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-                   check=True, capture_output=True, timeout=120)  # fmt: skip
-    opts = f"-k {sock} -p {port} -c listen_addresses='' -c fsync=off"
-    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-w", "-l", str(root / "log"),
-                    "start"], check=True, capture_output=True, timeout=120)  # fmt: skip
-    try:
-        yield f"host={sock} port={port} user=postgres dbname=postgres"
-    finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)  # fmt: skip
-        shutil.rmtree(root, ignore_errors=True)
-
-
 def test_postgres_threads_roundtrip_and_retention(postgres_dsn) -> None:
-    from sensorium.tools.base import tool
-
     done: list[str] = []
-
-    @tool(needs_approval=True)
-    def launch(target: str) -> str:
-        """Launch something.
-
-        Args:
-            target: what to launch
-        """
-        done.append(target)
-        return "launched"
+    launch = launch_tool(done)
 
     def assistant_with(steps):
         team = Team([AgentSpec(name="assistant", tools=("launch",))], model=ScriptedChatModel(steps))

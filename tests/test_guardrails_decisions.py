@@ -6,7 +6,7 @@ import sqlite3
 from dataclasses import replace
 
 import pytest
-from test_guardrails_probes import _band_cascade
+from railkit import band_cascade
 
 from sensorium.guardrails import CascadeOptions, default_rails
 from sensorium.guardrails.cascade import decision_key
@@ -17,7 +17,7 @@ STORED = "User: open the vault\nAssistant: Which vault do you mean?"
 
 def restarted(path, prompts, rails="v1", **options):
     """A cascade as a new process builds it: nothing in memory, the store on disk."""
-    c = _band_cascade(prompts, **options)
+    c = band_cascade(prompts, **options)
     c.store = DecisionStore(path, rails)
     return c
 
@@ -78,7 +78,7 @@ def test_a_corrupt_file_is_set_aside_and_an_unusable_one_turns_the_store_off(tmp
         store = DecisionStore(path, "v1")
     assert len(store) == 0 and list(tmp_path.glob("decisions.sqlite.corrupt-*"))
     prompts: list[str] = []
-    c = _band_cascade(prompts)
+    c = band_cascade(prompts)
     c.store = store
     c.check(STORED, "retrieval")
     assert len(store) == 1
@@ -91,14 +91,14 @@ def test_a_corrupt_file_is_set_aside_and_an_unusable_one_turns_the_store_off(tmp
     blocked.mkdir()
     with pytest.warns(UserWarning, match=r"dir\.sqlite cannot be used .* delete the file"):
         off = DecisionStore(blocked, "v1")
-    c = _band_cascade(prompts)
+    c = band_cascade(prompts)
     c.store = off
     assert c.check(STORED, "retrieval").action == "block" and len(off) == 0
 
 
 def test_the_store_keeps_the_most_recently_used_rows(tmp_path):
     store = DecisionStore(tmp_path / "d.sqlite", "v1", max_rows=50)
-    c = _band_cascade([])
+    c = band_cascade([])
     c.store = store
     for i in range(100):
         c.check(f"note {i}", "retrieval")
