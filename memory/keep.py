@@ -115,6 +115,12 @@ def points_at_attachment(message: str) -> bool:
     return False
 
 
+def only_points(text: str) -> bool:
+    """True when ``text`` names something instead of saying it ("this voice memo", "Remember the attached
+    receipt."): not a fact to store."""
+    return bool(_POINTER.match(text.strip())) or points_at_attachment(text)
+
+
 def wants_kept(message: str) -> bool:
     """True when the user asks to keep something already said or shown ("remember that", "save the result")."""
     if len(message) > MAX_MESSAGE_CHARS:

@@ -229,3 +229,15 @@ def test_remember_in_other_words_of_the_user_is_grounded() -> None:
     said = "Remember that my sister's name is Hana."
     assert remember.ungrounded({"text": "The user's sister is named Hana."}, said) is None
     assert remember.ungrounded({"text": "The user's favourite colour is green."}, said)
+
+
+def test_remember_stores_what_an_attachment_says_not_the_words_pointing_at_it() -> None:
+    from sensorium.agents.graph.nodes.acting import graph_keeps
+    from sensorium.tools.memory import remember
+
+    said = "Remember this voice memo for me.\n\n[Attached audio /x/memo.wav: Call the plumber on Monday.]"
+    assert remember.ungrounded({"text": "Remember this voice memo for me."}, said)
+    assert remember.ungrounded({"text": "Call the plumber on Monday."}, said) is None
+    services = type("S", (), {"memory": object(), "remember_turns": True})()
+    assert graph_keeps(services, said)  # the graph keeps the memo's words, so "Noted." is true
+    assert not graph_keeps(services, "Remember this voice memo for me.")  # nothing attached: nothing kept

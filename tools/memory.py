@@ -43,9 +43,13 @@ def _thread_id() -> str | None:
 def _fact_grounded(arguments: dict[str, Any], conversation: str) -> str | None:
     """Not grounded when most of the text's content words are not the user's: the small default model has called
     remember with its own apology ("I'm sorry, but I can't remember your appointment...") as the fact."""
+    from sensorium.memory.keep import only_points
+
     words = _content_words(str(arguments.get("text", "")))
     if not words:
         return "the text to remember is empty"
+    if only_points(str(arguments.get("text", ""))):  # "Remember this voice memo for me." as the fact
+        return "the text names an attachment instead of saying what it says; remember its content"
     said = _content_words(conversation)
     if len(words & said) * 2 >= len(words):
         return None

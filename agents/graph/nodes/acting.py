@@ -293,11 +293,12 @@ def _as_reply(result: ChatResult) -> AIMessage:
 def graph_keeps(services: Services, request: str) -> bool:
     """Whether the graph's ``remember`` node will keep what this request gives ("Remember that my cat is
     Miso.", "I live in Porto."): then it is stored without a tool call, and a reply of "Noted." is true."""
-    from sensorium.memory.keep import explicit_fact, statements
+    from sensorium.memory.keep import explicit_fact, points_at_attachment, statements
 
     if services.memory is None or not services.remember_turns:
         return False
-    return bool(explicit_fact(request) or statements(request))
+    attached = points_at_attachment(request) and "[Attached " in request  # "Remember this memo": its words
+    return bool(explicit_fact(request) or statements(request) or attached)
 
 
 def _checked_claims(
