@@ -8,6 +8,7 @@ and the exact text the model produced, so the event log can show both.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -100,6 +101,34 @@ class ChatModel(Protocol):
         options: GenerationOptions | None = None,
         on_token: TokenCallback | None = None,
     ) -> ChatResult: ...
+
+
+class Backend:
+    """What the model backends share (LangChain's ``invoke`` -> ``_generate`` split): :meth:`chat` fills in the
+    default options and starts the clock; each backend writes :meth:`_chat`."""
+
+    def chat(
+        self,
+        messages: Sequence[BaseMessage],
+        *,
+        tools: Sequence[dict[str, Any]] | None = None,
+        response_format: dict[str, Any] | None = None,
+        options: GenerationOptions | None = None,
+        on_token: TokenCallback | None = None,
+    ) -> ChatResult:
+        start = time.perf_counter()
+        return self._chat(messages, tools, response_format, options or GenerationOptions(), on_token, start)
+
+    def _chat(
+        self,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[dict[str, Any]] | None,
+        response_format: dict[str, Any] | None,
+        opts: GenerationOptions,
+        on_token: TokenCallback | None,
+        start: float,
+    ) -> ChatResult:
+        raise NotImplementedError
 
 
 @runtime_checkable

@@ -29,7 +29,7 @@ from sensorium.errors import SensoriumError
 from sensorium.extras import require
 from sensorium.weights import load_failure
 
-from ..chat import ChatResult, GenerationOptions, TokenCallback, Usage
+from ..chat import Backend, ChatResult, GenerationOptions, TokenCallback, Usage
 from ..chattemplate import gguf_metadata, render, to_dicts, tool_dicts
 from ..toolparse import repeated_call_at, to_message
 from ..toolselect import Selection, call_share, mode_of, prepared, select_for, selection_grammar
@@ -135,7 +135,7 @@ def resolve_gguf(target: str) -> Path:
     return Path(resolve_path(target))
 
 
-class LlamaCppChatModel:
+class LlamaCppChatModel(Backend):
     """A chat model over a GGUF file; see the module docstring."""
 
     def __init__(
@@ -243,17 +243,15 @@ class LlamaCppChatModel:
         prompt that starts the same way (the system prompt and tool schemas of every turn) reads only the rest."""
         self.complete({"prompt": self.render(messages, tools), "n_predict": 0, "cache_prompt": True})
 
-    def chat(
+    def _chat(
         self,
         messages: Sequence[BaseMessage],
-        *,
-        tools: Sequence[dict[str, Any]] | None = None,
-        response_format: dict[str, Any] | None = None,
-        options: GenerationOptions | None = None,
-        on_token: TokenCallback | None = None,
+        tools: Sequence[dict[str, Any]] | None,
+        response_format: dict[str, Any] | None,
+        opts: GenerationOptions,
+        on_token: TokenCallback | None,
+        start: float,
     ) -> ChatResult:
-        opts = options or GenerationOptions()
-        start = time.perf_counter()
         selection = select_for(messages, tools, opts) if response_format is None else None
         tools = selection.tools if selection is not None else tools
         prompt = render(

@@ -21,7 +21,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 from sensorium.errors import InputError, SensoriumError
 
-from ..chat import ChatResult, GenerationOptions, TokenCallback, Usage
+from ..chat import Backend, ChatResult, GenerationOptions, TokenCallback, Usage
 from ..chattemplate import to_dicts, tool_dicts
 from ..constrain import answer_grammar, tools_grammar, unwrap_response_format
 from ..toolparse import check_call, new_call_id, parse_reply
@@ -32,7 +32,7 @@ class OpenAICompatError(SensoriumError):
     """The server answered with an error or could not be reached; the message says which and why."""
 
 
-class OpenAICompatChatModel:
+class OpenAICompatChatModel(Backend):
     """Chat completions against ``base_url`` (e.g. ``http://localhost:8000/v1``) for ``model``."""
 
     def __init__(
@@ -182,17 +182,15 @@ class OpenAICompatChatModel:
         }
         return {"choices": [{"message": message, "finish_reason": finish}], "usage": usage}, ttft
 
-    def chat(
+    def _chat(
         self,
         messages: Sequence[BaseMessage],
-        *,
-        tools: Sequence[dict[str, Any]] | None = None,
-        response_format: dict[str, Any] | None = None,
-        options: GenerationOptions | None = None,
-        on_token: TokenCallback | None = None,
+        tools: Sequence[dict[str, Any]] | None,
+        response_format: dict[str, Any] | None,
+        opts: GenerationOptions,
+        on_token: TokenCallback | None,
+        start: float,
     ) -> ChatResult:
-        opts = options or GenerationOptions()
-        start = time.perf_counter()
         body = self.request_body(messages, tools, response_format, opts, stream=on_token is not None)
         data, ttft = self._post(body, on_token)
         choice = (data.get("choices") or [{}])[0]

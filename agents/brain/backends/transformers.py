@@ -21,7 +21,7 @@ from langchain_core.messages import BaseMessage
 from sensorium.errors import SensoriumError
 from sensorium.extras import require
 
-from ..chat import ChatResult, GenerationOptions, TokenCallback, Usage
+from ..chat import Backend, ChatResult, GenerationOptions, TokenCallback, Usage
 from ..chattemplate import to_dicts, tool_dicts
 from ..toolparse import repeated_call_at, to_message
 from ..toolselect import (
@@ -71,7 +71,7 @@ def load(source: str, gguf_file: str | None, device: str) -> tuple[Any, Any]:
         return _loaded[key]
 
 
-class TransformersChatModel:
+class TransformersChatModel(Backend):
     """A chat model on transformers; ``model``/``tokenizer`` may be passed in directly (tests, custom loading)."""
 
     def __init__(
@@ -167,18 +167,16 @@ class TransformersChatModel:
             ids.insert(0, tok.eos_token_id)
         return ids
 
-    def chat(
+    def _chat(
         self,
         messages: Sequence[BaseMessage],
-        *,
-        tools: Sequence[dict[str, Any]] | None = None,
-        response_format: dict[str, Any] | None = None,
-        options: GenerationOptions | None = None,
-        on_token: TokenCallback | None = None,
+        tools: Sequence[dict[str, Any]] | None,
+        response_format: dict[str, Any] | None,
+        opts: GenerationOptions,
+        on_token: TokenCallback | None,
+        start: float,
     ) -> ChatResult:
         torch = require("torch", "llm", purpose="the transformers chat backend")
-        opts = options or GenerationOptions()
-        start = time.perf_counter()
         tok, model = self._ensure()
         selection = select_for(messages, tools, opts) if response_format is None else None
         tools = selection.tools if selection is not None else tools
