@@ -28,9 +28,11 @@ from typing import Any, Literal
 
 import numpy as np
 import yaml
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from sensorium.errors import InputError
+
+from .chat import ChatResult, Usage
 
 ToolChoice = str | dict[str, Any]
 Embed = Callable[[list[str]], np.ndarray]
@@ -289,3 +291,28 @@ def call_share(top: Sequence[tuple[str, float]]) -> float:
 def call_share_of(call: float, answer: float) -> float:
     """``call / (call + answer)``; 1.0 when both are 0 (only whitespace seen: let the grammar decide)."""
     return call / (call + answer) if call + answer > 0 else 1.0
+
+
+def local_result(
+    message: AIMessage,
+    usage: Usage,
+    selection: Selection | None,
+    share: float | None,
+    prompt: str,
+    grammar: str | None,
+    text: str,
+    model: str,
+) -> ChatResult:
+    """A local backend's reply: how the tools were chosen and the call branch's share in the message's metadata
+    (the event log shows both), the grammar beside the prompt it constrained."""
+    if selection is not None and selection.note:
+        message.response_metadata["tool_selection"] = selection.note
+    if share is not None:
+        message.response_metadata["call_share"] = round(share, 4)
+    return ChatResult(
+        message=message,
+        usage=usage,
+        prompt={"prompt": prompt, "grammar": grammar} if grammar else prompt,
+        reply=text,
+        model=model,
+    )

@@ -32,7 +32,7 @@ from sensorium.weights import load_failure
 from ..chat import Backend, ChatResult, GenerationOptions, TokenCallback, Usage
 from ..chattemplate import gguf_metadata, render, to_dicts, tool_dicts
 from ..toolparse import repeated_call_at, to_message
-from ..toolselect import Selection, call_share, mode_of, prepared, select_for, selection_grammar
+from ..toolselect import Selection, call_share, local_result, mode_of, prepared, select_for, selection_grammar
 
 
 @dataclass(frozen=True)
@@ -293,17 +293,7 @@ class LlamaCppChatModel(Backend):
             text, tools, response_format, finish_reason=choice.get("finish_reason"), model=self.name
         )
         message.response_metadata["timings"] = final.get("timings") or {}
-        if selection is not None and selection.note:
-            message.response_metadata["tool_selection"] = selection.note
-        if share is not None:
-            message.response_metadata["call_share"] = round(share, 4)
-        return ChatResult(
-            message=message,
-            usage=usage,
-            prompt={"prompt": prompt, "grammar": grammar} if grammar else prompt,
-            reply=text,
-            model=self.name,
-        )
+        return local_result(message, usage, selection, share, prompt, grammar, text, self.name)
 
 
 class LlamaCppStateReader:

@@ -27,6 +27,7 @@ from ..toolparse import repeated_call_at, to_message
 from ..toolselect import (
     Selection,
     call_share_of,
+    local_result,
     mode_of,
     prepared,
     select_for,
@@ -247,17 +248,7 @@ class TransformersChatModel(Backend):
             total_s=time.perf_counter() - start,
         )
         message = to_message(text, tools, response_format, finish_reason=finish, model=self.name)
-        if selection is not None and selection.note:
-            message.response_metadata["tool_selection"] = selection.note
-        if share is not None:
-            message.response_metadata["call_share"] = round(share, 4)
-        return ChatResult(
-            message=message,
-            usage=usage,
-            prompt={"prompt": prompt, "grammar": grammar} if grammar else prompt,
-            reply=text,
-            model=self.name,
-        )
+        return local_result(message, usage, selection, share, prompt, grammar, text, self.name)
 
     @staticmethod
     def _sample(logits: Any, opts: GenerationOptions, generator: Any, torch: Any) -> int:
