@@ -24,6 +24,8 @@ def test_invented_name_and_number_are_unbacked() -> None:
     assert personal.unbacked("My dog is named Max.", q, state(q)) == ["Max"]
     q = "What is my passport number?"
     assert personal.unbacked("My passport number is 1234-567-890.", q, state(q)) == ["1234567890"]
+    # the digits inside an id are not a number (a reply that copied a memory id is judged elsewhere)
+    assert personal.specifics("Marked as [73e85bc1367b48e89c3d31c7cf341d8d].") == []
 
 
 def test_backed_by_the_thread_memory_or_a_memory_search() -> None:

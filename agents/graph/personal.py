@@ -23,7 +23,7 @@ from .evidence import turn_start, users_words
 
 MEMORY_TOOLS = frozenset({"search_memory", "remember"})
 ANSWER = (
-    "I don't know that: you haven't told me, and I found nothing about it in what I remember. "
+    "I don't know that: I can't find it in what you have told me or in what I remember. "
     "If you tell me, I can keep it in mind."
 )
 _ABOUT_USER = re.compile(r"\b(my|mine)\b", re.I)
@@ -39,7 +39,8 @@ _DOES_NOT_KNOW = re.compile(
 )
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 _NAME = re.compile(r"^[A-Z][a-z]{2,}$")
-_DIGITS = re.compile(r"\d[\d\s().-]*\d|\d")
+# A number standing alone: the digits inside an id such as "73e85bc1367b" are not one.
+_DIGITS = re.compile(r"(?<![A-Za-z0-9])(?:\d[\d\s().-]*\d|\d)(?![A-Za-z0-9])")
 
 
 def asks_about_user(request: str) -> bool:
