@@ -136,6 +136,8 @@ def test_a_bare_name_reaches_the_turns_attachment_of_that_name(ws, tmp_path):
     with allow_media([memo]):
         with media_file("memo.wav", "audio") as found:  # the model names the attachment by its file name
             assert found == os.path.realpath(memo)
+        with media_file(os.path.realpath(memo).lstrip("/"), "audio") as found:  # its path, the "/" lost
+            assert found == os.path.realpath(memo)
         with pytest.raises(WorkspaceError), media_file("other.wav", "audio"):
             pass
         (ws / "memo.wav").write_text("the workspace's own file")  # a workspace file of that name comes first

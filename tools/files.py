@@ -399,11 +399,12 @@ def media_file(path: str, kind: str) -> Iterator[str]:
         raise refused
     real = os.path.realpath(os.path.expanduser(path))
     attached = _turn_files()
-    if real not in attached and path and os.path.basename(path) == path:
-        # A bare file name ("memo.wav", as models and users call an attachment) names the turn's attachment of
-        # that name, unless the workspace has a file of its own by that name.
-        same = [f for f in attached if os.path.basename(f) == path]
-        if len(same) == 1 and not os.path.lexists(workspace() / path):
+    tail = path.removeprefix("./") if path and not os.path.isabs(path) else ""
+    if real not in attached and tail and ".." not in tail.split("/"):
+        # A relative path that ends one attachment's path ("memo.wav", or the whole path with its leading "/"
+        # lost, as the small model writes it) names that attachment, unless the workspace has such a file.
+        same = [f for f in attached if f.endswith("/" + tail)]
+        if len(same) == 1 and not os.path.lexists(workspace() / tail):
             real = same[0]
     if real in attached:
         yield real
