@@ -207,3 +207,17 @@ def test_a_call_repeated_within_a_reply_is_found_where_it_begins() -> None:
     assert repeated_call_at(a + "\n" + b) is None
     text = a + "\n" + b + "\n" + a + "\n<tool_call>\n{"
     assert text[: repeated_call_at(text)] == a + "\n" + b
+
+
+def test_a_call_repeated_up_to_space_and_case_is_dropped() -> None:
+    from sensorium.agents.brain.toolparse import to_message
+
+    tools = [{"name": "get_schisms", "description": "d", "parameters": {"type": "object", "properties": {
+        "religion": {"type": "string"}, "count": {"type": "integer"}}, "required": ["religion"]}}]  # fmt: skip
+    call = (
+        '<tool_call>\n{{"name": "get_schisms", "arguments": {{"religion": "{}", "count": 3}}}}\n</tool_call>'
+    )
+    text = "\n".join(call.format(r) for r in (" Christianity", "Christianity", "Islam"))
+    message = to_message(text, tools, None, finish_reason="stop", model="m")
+    assert [c["args"]["religion"] for c in message.tool_calls] == [" Christianity", "Islam"]
+    assert message.response_metadata["repeated_calls_dropped"] == 1

@@ -171,6 +171,30 @@ def check_call(name: str, args: dict[str, Any], tools: dict[str, dict[str, Any]]
     return None
 
 
+def _same(value: Any) -> Any:
+    """A value as a repeat is recognised: strings without surrounding space and case, containers likewise."""
+    if isinstance(value, str):
+        return value.strip().casefold()
+    if isinstance(value, dict):
+        return tuple(sorted((k, _same(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_same(v) for v in value)
+    return value
+
+
+def distinct_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``calls`` without the ones that repeat an earlier call of the same reply up to space and case around
+    values: the 0.5B wrote ``get_schisms(religion=" Christianity")`` and then ``(religion="Christianity")``."""
+    seen: set[Any] = set()
+    out = []
+    for call in calls:
+        key = (call.get("name"), _same(call.get("args") or {}))
+        if key not in seen:
+            seen.add(key)
+            out.append(call)
+    return out
+
+
 def to_message(
     text: str,
     tools: Sequence[dict[str, Any]] | None,
@@ -192,9 +216,12 @@ def to_message(
         return AIMessage(content=text, response_metadata=meta)
     parsed = parse_reply(text, tools)
     meta["valid"] = parsed.valid and finish_reason != "length"
+    calls = distinct_calls(parsed.calls)
+    if len(calls) < len(parsed.calls):
+        meta["repeated_calls_dropped"] = len(parsed.calls) - len(calls)
     return AIMessage(
         content=parsed.content,
-        tool_calls=parsed.calls,
+        tool_calls=calls,
         invalid_tool_calls=parsed.invalid,
         response_metadata=meta,
     )
