@@ -207,4 +207,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from results import capture
+
+    with capture("brain_bfcl", "BFCL: the brain beside the bare same model (bench/brain_bfcl.py)"):
+        main()
