@@ -256,7 +256,7 @@ def run_item(
         completion_tokens=result.usage.completion_tokens,
         meta={
             k: msg.response_metadata[k]
-            for k in ("call_share", "tool_selection")
+            for k in ("call_share", "more_calls_share", "tool_selection")
             if k in msg.response_metadata
         },
     )

@@ -95,3 +95,23 @@ def test_tool_choice_on_the_real_model(llamacpp_model) -> None:
         options=GenerationOptions(max_tokens=64, tool_choice="get_weather"),
     )
     assert [c["name"] for c in forced.message.tool_calls] == ["get_weather"]
+
+
+def test_calls_after_the_first_stay_only_when_the_model_means_to_go_on(llamacpp_model) -> None:
+    ask = [
+        SystemMessage("You call tools to answer."),
+        HumanMessage("What is the weather in Paris and in Tokyo?"),
+    ]
+    kept = llamacpp_model.chat(ask, tools=[WEATHER], options=GenerationOptions(max_tokens=96))
+    cities = [c["args"]["city"].lower() for c in kept.message.tool_calls]
+    assert len(cities) >= 2 and "paris" in cities[0] and "tokyo" in cities[1]
+    share = kept.message.response_metadata["more_calls_share"]  # measured after the first call
+    assert 0.0 <= share <= 1.0
+    # a threshold above the share keeps the first call only; the same decoding otherwise
+    pruned = llamacpp_model.chat(
+        ask, tools=[WEATHER], options=GenerationOptions(max_tokens=96, more_calls_threshold=share + 1e-3)
+    )
+    assert [c["args"]["city"] for c in pruned.message.tool_calls] == [
+        kept.message.tool_calls[0]["args"]["city"]
+    ]
+    assert pruned.reply.rstrip().endswith("</tool_call>") and pruned.reply.count("<tool_call>") == 1

@@ -80,6 +80,10 @@ class GenerationOptions:
     # calls when at least this share of that probability opens a call, else an answer; each then decoded under its
     # own grammar, calls in the chat template's own form. None: one grammar with both branches.
     call_threshold: float | None = 0.5
+    # Where the backend sees token probabilities (llama.cpp): a reply with several calls keeps its calls after
+    # the first only when at least this share of the next token's probability, right after the first call, goes
+    # on rather than ending the reply (the model's own belief that the request has another part). None: keep all.
+    more_calls_threshold: float | None = None
 
 
 @runtime_checkable

@@ -29,6 +29,12 @@ FENCED = re.compile(r"```[a-zA-Z_]*\s*\n(.*?)\n?```", re.DOTALL)
 CLOSED_TAG = re.compile(r"\n?<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
 
 
+def first_call_end(text: str) -> int | None:
+    """Where the first closed ``<tool_call>`` block of ``text`` ends, or None."""
+    match = CLOSED_TAG.search(text)
+    return match.end() if match else None
+
+
 def repeated_call_at(text: str) -> int | None:
     """Where a ``<tool_call>`` block that repeats an earlier block of the same reply begins, or None.
 

@@ -31,8 +31,11 @@ from sensorium.weights import load_failure
 
 from ..chat import Backend, ChatResult, GenerationOptions, TokenCallback, Usage
 from ..chattemplate import gguf_metadata, render, to_dicts, tool_dicts
-from ..toolparse import repeated_call_at, to_message
+from ..toolparse import first_call_end, repeated_call_at, to_message
 from ..toolselect import Selection, call_share, local_result, mode_of, prepared, select_for, selection_grammar
+
+# Tokens that end a reply (Qwen/ChatML and Llama-style); after a call, anything else goes on.
+END_TOKENS = frozenset({"<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>", "<|end|>"})
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,17 @@ class LlamaCppChatModel(Backend):
     def call_share(self, prompt: str) -> float:
         """The share of the first token's probability that opens a tool call (toolselect.call_share), from one
         token of unconstrained decoding; the prompt stays cached for the reply that follows."""
+        return call_share(self._next_token(prompt))
+
+    def more_share(self, prompt: str) -> float:
+        """After a reply's first call (``prompt`` ends with it): the share of the next token's probability that
+        goes on (another call) rather than ending the reply."""
+        top = self._next_token(prompt)
+        total = sum(p for _, p in top)
+        end = sum(p for token, p in top if token.strip() in END_TOKENS)
+        return 1.0 - end / total if total > 0 else 1.0
+
+    def _next_token(self, prompt: str) -> list[tuple[str, float]]:
         body = {"prompt": prompt, "n_predict": 1, "n_probs": 20, "temperature": 0.0, "cache_prompt": True}
         with self.engine.lock:
             final = self.engine.server.handle_completions(body)
@@ -234,7 +248,7 @@ class LlamaCppChatModel(Backend):
         choice = (final.get("choices") or [{}])[0]
         content = (choice.get("logprobs") or {}).get("content") or []
         top = content[0].get("top_logprobs", []) if content else []
-        return call_share([(t.get("token", ""), math.exp(t.get("logprob", -1e9))) for t in top])
+        return [(t.get("token", ""), math.exp(t.get("logprob", -1e9))) for t in top]
 
     def warm_prefix(
         self, messages: Sequence[BaseMessage], tools: Sequence[dict[str, Any]] | None = None
@@ -292,6 +306,15 @@ class LlamaCppChatModel(Backend):
         message = to_message(
             text, tools, response_format, finish_reason=choice.get("finish_reason"), model=self.name
         )
+        first = first_call_end(text) if calls_only and len(message.tool_calls) > 1 else None
+        if first is not None:
+            more = self.more_share(prompt + text[:first])
+            if opts.more_calls_threshold is not None and more < opts.more_calls_threshold:
+                text = text[:first]
+                message = to_message(
+                    text, tools, response_format, finish_reason=choice.get("finish_reason"), model=self.name
+                )
+            message.response_metadata["more_calls_share"] = round(more, 4)
         message.response_metadata["timings"] = final.get("timings") or {}
         return local_result(message, usage, selection, share, prompt, grammar, text, self.name)
 
