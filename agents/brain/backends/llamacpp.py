@@ -233,10 +233,12 @@ class LlamaCppChatModel(Backend):
 
     def more_share(self, prompt: str) -> float:
         """After a reply's first call (``prompt`` ends with it): the share of the next token's probability that
-        goes on (another call) rather than ending the reply."""
-        top = self._next_token(prompt)
+        goes on (another call) rather than ending the reply. Read after the newline that separates calls (the
+        token right after the call is that newline either way); an end is an end-of-turn token, which llama.cpp
+        shows as empty text (control tokens) or by name."""
+        top = self._next_token(prompt + "\n")
         total = sum(p for _, p in top)
-        end = sum(p for token, p in top if token.strip() in END_TOKENS)
+        end = sum(p for token, p in top if token == "" or token.strip() in END_TOKENS)
         return 1.0 - end / total if total > 0 else 1.0
 
     def _next_token(self, prompt: str) -> list[tuple[str, float]]:
