@@ -239,5 +239,6 @@ def test_remember_stores_what_an_attachment_says_not_the_words_pointing_at_it() 
     assert remember.ungrounded({"text": "Remember this voice memo for me."}, said)
     assert remember.ungrounded({"text": "Call the plumber on Monday."}, said) is None
     services = type("S", (), {"memory": object(), "remember_turns": True})()
-    assert graph_keeps(services, said)  # the graph keeps the memo's words, so "Noted." is true
+    memo = [{"kind": "speech", "text": "Call the plumber on Monday."}]
+    assert graph_keeps(services, said, memo)  # the graph keeps the memo's words, so "Noted." is true
     assert not graph_keeps(services, "Remember this voice memo for me.")  # nothing attached: nothing kept

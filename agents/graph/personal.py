@@ -17,9 +17,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import BaseMessage, HumanMessage
 
-from .evidence import turn_start, users_words
+from .answercheck import turn_results
+from .evidence import users_words
 
 MEMORY_TOOLS = frozenset({"search_memory", "remember"})
 ANSWER = (
@@ -68,12 +69,8 @@ def sources(state: Mapping[str, Any], request: str) -> str:
     parts += [str(m.content) for m in messages if isinstance(m, HumanMessage)]
     parts += [str(h.get("text", "")) for h in state.get("recalled") or []]
     parts += [str(p.get("text") or p.get("description") or p) for p in state.get("percepts") or []]
-    parts += [str(m.content) for m in _results(messages) if m.name in MEMORY_TOOLS]
+    parts += [str(m.content) for m in turn_results(messages) if m.name in MEMORY_TOOLS]
     return "\n".join(parts)
-
-
-def _results(messages: Sequence[BaseMessage]) -> list[ToolMessage]:
-    return [m for m in messages[turn_start(messages) :] if isinstance(m, ToolMessage)]
 
 
 def _backed(item: str, text: str, digit_runs: Iterable[str]) -> bool:
@@ -87,7 +84,7 @@ def unbacked(reply: str, request: str, state: Mapping[str, Any]) -> list[str]:
     [] when the check does not apply or everything is backed."""
     if not reply.strip() or not asks_about_user(request) or _DOES_NOT_KNOW.search(reply):
         return []
-    if any(m.name not in MEMORY_TOOLS for m in _results(state.get("messages", []))):
+    if any(m.name not in MEMORY_TOOLS for m in turn_results(state.get("messages", []))):
         return []
     found = specifics(reply)
     if not found:

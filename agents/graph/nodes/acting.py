@@ -5,7 +5,7 @@ tool calls themselves are ``nodes/tools.py``."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
@@ -290,14 +290,15 @@ def _as_reply(result: ChatResult) -> AIMessage:
     return AIMessage(content=callcheck.clean_text(str(result.reply or result.message.content or ""))[:4000])
 
 
-def graph_keeps(services: Services, request: str) -> bool:
+def graph_keeps(services: Services, request: str, percepts: Sequence[Mapping[str, Any]] = ()) -> bool:
     """Whether the graph's ``remember`` node will keep what this request gives ("Remember that my cat is
-    Miso.", "I live in Porto."): then it is stored without a tool call, and a reply of "Noted." is true."""
+    Miso.", "I live in Porto.", "Remember this voice memo." with the memo's ``percepts``): then it is stored
+    without a tool call, and a reply of "Noted." is true. The same rules as ``senses.to_keep``."""
     from sensorium.memory.keep import explicit_fact, points_at_attachment, statements
 
     if services.memory is None or not services.remember_turns:
         return False
-    attached = points_at_attachment(request) and "[Attached " in request  # "Remember this memo": its words
+    attached = points_at_attachment(request) and any(p.get("text") and not p.get("error") for p in percepts)
     return bool(explicit_fact(request) or statements(request) or attached)
 
 
@@ -315,7 +316,7 @@ def _checked_claims(
     unbacked after that is replaced by a plain denial. Each correction is its own event."""
     history = state.get("messages", [])
     content = ai.content if isinstance(ai.content, str) else ""
-    kept = graph_keeps(services, request)
+    kept = graph_keeps(services, request, state.get("percepts") or [])
     unbacked = evidence.unbacked_claims(content, history, request, kept=kept)
     if not unbacked:
         return ai, {}
