@@ -82,6 +82,16 @@ def test_a_claim_is_backed_only_by_a_successful_result_for_the_same_file() -> No
         ("Remember that my sister's name is Hana.", "remember"),
         ("Hi! How are you?", None),
         ("Do you remember what I said?", None),
+        # questions about the user: memory answers them, through a visible search
+        ("What is my cat's name?", "search_memory"),
+        ("When is my dentist appointment?", "search_memory"),
+        ("Which city do I live in?", "search_memory"),
+        ("Can you look up when my sister's birthday is?", "search_memory"),
+        ("Search your memory for anything about my project deadline.", "search_memory"),
+        ("How do I reset my password?", None),  # a how-to question
+        ("What's in my notes.txt?", None),  # a file, not memory
+        ("What is in my photo?", None),
+        ("What time is it in Tokyo?", "current_time"),
         ("Summarize this in one sentence:\nThe shop opened in 1998 at 10 am and moved in 2015.", None),
     ],
 )
@@ -151,6 +161,50 @@ def test_a_backed_claim_passes_untouched() -> None:
     assert events[-1].data["final"] == "I'll remember that your sister is Hana."
 
 
+def test_a_question_about_the_user_is_handed_to_the_agent_that_searches_memory() -> None:
+    # The assistant has no search_memory; the graph hands the question over without a model call, and the
+    # researcher must search (its grammar allows only that call), then answers from the result.
+    model = ScriptedChatModel(
+        [
+            {"tool_calls": [{"name": "search_memory", "arguments": {"query": "cat's name"}}]},
+            "I don't know your cat's name.",
+        ]
+    )
+    agents = [
+        AgentSpec(name="assistant", tools=("calculate",), handoffs=("researcher",)),
+        AgentSpec(name="researcher", tools=("search_memory",), handoffs=("assistant",)),
+    ]
+    team = Team(agents, model=model, routing="first")
+    assistant = Assistant(team, perceiver=False, rails=False, remember_turns=False)
+    events = list(assistant.run("t", "What is my cat's name?"))
+    model.assert_done()
+    assert model.calls[0]["options"].tool_choice == "search_memory"
+    assert [(e.data["from"], e.data["to"]) for e in events if e.type == "handoff"] == [
+        ("assistant", "researcher")
+    ]
+    required = [(e.agent, e.data["tool"], e.data.get("holder")) for e in events if e.type == "tool_required"]
+    assert required == [
+        ("assistant", "search_memory", "researcher"),
+        ("researcher", "search_memory", None),
+    ]
+    assert events[-1].data["final"] == "I don't know your cat's name."
+
+
+def test_a_remember_call_that_keeps_one_word_keeps_the_whole_fact() -> None:
+    model = ScriptedChatModel(
+        [{"tool_calls": [{"name": "remember", "arguments": {"text": "green"}}]}, "Noted: green."]
+    )
+    team = Team([AgentSpec(name="assistant", tools=("remember", "search_memory"))], model=model)
+    assistant = Assistant(team, perceiver=False, rails=False, remember_turns=False)
+    events = list(assistant.run("t", "Please remember that my favourite colour is green."))
+    model.assert_done()
+    calls = [e.data["arguments"]["text"] for e in events if e.type == "tool_call"]
+    assert calls == ["My favourite colour is green."]
+    assert [c["kind"] for c in corrections(events)] == ["partial_fact"]
+    result = next(e.data for e in events if e.type == "tool_result")
+    assert '"My favourite colour is green."' in str(result)  # the result names the fact, not only its id
+
+
 # planning -----------------------------------------------------------------------------------------------------------
 
 
@@ -161,6 +215,44 @@ def test_pasted_text_is_not_read_as_steps() -> None:
     assert not planner.looks_multistep(text)
     assert planner.looks_multistep("Calculate 2+2 and then remember the result.")
     assert planner.looks_multistep("Do these:\n1. add 2 and 2\n2. remember it")
+
+
+@pytest.mark.parametrize(
+    "text, steps",
+    [
+        (
+            "First work out 45 + 55, next multiply that by 3, and finally tell me the result.",
+            ["Work out 45 + 55", "Multiply that by 3", "Tell me the result."],
+        ),
+        ("Read a.txt. Then write b.txt.", ["Read a.txt", "Write b.txt."]),
+        ("Do these:\n1. add 2 and 2\n2. remember it", ["add 2 and 2", "remember it"]),
+        ("Write the next chapter of my story.", []),  # "next" inside a clause
+        ("Check the file and next time tell me.", []),
+        ("If it rains then bring an umbrella.", []),  # a condition
+        ("Summarize this in one sentence:\nFirst they opened a shop, then they moved.", []),  # pasted text
+    ],
+)
+def test_the_steps_a_request_writes_out_are_its_plan(text: str, steps: list[str]) -> None:
+    assert planner.written_steps(text) == steps
+
+
+def test_a_request_written_as_steps_is_planned_without_a_model_call() -> None:
+    assistant, model = assistant_with_tools(
+        [
+            {"tool_calls": [{"name": "calculate", "arguments": {"expression": "45 + 55"}}]},
+            "100",
+            {"tool_calls": [{"name": "calculate", "arguments": {"expression": "100 * 3"}}]},
+            "300",
+        ],
+        tools=("calculate",),
+    )
+    list(assistant.run("t", "First work out 45 + 55, then multiply that by 3."))
+    model.assert_done()  # no planner call among the scripted steps
+    plan = assistant.state("t")["plan"]
+    assert [(s["description"], s["status"]) for s in plan["steps"]] == [
+        ("Work out 45 + 55", "done"),
+        ("Multiply that by 3.", "done"),
+    ]
 
 
 def test_a_one_step_plan_is_dropped() -> None:

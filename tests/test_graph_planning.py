@@ -10,6 +10,7 @@ from sensorium.agents.brain.backends.scripted import ScriptedChatModel
 
 
 def test_multistep_request_is_planned_and_executed_step_by_step() -> None:
+    # Not written as "first X, then Y" (those clauses are the plan as they stand): the model plans this one.
     steps = [
         {"json": {"steps": ["compute 6*7", "compute 2+2"]}},  # planner
         {"tool_calls": [{"name": "calculate", "arguments": {"expression": "6*7"}}]},
@@ -18,7 +19,7 @@ def test_multistep_request_is_planned_and_executed_step_by_step() -> None:
         "2+2 = 4",
     ]
     assistant, model = scripted_assistant(steps)
-    events = list(assistant.run("t", "First compute 6*7, then compute 2+2"))
+    events = list(assistant.run("t", "Compute 6*7 as step 1 and 2+2 as step 2"))
     model.assert_done()
     plans = [e.data["steps"] for e in events if e.type == "plan"]
     assert [s["status"] for s in plans[0]] == ["in_progress", "pending"]
@@ -29,9 +30,11 @@ def test_multistep_request_is_planned_and_executed_step_by_step() -> None:
     # llama.cpp and vLLM reuse its cached prefix), and step 2's call sees step 2 as current.
     first, second = model.calls[1]["messages"], model.calls[3]["messages"]
     assert "plan" not in str(first[0].content) and first[0].content == second[0].content
-    assert str(first[1].content).endswith("First compute 6*7, then compute 2+2")
+    assert str(first[1].content).endswith("Compute 6*7 as step 1 and 2+2 as step 2")
     assert "Do step 1 now" in str(first[1].content) and "Do step 2 now" in str(second[1].content)
-    assert assistant.state("t")["messages"][0].content == "First compute 6*7, then compute 2+2"  # as written
+    assert (
+        assistant.state("t")["messages"][0].content == "Compute 6*7 as step 1 and 2+2 as step 2"
+    )  # as written
 
 
 def test_failed_step_triggers_a_replan() -> None:
@@ -44,7 +47,7 @@ def test_failed_step_triggers_a_replan() -> None:
         "1/1 = 1",
     ]
     assistant, model = scripted_assistant(steps)
-    events = list(assistant.run("t", "First compute 1/0, then report it"))
+    events = list(assistant.run("t", "Compute 1/0 as step 1 and report it as step 2"))
     model.assert_done()
     final_plan = assistant.state("t")["plan"]
     assert final_plan["replans"] == 1

@@ -190,8 +190,10 @@ def test_with_nobody_to_ask_the_call_is_refused_and_the_model_reads_why(tmp_path
 
 
 def test_a_call_grounded_in_the_users_words_runs_without_asking(tmp_path) -> None:
+    # Written as two steps, the request is a two-step plan: read, then tell Bob.
     steps = [
         {"tool_calls": [{"name": "read_email", "arguments": {}}]},
+        "Your latest email says the meeting moved.",
         {
             "tool_calls": [
                 {"name": "send_email", "arguments": {"to": "bob@example.com", "body": "running late"}}

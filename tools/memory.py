@@ -103,8 +103,12 @@ def remember(text: str, tags: list[str] | None = None) -> ToolResult:
         doc_id, merged = get_memory().keep(text, namespace=scopes.USER, metadata=meta)
     except InputError as exc:  # too long: the model may shorten it
         return ToolResult(content=f"Error: {exc}", is_error=True)
-    said = "Updated the same fact" if merged else "Remembered"
-    return ToolResult(content=f"{said} as [{doc_id}].", data={"id": doc_id, "merged": merged})
+    # The fact itself, not only its id: given "Remembered as [c4bf...]." the 0.5B default answered "Marked as
+    # [c4bf...]."; the id stays for search_memory's citations, after the words.
+    said = "Updated in memory (it replaces the same fact)" if merged else "Saved to memory"
+    return ToolResult(
+        content=f'{said}: "{text.strip()}" (id {doc_id})', data={"id": doc_id, "merged": merged}
+    )
 
 
 @tool

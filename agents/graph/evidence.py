@@ -307,6 +307,48 @@ _DRAW = re.compile(
     re.I,
 )
 
+# A question about what the user told us ("When is my dentist appointment?", "Which city do I live in?", "Do you
+# remember my sister's name?"): the answer is in memory, so the graph searches it with a visible call. Not
+# how-to questions ("How do I reset my password?") nor questions about a file or an attachment.
+_ASKS_FACT = re.compile(
+    r"^\s*(?:(?:and|so|ok|okay|also|hey|please)[,\s]+)*(?:what|what's|whats|when|when's|where|where's|who|who's|"
+    r"whose|which|how (?:old|many|much|long)|tell me|remind me|do you (?:know|remember|recall)|"
+    r"can you (?:look up|find|check|tell me|remind me)|could you (?:look up|find|check|tell me|remind me)|"
+    r"did i (?:tell|say|mention|ask))\b",
+    re.I,
+)
+_ABOUT_USER = re.compile(
+    r"\b(?:my|mine)\b|\b(?:do|did|am|was) i (?:live|work|like|tell|say|mention|ask|born|called|named)\b"
+    r"|\bwho am i\b|\babout me\b",
+    re.I,
+)
+_SEARCH_MEMORY = re.compile(
+    r"\b(?:search|check|look (?:through|in)|go through)\s+(?:in\s+)?(?:your |my |the )?(?:memory|memories|notes)\b",
+    re.I,
+)
+_NOT_MEMORY = re.compile(
+    r"\b(?:files?|folder|image|photo|picture|screenshot|recording|audio|video|memo|attach\w*|document|pdf|"
+    r"time ?zone|local time|clock)\b",
+    re.I,
+)
+
+
+def asks_about_user(request: str) -> bool:
+    """True when ``request`` asks about the user's own details, which only the user (or memory) can supply."""
+    text = users_words(request)
+    return any(
+        _ASKS_FACT.match(s) and _ABOUT_USER.search(s) for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s
+    )
+
+
+def asks_memory(request: str) -> bool:
+    """True when ``request`` is a question about the user that memory answers, not about a file or attachment."""
+    return (
+        asks_about_user(request)
+        and not _NOT_MEMORY.search(users_words(request))
+        and not FILE_NAME.search(request)
+    )
+
 
 # What an attached image or file shows is data, not the user's request ("PNG, 512x512 pixels" asks for no sum);
 # a voice memo's transcript is what the user said, so audio stays.
@@ -330,6 +372,8 @@ def needed_tool(request: str) -> str | None:
         return "remember"
     if _DRAW.search(first):
         return "generate_image"
+    if (_SEARCH_MEMORY.search(first) or asks_memory(text)) and len(text) < 300:
+        return "search_memory"
     if _TIME.search(text) and len(text) < 300:
         return "current_time"
     if _ARITH.search(text) and len(text) < 300:

@@ -20,17 +20,12 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from .answercheck import turn_results
-from .evidence import users_words
+from .evidence import asks_about_user
 
 MEMORY_TOOLS = frozenset({"search_memory", "remember"})
 ANSWER = (
     "I don't know that: I can't find it in what you have told me or in what I remember. "
     "If you tell me, I can keep it in mind."
-)
-_ABOUT_USER = re.compile(r"\b(my|mine)\b", re.I)
-_ASKS = re.compile(
-    r"\?|^\s*(what|what's|whats|when|where|who|who's|whose|which|how|tell me|remind me|do you (know|remember))\b",
-    re.I,
 )
 _DOES_NOT_KNOW = re.compile(
     r"\b(don't|do not|doesn't|does not|haven't|have not|hasn't|not (sure|know|find|found|aware|told|given|"
@@ -42,11 +37,6 @@ _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 _NAME = re.compile(r"^[A-Z][a-z]{2,}$")
 # A number standing alone: the digits inside an id such as "73e85bc1367b" are not one.
 _DIGITS = re.compile(r"(?<![A-Za-z0-9])(?:\d[\d\s().-]*\d|\d)(?![A-Za-z0-9])")
-
-
-def asks_about_user(request: str) -> bool:
-    text = users_words(request)
-    return bool(_ABOUT_USER.search(text) and _ASKS.search(text))
 
 
 def specifics(reply: str) -> list[str]:

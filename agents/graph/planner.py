@@ -63,6 +63,38 @@ def looks_multistep(text: str) -> bool:
     return bool(_MULTI.search(instruction(text)))
 
 
+# Where a request the user wrote as a sequence ("First X, next Y, and finally Z") turns to its next part: a
+# marker at a clause boundary ("next" only after a comma or a sentence end), so "write the next chapter" stays whole.
+_SEQUENCE = re.compile(
+    r"[,;.]\s*(?:and\s+)?(?:then|next|after that|afterwards|finally|lastly|second(?:ly)?|third(?:ly)?)\b[,:]?\s+"
+    r"|\s+(?:and\s+)?(?:then|after that|afterwards|finally)\s+",
+    re.IGNORECASE,
+)
+_FIRST = re.compile(r"^\s*(?:please\s+)?(?:first(?:ly)?|to start|start by)\b[,:]?\s*", re.IGNORECASE)
+_NUMBERED = re.compile(r"^\s*\d+[.)]\s+(.+)$", re.MULTILINE)
+
+
+def written_steps(text: str) -> list[str]:
+    """The steps the user wrote out themselves (a numbered list, or "First X, then Y, and finally Z"), in
+    their own words; [] when the request is not written that way. The model's plan for "First work out 45 + 55,
+    next multiply that by 3" was "45 + 55; 45 + 55 * 3; 45 + 55 * 3 * 3": the user's clauses are the better
+    plan, and cost no model call."""
+    part = instruction(text)
+    numbered = [m.group(1).strip() for m in _NUMBERED.finditer(part)]
+    if len(numbered) >= 2:
+        return numbered[:6]
+    if "\n" in part.strip():
+        return []
+    body = _FIRST.sub("", part.strip(), count=1)
+    if re.match(r"(?:if|when|whenever|unless|once)\b", body, re.IGNORECASE):
+        return []  # "If it rains then bring an umbrella" is a condition, not two steps
+    pieces = [p.strip(" ,;") for p in _SEQUENCE.split(body)]
+    steps = [p[0].upper() + p[1:] for p in pieces if len(p) >= 3]
+    if len(steps) < 2 or len(steps) > 6 or any(len(s) > 200 for s in steps):
+        return []
+    return steps
+
+
 def parse_steps(content: str) -> list[str]:
     """The steps of a planner reply; raises ``ValueError`` when it is not a plan."""
     data = json.loads(content)

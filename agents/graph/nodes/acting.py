@@ -4,6 +4,7 @@ tool calls themselves are ``nodes/tools.py``."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -135,6 +136,14 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
             # must be a call to it, so the model cannot answer from its head or claim an action it never took.
             emit("tool_required", node="agent", agent=name, tool=needed, request=request[:200])
             options = GenerationOptions(tool_choice=needed)
+        elif needed is not None and (peer := _holder(services, spec, tools, needed)) is not None:
+            # The tool lives with a peer ("When is my dentist appointment?" needs search_memory, the
+            # researcher's): hand the request over without a model call. The 0.5B default rarely hands off
+            # by itself; it answered from its head instead ("My cat's name is Max.").
+            call = {"name": HANDOFF_PREFIX + peer, "args": {"reason": f"the request needs {needed}"},
+                    "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}  # fmt: skip
+            emit("tool_required", node="agent", agent=name, tool=needed, holder=peer, request=request[:200])
+            return _finish(name, spec, state, AIMessage(content="", tool_calls=[call]), {"steps": steps})
     model, gate = services.model(team.model_for(spec)), gate_check(services.rails, spec.role)
 
     def ask(
@@ -153,7 +162,7 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
     ai, problems = callcheck.check(result.message, tools)
     usage = usage_update(name, result)
     if ai.tool_calls:
-        ai = _written_sums(services, name, ai, request)
+        ai = _whole_facts(name, _written_sums(services, name, ai, request), request)
     if problems and ai.tool_calls:  # some calls are usable: those run, the others are dropped (and logged)
         emit(
             "correction", node="agent", agent=name, kind="malformed_call", action="dropped", problems=problems
@@ -202,11 +211,29 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
             emit("correction", node="agent", agent=name, kind="unbacked_personal", action="rewrite",
                  reply=str(ai.content)[:500], specifics=invented)  # fmt: skip
             ai = AIMessage(content=personal.ANSWER)
+    return _finish(name, spec, state, ai, {"steps": steps + 1, "usage": usage})
+
+
+def _holder(services: Services, spec: AgentSpec, tools: list[dict[str, Any]], needed: str) -> str | None:
+    """The peer ``spec`` may hand off to now (its hand-off is offered) that has the tool ``needed``."""
+    offered = {t["name"] for t in tools}
+    if not isinstance(services.tool(needed), Tool):
+        return None
+    return next(
+        (p for p in spec.handoffs if HANDOFF_PREFIX + p in offered and needed in services.team[p].tools), None
+    )
+
+
+def _finish(
+    name: str, spec: AgentSpec, state: AssistantState, ai: AIMessage, update: dict[str, Any]
+) -> dict[str, Any]:
+    """The agent step's update: its reply (named, with unique call ids), the hand-off it makes if any, and a
+    ``tool_call`` event per call."""
     ai.name = name
     if ai.id is None:
         ai.id = f"ai-{uuid.uuid4().hex[:12]}"
     unique_call_ids(ai, state.get("messages", []))
-    out: dict[str, Any] = {"messages": [ai], "steps": steps + 1, "usage": usage}
+    out: dict[str, Any] = {"messages": [ai], **update}
     handoffs = [c for c in ai.tool_calls if c["name"].startswith(HANDOFF_PREFIX)]
     if handoffs:
         target = handoffs[0]["name"][len(HANDOFF_PREFIX) :]
@@ -264,6 +291,38 @@ def _written_sums(services: Services, name: str, ai: AIMessage, request: str) ->
     return ai.model_copy(update={"tool_calls": calls, "content": ""})
 
 
+def _whole_facts(name: str, ai: AIMessage, request: str) -> AIMessage:
+    """``ai`` with a ``remember`` call that keeps only a word or two of the fact the user asked to keep ("green" for
+    "Remember that my favourite colour is green.", "Hana" for "... my sister's name is Hana.") keeping the whole
+    fact: a lone word is no memory, and search finds nothing by it later."""
+    from sensorium.memory.keep import explicit_fact
+
+    fact = explicit_fact(evidence.users_words(request))
+    if fact is None:
+        return ai
+    words = set(re.findall(r"\w+", fact.lower()))
+    calls, changed = [], []
+    for call in ai.tool_calls:
+        text = str(call["args"].get("text", "")) if call["name"] == "remember" else ""
+        said = re.findall(r"\w+", text.lower())
+        if said and set(said) <= words and len(said) <= 2 < len(words):
+            changed.append(text)
+            call = {**call, "args": {**call["args"], "text": fact}}
+        calls.append(call)
+    if not changed:
+        return ai
+    emit(
+        "correction",
+        node="agent",
+        agent=name,
+        kind="partial_fact",
+        action="replaced",
+        texts=changed,
+        fact=fact,
+    )
+    return ai.model_copy(update={"tool_calls": calls})
+
+
 def _request_text(state: AssistantState) -> str:
     """What the agent is asked to do now: the current plan step, else the last human message (the request)."""
     step = planner.current(state.get("plan"))
@@ -276,10 +335,13 @@ def _request_text(state: AssistantState) -> str:
 
 
 def _first_call_of_request(messages: list[Any]) -> bool:
-    """No model step since the request (or the plan step's note): the request's first call."""
+    """No model step since the request (or the plan step's note), or only a hand-off: the first call of the
+    request, or of the agent it was handed to."""
     for m in reversed(messages):
         if isinstance(m, HumanMessage):
             return True
+        if isinstance(m, ToolMessage) and (m.name or "").startswith(HANDOFF_PREFIX):
+            return handoffs_since_request(messages) <= 1
         if isinstance(m, AIMessage | ToolMessage):
             return False
     return True

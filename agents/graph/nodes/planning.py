@@ -24,6 +24,11 @@ def plan(services: Services, state: AssistantState) -> dict[str, Any]:
     text = state.get("input", "")
     if team.plan == "never" or (team.plan == "auto" and not planner.looks_multistep(text)):
         return {}
+    written = planner.written_steps(text)
+    if written:
+        new = planner.new_plan(text, written)
+        emit("plan", node="plan", steps=new["steps"], reason="the steps as the request writes them")
+        return {"plan": new}
     tools = sorted({t for a in team.agents for t in a.tools})
     messages = [
         SystemMessage(content=prompts["planner"].format(tools=", ".join(tools))),
