@@ -166,3 +166,39 @@ def test_lone_surrogates_are_replaced_not_raised() -> None:
 def test_callcheck_depth_is_iterative() -> None:
     fixed, problems = callcheck.check(call("calculate", deep(100_000)), [{"name": "calculate"}])
     assert fixed.tool_calls == [] and "deeper" in problems[0]
+
+
+# replies that copy the system prompt --------------------------------------------------------------------------------
+
+ROLE = "You are the friendly weather helper of this house. Answer questions about the weather in one short sentence, never more."
+
+
+def _weather(steps: list[Any]) -> tuple[Assistant, ScriptedChatModel]:
+    model = ScriptedChatModel(steps)
+    team = Team([AgentSpec(name="assistant", role=ROLE)], model=model)
+    return Assistant(team, memory=False, perceiver=False, rails=False), model
+
+
+def test_a_reply_that_copies_the_system_prompt_is_asked_again() -> None:
+    assistant, model = _weather([ROLE, "It is sunny in Porto today."])
+    events = list(assistant.run("t", "Is it sunny in Porto?"))
+    model.assert_done()
+    assert events[-1].data["final"] == "It is sunny in Porto today."
+    assert [(c["kind"], c["action"]) for c in corrections(events)] == [("prompt_echo", "reask")]
+    assert "repeated your instructions" in str(model.calls[1]["messages"][-1].content)
+
+
+def test_a_reply_that_copies_it_twice_never_reaches_the_user() -> None:
+    assistant, model = _weather([ROLE, f"Sure. {ROLE}"])
+    events = list(assistant.run("t", "Is it sunny in Porto?"))
+    model.assert_done()
+    final = events[-1].data["final"]
+    assert "weather helper" not in final and final  # the copied sentences are gone, never an empty answer
+    assert [c["action"] for c in corrections(events) if c["kind"] == "prompt_echo"] == ["reask", "rewrite"]
+
+
+def test_a_reply_sharing_a_few_words_with_the_prompt_is_kept() -> None:
+    assistant, model = _weather(["The weather in Porto is sunny, in one short sentence."])
+    events = list(assistant.run("t", "Is it sunny in Porto?"))
+    model.assert_done()
+    assert corrections(events) == []

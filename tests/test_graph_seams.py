@@ -56,6 +56,30 @@ def test_tool_result_rail_masks_what_the_model_reads() -> None:
     assert tool_msg.content == "[redacted]"
 
 
+def test_tool_result_rails_read_the_outside_text_not_the_tools_framing(tmp_path) -> None:
+    # search_memory frames passages with ids and provenance; the rails read only the passages.
+    from sensorium.agents import AgentSpec
+
+    rails = ScriptedRails({})
+    agents = [AgentSpec(name="assistant", tools=("search_memory", "remember"))]
+    steps = [
+        {"tool_calls": [{"name": "remember", "arguments": {"text": "I live in Lisbon."}}]},
+        "Noted.",
+        {"tool_calls": [{"name": "search_memory", "arguments": {"query": "Lisbon"}}]},
+        "You live in Lisbon.",
+    ]
+    assistant, model = scripted_assistant(steps, agents, rails=rails, memory=None, home=tmp_path)
+    list(assistant.run("t", "Remember that I live in Lisbon."))
+    list(assistant.run("t", "Search your memory for Lisbon."))
+    model.assert_done()
+    checked = [text for stage, text in rails.seen if stage == "tool_result"]
+    assert checked[-1] == "I live in Lisbon."  # the passage alone
+    result = [m for m in assistant.state("t")["messages"] if isinstance(m, ToolMessage)][-1]
+    assert "I live in Lisbon." in str(result.content) and "[" in str(
+        result.content
+    )  # the model reads the ids
+
+
 def test_every_rail_decision_is_logged_with_its_details_and_a_block_shows_the_refusal() -> None:
     allow = RailDecision(action="allow", text="", rail="cascade", details={"patterns": {"ms": 0.1}})
     block = RailDecision(

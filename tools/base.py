@@ -45,6 +45,10 @@ class ToolResult(BaseModel):
     data: Any = None
     artifacts: list[Artifact] = Field(default_factory=list)
     is_error: bool = False
+    # The part of ``content`` that came from outside the tool (stored passages, a document's text), which the
+    # tool-result rails read; None means all of it. The tool's own framing stays out: memory ids such as
+    # "[5c778c53...]" read as an encoded payload to the detectors, which withheld "I live in Lisbon." for them.
+    outside_text: str | None = None
 
 
 _SECTION = re.compile(r"^(Args|Arguments|Parameters|Returns|Return|Raises|Yields|Examples?|Notes?):\s*$")

@@ -135,4 +135,5 @@ def search_memory(
     return ToolResult(
         content="Cite the ids you use.\n" + cite(hits, this_thread=thread_id),
         data={"hits": [h.model_dump(mode="json") for h in hits]},
+        outside_text="\n".join(h.text for h in hits),
     )

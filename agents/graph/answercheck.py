@@ -93,6 +93,14 @@ _STOP = frozenset(
         "please",
         "thanks",
         "thank",
+        # acknowledgements: "Noted." after a remember call answers it
+        "noted",
+        "got",
+        "alright",
+        "understood",
+        "great",
+        "perfect",
+        "fine",
         "okay",
         "yes",
         "sure",
@@ -155,6 +163,67 @@ def unrelated(reply: str, request: str, results: Sequence[ToolMessage]) -> bool:
 
 
 _VALUE = re.compile(r"^-?[\d.,]+(?:e-?\d+)?$|^\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
+
+
+_SENTENCE = re.compile(r"(?<=[.!?:;])\s+|\n+")
+ECHO_FAILED = "I could not produce an answer to that. Please rephrase the request."
+ECHO_NOTE = (
+    "Your last reply repeated your instructions instead of answering. Answer the user's last message itself, "
+    "in one or two plain sentences."
+)
+
+
+def echoed(reply: str, prompt: str) -> list[str]:
+    """The sentences of ``reply`` (six words or more, most of their five-word runs) copied from ``prompt``, the system prompt the model read:
+    the 1.5B answered "Remember that my sister's birthday is on 2 June." with the spotlighting rule, word for word.
+    [] when the reply copies nothing."""
+    source = _shingles(re.findall(r"\w+", prompt.lower()))
+    out = []
+    for sentence in _SENTENCE.split(reply):
+        grams = _shingles(re.findall(r"\w+", sentence.lower()))
+        if len(grams) >= 2 and len(grams & source) >= 0.6 * len(grams):
+            out.append(sentence.strip())
+    return out
+
+
+def _shingles(words: list[str], n: int = 5) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def unechoed(
+    agent: str, ai: AIMessage, prompt: str, messages: Sequence[BaseMessage], ask: Callable[..., ChatResult]
+) -> tuple[AIMessage, dict[str, Any]]:
+    """``ai``, or when its answer copies the system prompt, one re-ask with :data:`ECHO_NOTE`; a reply that
+    copies it again loses the copied sentences (and is the account of the turn's results, or a plain "could
+    not answer", when nothing else is left)."""
+    from langchain_core.messages import HumanMessage
+
+    from ..brain.chat import GenerationOptions
+    from .emit import emit
+    from .modelcall import usage_update
+
+    text = str(ai.content) if isinstance(ai.content, str) else ""
+    copied = echoed(text, prompt)
+    if not copied:
+        return ai, {}
+    emit("correction", node="agent", agent=agent, kind="prompt_echo", action="reask", sentences=copied)
+    retry = ask(
+        [], GenerationOptions(answer_only=True), [AIMessage(content=text), HumanMessage(content=ECHO_NOTE)]
+    )
+    usage = usage_update(agent, retry)
+    again = str(retry.message.content) if isinstance(retry.message.content, str) else ""
+    still = echoed(again, prompt)
+    if again.strip() and not still:
+        return AIMessage(content=again, response_metadata=retry.message.response_metadata), usage
+    rest = again
+    for sentence in still:
+        rest = rest.replace(sentence, " ")
+    rest = " ".join(rest.split())
+    if set(re.findall(r"\w+", rest.lower())) <= set(re.findall(r"\w+", prompt.lower())):  # scraps of it
+        results = turn_results(messages)
+        rest = account(results, _calls(messages)) if results else ECHO_FAILED
+    emit("correction", node="agent", agent=agent, kind="prompt_echo", action="rewrite", reply=rest[:500])
+    return AIMessage(content=rest), usage
 
 
 def _calls(messages: Sequence[BaseMessage]) -> list[AIMessage]:

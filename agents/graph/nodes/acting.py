@@ -204,6 +204,8 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
         ai, more = _checked_claims(services, name, ai, state, request, tools, ask)
         usage = merge_usage(usage, more)
     if not ai.tool_calls and team.check_answers:
+        ai, more = answercheck.unechoed(name, ai, str(messages[0].content), state.get("messages", []), ask)
+        usage = merge_usage(usage, more)
         ai, more = answercheck.checked(name, ai, state.get("messages", []), request, ask)
         usage = merge_usage(usage, more)
         invented = personal.unbacked(str(ai.content), request, state)

@@ -169,7 +169,8 @@ def tools_node(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
         text, status = result.content, "error" if result.is_error else "success"
         artifacts = [a.model_dump(mode="json") for a in result.artifacts]
         try:
-            checked = services.rails.check(text, "tool_result")
+            outside = result.outside_text
+            checked = services.rails.check(text if outside is None else outside, "tool_result")
         except Exception:
             checked = None
         if checked is not None:
