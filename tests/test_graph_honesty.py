@@ -145,11 +145,10 @@ def test_a_claim_still_unbacked_after_the_reask_becomes_the_truth() -> None:
     assert "saved" not in events[-1].data["final"]
 
 
-def test_a_backed_claim_passes_untouched() -> None:
+def test_a_remember_call_is_confirmed_from_its_result() -> None:
     model = ScriptedChatModel(
         [
             {"tool_calls": [{"name": "remember", "arguments": {"text": "sister is Hana"}}]},
-            "I'll remember that your sister is Hana.",
         ]
     )
     team = Team([AgentSpec(name="assistant", tools=("remember",))], model=model)
@@ -157,8 +156,9 @@ def test_a_backed_claim_passes_untouched() -> None:
     assistant = Assistant(team, perceiver=False, rails=False, remember_turns=False)
     events = list(assistant.run("t", "Remember that my sister is Hana."))
     model.assert_done()
-    assert corrections(events) == []
-    assert events[-1].data["final"] == "I'll remember that your sister is Hana."
+    assert [c["kind"] for c in corrections(events)] == ["kept_reply"]
+    # After a remember call that succeeded, the graph confirms what was saved; the model is not asked.
+    assert events[-1].data["final"] == "Saved to memory: sister is Hana."
 
 
 def test_a_question_about_the_user_is_handed_to_the_agent_that_searches_memory() -> None:
@@ -191,18 +191,17 @@ def test_a_question_about_the_user_is_handed_to_the_agent_that_searches_memory()
 
 
 def test_a_remember_call_that_keeps_one_word_keeps_the_whole_fact() -> None:
-    model = ScriptedChatModel(
-        [{"tool_calls": [{"name": "remember", "arguments": {"text": "green"}}]}, "Noted: green."]
-    )
+    model = ScriptedChatModel([{"tool_calls": [{"name": "remember", "arguments": {"text": "green"}}]}])
     team = Team([AgentSpec(name="assistant", tools=("remember", "search_memory"))], model=model)
     assistant = Assistant(team, perceiver=False, rails=False, remember_turns=False)
     events = list(assistant.run("t", "Please remember that my favourite colour is green."))
     model.assert_done()
     calls = [e.data["arguments"]["text"] for e in events if e.type == "tool_call"]
     assert calls == ["My favourite colour is green."]
-    assert [c["kind"] for c in corrections(events)] == ["partial_fact"]
+    assert [c["kind"] for c in corrections(events)] == ["partial_fact", "kept_reply"]
     result = next(e.data for e in events if e.type == "tool_result")
     assert '"My favourite colour is green."' in str(result)  # the result names the fact, not only its id
+    assert events[-1].data["final"] == "Saved to memory: My favourite colour is green."
 
 
 # planning -----------------------------------------------------------------------------------------------------------

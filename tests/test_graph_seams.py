@@ -64,7 +64,6 @@ def test_tool_result_rails_read_the_outside_text_not_the_tools_framing(tmp_path)
     agents = [AgentSpec(name="assistant", tools=("search_memory", "remember"))]
     steps = [
         {"tool_calls": [{"name": "remember", "arguments": {"text": "I live in Lisbon."}}]},
-        "Noted.",
         {"tool_calls": [{"name": "search_memory", "arguments": {"query": "Lisbon"}}]},
         "You live in Lisbon.",
     ]

@@ -111,6 +111,12 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
         note = prompts["step_limit"].format(steps=steps)
         emit("error", node="agent", agent=name, message=note, kind="step_limit")
         return {"messages": [AIMessage(content=note, name=name)]}
+    confirmation = _kept_reply(state.get("messages", []))
+    if confirmation is not None:
+        # Asked to answer after a remember call, the 0.5B default wrote "Marked as tool response." or copied
+        # the result's id; the confirmation is the result itself, so the graph says it (no model call).
+        emit("correction", node="agent", agent=name, kind="kept_reply", action="answered", reply=confirmation)
+        return _finish(name, spec, state, AIMessage(content=confirmation), {"steps": steps + 1})
     messages = prompt_messages(spec, state, spotlight=services.spotlight)
     # A request passed on MAX_HANDOFFS times stays with this agent: it answers or uses its own tools.
     tools = tool_specs(
@@ -214,6 +220,24 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
                  reply=str(ai.content)[:500], specifics=invented)  # fmt: skip
             ai = AIMessage(content=personal.ANSWER)
     return _finish(name, spec, state, ai, {"steps": steps + 1, "usage": usage})
+
+
+def _kept_reply(messages: list[Any]) -> str | None:
+    """The answer to a step whose calls were all ``remember`` calls that succeeded ("Noted: I'll remember that
+    My favourite colour is green."); None for any other step."""
+    results: list[ToolMessage] = []
+    for m in reversed(messages):
+        if isinstance(m, ToolMessage):
+            results.append(m)
+            continue
+        if not (isinstance(m, AIMessage) and m.tool_calls and results):
+            return None
+        if any(c["name"] != "remember" for c in m.tool_calls) or any(r.status == "error" for r in results):
+            return None
+        facts = [str(c["args"].get("text", "")).strip() for c in m.tool_calls]
+        facts = [f if f.endswith((".", "!", "?")) else f + "." for f in facts if f]
+        return "Saved to memory: " + " ".join(facts) if facts else None
+    return None
 
 
 def _holder(services: Services, spec: AgentSpec, tools: list[dict[str, Any]], needed: str) -> str | None:
