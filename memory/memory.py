@@ -427,11 +427,14 @@ def _words(text: str) -> tuple[str, ...]:
 
 
 def cite(hits: list[Hit], *, max_chars: int = 600, this_thread: str | None = None) -> str:
-    """Hits as context lines the model can cite: ``[id] (provenance) text`` (texts clipped to ``max_chars``)."""
+    """Hits as context lines: ``- text (provenance; id 1a2b3c4d)``, texts clipped to ``max_chars``. The text
+    comes first and the id is short: given "[7bd75d81...] (the user said, ...) text", the 0.5B default answered
+    with the id as JSON instead of the text."""
     from .scopes import provenance
 
     lines = []
     for h in hits:
         text = h.text if len(h.text) <= max_chars else h.text[: max_chars - 1] + "…"
-        lines.append(f"[{h.id}] ({provenance(h.metadata, h.updated_at, this_thread=this_thread)}) {text}")
+        where = provenance(h.metadata, h.updated_at, this_thread=this_thread)
+        lines.append(f"- {text} ({where}; id {h.id[:8]})")
     return "\n".join(lines)

@@ -74,9 +74,9 @@ def test_tool_result_rails_read_the_outside_text_not_the_tools_framing(tmp_path)
     checked = [text for stage, text in rails.seen if stage == "tool_result"]
     assert checked[-1] == "I live in Lisbon."  # the passage alone
     result = [m for m in assistant.state("t")["messages"] if isinstance(m, ToolMessage)][-1]
-    assert "I live in Lisbon." in str(result.content) and "[" in str(
+    assert "I live in Lisbon." in str(result.content) and "; id " in str(
         result.content
-    )  # the model reads the ids
+    )  # the model reads ids
 
 
 def test_every_rail_decision_is_logged_with_its_details_and_a_block_shows_the_refusal() -> None:

@@ -136,7 +136,7 @@ def test_memory_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = get_tool("remember").invoke({"text": "The wifi password is hunter2", "tags": ["home"]})
     assert not out.is_error and out.data["id"] in out.content
     found = get_tool("search_memory").invoke({"query": "wifi password", "k": 3})
-    assert not found.is_error and f"[{out.data['id']}]" in found.content
+    assert not found.is_error and f"id {out.data['id'][:8]})" in found.content and "hunter2" in found.content
     assert found.data["hits"][0]["metadata"]["tags"] == "home"
     bad = get_tool("search_memory").invoke({"query": "x", "mode": "fuzzy"})
     assert bad.is_error and "mode" in bad.content

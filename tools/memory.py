@@ -133,7 +133,7 @@ def search_memory(
     if not hits:
         return ToolResult(content=f"No memories match {query!r}.", data={"hits": []})
     return ToolResult(
-        content="Cite the ids you use.\n" + cite(hits, this_thread=thread_id),
+        content=f"Found in memory for {query!r}:\n" + cite(hits, this_thread=thread_id),
         data={"hits": [h.model_dump(mode="json") for h in hits]},
         outside_text="\n".join(h.text for h in hits),
     )

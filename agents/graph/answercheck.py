@@ -267,8 +267,18 @@ def _readable(raw: Any, results: Sequence[ToolMessage]) -> str:
     """A reply as the user would read it: '<tool_response data="504"/>' is nothing (:data:`NOTHING`)."""
     text = raw if isinstance(raw, str) else ""
     clean = strip_syntax(text)[0]
-    # "<" or ">" left of '<</tool_response>' or '>{"name": ...}' is nothing either
-    return NOTHING if results and text.strip() and not re.search(r"\w", clean) else clean
+    # "<" or ">" left of '<</tool_response>' or '>{"name": ...}' is nothing either, nor a bare JSON object
+    # ('{"id": "7bd75d81..."}', written after a memory search)
+    words = re.sub(r"\{[^{}]*\}", " ", clean)
+    call = _PSEUDO_CALL.search(
+        clean
+    )  # a call in any quoting ('>{"name\': \'search_memory\', ...'): what precedes
+    if call is not None:
+        words = clean[: call.start()]
+    return NOTHING if results and text.strip() and not re.search(r"\w", words) else clean
+
+
+_PSEUDO_CALL = re.compile(r"[{\"']\s*(?:name|function|arguments|tool)\W{0,4}:", re.I)
 
 
 def checked(
