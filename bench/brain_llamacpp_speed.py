@@ -7,10 +7,10 @@ machine load hits both alike; tokens/s is completion tokens over wall time, end 
 
     .venv/bin/python bench/brain_llamacpp_speed.py --repeats 5 --max-tokens 128
 
-``--grammar`` measures what the tool-call grammar costs instead: the same rendered prompt with tools (a two-part
-arithmetic request and a calculate tool), decoded with sensorium's grammar (calls only, ``<tool_call>`` form) and
-without any grammar, alternating; the figure is llama.cpp's own decode time per generated token (prompt reading
-excluded), median over the repeats.
+``--grammar`` measures what the grammars cost instead: the same rendered prompt with tools (a two-part arithmetic
+request and a calculate tool), decoded with sensorium's grammar (calls only, ``<tool_call>`` form) and without any
+grammar, alternating; then the prose prompt with the answer grammar (prose that is no call) and without. The figure
+is llama.cpp's own decode time per generated token (prompt reading excluded), median over the repeats.
 
     .venv/bin/python bench/brain_llamacpp_speed.py --grammar --repeats 7
 """
@@ -42,14 +42,26 @@ CALCULATE = {
 
 
 def grammar_cost(model: LlamaCppChatModel, repeats: int, max_tokens: int) -> None:
-    """Decode ms per token with the tool grammar vs without, same prompt, alternating."""
-    from sensorium.agents.brain.constrain import tools_grammar, uses_tool_call_tags
+    """Decode ms per token with each grammar vs without, same prompt, alternating: the tool-call grammar on a
+    two-part arithmetic request, the answer grammar (prose that is no call) on the prose prompt."""
+    from sensorium.agents.brain.constrain import answer_grammar, tools_grammar, uses_tool_call_tags
 
-    messages = [HumanMessage("What is 1234 + 5678, and what is 999 * 7?")]
-    prompt = model.render(messages, [CALCULATE])
-    grammar = tools_grammar(
-        [CALCULATE], allow_answer=False, tagged=uses_tool_call_tags(model.engine.template)
+    calls = tools_grammar([CALCULATE], allow_answer=False, tagged=uses_tool_call_tags(model.engine.template))
+    arithmetic = model.render([HumanMessage("What is 1234 + 5678, and what is 999 * 7?")], [CALCULATE])
+    _cost(model, "the tool-call grammar", arithmetic, calls, repeats, max_tokens)
+    _cost(
+        model,
+        "the answer grammar",
+        model.render([HumanMessage(PROMPT)]),
+        answer_grammar(),
+        repeats,
+        max_tokens,
     )
+
+
+def _cost(
+    model: LlamaCppChatModel, label: str, prompt: str, grammar: str, repeats: int, max_tokens: int
+) -> None:
     base = {"prompt": prompt, "n_predict": max_tokens, "temperature": 0.0, "seed": 0, "cache_prompt": True}
     per_token: dict[str, list[float]] = {"grammar": [], "none": []}
     for i in range(repeats):
@@ -59,13 +71,13 @@ def grammar_cost(model: LlamaCppChatModel, repeats: int, max_tokens: int) -> Non
                 raw = model.engine.server.handle_completions(body)
             t = raw.get("timings") or {}
             per_token[name].append(float(t["predicted_ms"]) / max(1, int(t["predicted_n"])))
-            print(json.dumps({"repeat": i, "config": name, "tokens": t.get("predicted_n"),
+            print(json.dumps({"grammar": label, "repeat": i, "config": name, "tokens": t.get("predicted_n"),
                               "ms_per_token": round(per_token[name][-1], 2)}))  # fmt: skip
     g, n = statistics.median(per_token["grammar"]), statistics.median(per_token["none"])
     print(f"\ndecode time per token, {model.path.name}, median of {repeats}")
-    print(f"with the tool-call grammar: {g:8.2f} ms")
-    print(f"without a grammar:          {n:8.2f} ms")
-    print(f"grammar cost:               {100 * (g / n - 1):+7.1f} %")
+    print(f"with {label}: {g:8.2f} ms")
+    print(f"without a grammar: {n:8.2f} ms")
+    print(f"cost of {label}: {100 * (g / n - 1):+7.1f} %\n")
 
 
 def main() -> None:

@@ -83,6 +83,8 @@ def test_a_claim_is_backed_only_by_a_successful_result_for_the_same_file() -> No
         ("Hi! How are you?", None),
         ("Do you remember what I said?", None),
         # questions about the user: memory answers them, through a visible search
+        ("Multiply that by 3", "calculate"),  # a plan step on the last result
+        ("Add 5 to the result.", "calculate"),
         ("What is my cat's name?", "search_memory"),
         ("When is my dentist appointment?", "search_memory"),
         ("Which city do I live in?", "search_memory"),

@@ -202,3 +202,21 @@ def test_a_reply_sharing_a_few_words_with_the_prompt_is_kept() -> None:
     events = list(assistant.run("t", "Is it sunny in Porto?"))
     model.assert_done()
     assert corrections(events) == []
+
+
+def test_a_reask_answered_with_the_note_itself_gets_the_account() -> None:
+    from sensorium.agents.graph.answercheck import NOTE
+
+    model = ScriptedChatModel(
+        [
+            {"tool_calls": [{"name": "calculate", "arguments": {"expression": "6*7"}}]},
+            "Generate_image",  # unrelated: asked again
+            f"The user said: {NOTE}",  # the note copied back
+        ]
+    )
+    team = Team([AgentSpec(name="assistant", tools=("calculate",))], model=model)
+    events = list(Assistant(team, memory=False, perceiver=False, rails=False).run("t", "What is 6*7?"))
+    model.assert_done()
+    assert (
+        events[-1].data["final"].startswith("Here is what the tools did") and "42" in events[-1].data["final"]
+    )

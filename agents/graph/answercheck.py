@@ -315,7 +315,7 @@ def checked(
     )
     usage = usage_update(agent, retry)
     text = _readable(retry.message.content, results)
-    if text.strip() and not unrelated(text, request, results):
+    if text.strip() and not unrelated(text, request, results) and not echoed(text, NOTE):
         return AIMessage(content=text, response_metadata=retry.message.response_metadata), usage
     fixed = account(results, _calls(messages))
     emit("correction", node="agent", agent=agent, kind="unrelated_answer", action="rewrite", reply=fixed)

@@ -283,7 +283,10 @@ _ARITH = re.compile(
     r"\d[\d,.]*\s*(?:[-+*/x×÷^%]|times|plus|minus|multiplied by|divided by|over|percent|to the power)\s*[\d(]"
     r"|\b(?:square root|sqrt|factorial)\b[^?.!]*\d"
     r"|\d+(?:\.\d+)?\s*(?:%|percent)\s+of\s+\d"
-    r"|\b(?:divide|multiply|add|subtract)\s+\d[\d,.]*\s+(?:by|and|to|from)\s+\d",
+    r"|\b(?:divide|multiply|add|subtract)\s+\d[\d,.]*\s+(?:by|and|to|from)\s+\d"
+    # a step on an earlier result: "multiply that by 3", "divide it by 4", "add 5 to that"
+    r"|\b(?:multiply|divide)\s+(?:that|it|this|the (?:result|sum|total|answer))\s+by\s+\d"
+    r"|\b(?:add|subtract)\s+\d[\d,.]*\s+(?:to|from)\s+(?:that|it|this|the (?:result|sum|total|answer))\b",
     re.I,
 )
 _TIME = re.compile(
