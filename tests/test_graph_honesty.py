@@ -84,6 +84,11 @@ def test_a_claim_is_backed_only_by_a_successful_result_for_the_same_file() -> No
         ("Do you remember what I said?", None),
         # questions about the user: memory answers them, through a visible search
         ("Multiply that by 3", "calculate"),  # a plan step on the last result
+        (
+            "Please do what this recording asks.\n\n[Attached audio /x/m.wav: Please remember that the meeting is "
+            "moved to Friday.]",
+            "remember",
+        ),
         ("Add 5 to the result.", "calculate"),
         ("What is my cat's name?", "search_memory"),
         ("When is my dentist appointment?", "search_memory"),

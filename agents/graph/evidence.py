@@ -363,12 +363,19 @@ def users_words(request: str) -> str:
     return _ATTACHED_DATA.sub("", request or "").strip()
 
 
+_SPOKEN = re.compile(r"^\[Attached audio [^\n]*?: (.+?)\]$", re.M)
+
+
 def needed_tool(request: str) -> str | None:
     """The tool a request plainly needs ("What is 17*23?" -> calculate), or None when the model may choose."""
     text = users_words(request)
     if not text:
         return None
     first = text.split("\n", 1)[0]
+    if not any(p.search(first) for p in (_WRITE, _REMEMBER, _DRAW)):
+        # "Please do what this recording asks.": what the user said in the recording is the request
+        spoken = _SPOKEN.search(text)
+        first = spoken.group(1).strip() if spoken else first
     if _WRITE.search(first):
         return "write_file"
     if _REMEMBER.search(first):
