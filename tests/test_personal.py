@@ -74,3 +74,15 @@ def test_graph_keeps_a_fact_the_user_gave_earlier_in_the_thread() -> None:
     model.assert_done()
     assert events[-1].data["final"] == "Your dog is called Rex."
     assert not any(e.type == "correction" for e in events)
+
+
+def test_an_empty_memory_search_about_the_user_is_answered_with_i_dont_know() -> None:
+    from sensorium.agents.graph.answercheck import ACCOUNT_START
+
+    empty = state("What's my dog called?", results=(("search_memory", "No memories match 'dog'."),))
+    account = f"{ACCOUNT_START}\n- search_memory: No memories match 'dog'."
+    assert personal.found_nothing(account, "What's my dog called?", empty)
+    assert not personal.found_nothing("Your dog is Rex.", "What's my dog called?", empty)  # the model's own
+    found = state("What's my dog called?", results=(("search_memory", "Found in memory: - My dog is Rex."),))
+    assert not personal.found_nothing(account, "What's my dog called?", found)
+    assert not personal.found_nothing(account, "What is 2+2?", empty)  # not about the user

@@ -260,7 +260,10 @@ def account(results: Sequence[ToolMessage], calls: Sequence[AIMessage]) -> str:
             lines.append(f"{what} did not complete: {text}")
         else:
             lines.append(f"{what}: {text}")
-    return "Here is what the tools did:\n" + "\n".join(f"- {line}" for line in lines)
+    return ACCOUNT_START + "\n" + "\n".join(f"- {line}" for line in lines)
+
+
+ACCOUNT_START = "Here is what the tools did:"
 
 
 def _readable(raw: Any, results: Sequence[ToolMessage]) -> str:

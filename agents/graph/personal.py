@@ -19,7 +19,7 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from .answercheck import turn_results
+from .answercheck import ACCOUNT_START, turn_results
 from .evidence import asks_about_user
 
 MEMORY_TOOLS = frozenset({"search_memory", "remember"})
@@ -82,3 +82,19 @@ def unbacked(reply: str, request: str, state: Mapping[str, Any]) -> list[str]:
     text = sources(state, request)
     runs = [re.sub(r"\D", "", m.group()) for m in _DIGITS.finditer(text)]
     return [s for s in found if not _backed(s, text, runs)]
+
+
+def found_nothing(reply: str, request: str, state: Mapping[str, Any]) -> bool:
+    """True when ``request`` asks about the user, every tool call of the turn was a memory search that came back
+    empty, and ``reply`` is the graph's account of those results: the 0.5B answered "What's my dog called?"
+    after an empty search with junk, and "search_memory: No memories match 'dog'." is no answer to a person.
+    The plain "I don't know" is. (A reply of the model's own is left to :func:`unbacked`.)"""
+    if not asks_about_user(request) or not reply.startswith(ACCOUNT_START):
+        return False
+    results = turn_results(state.get("messages", []))
+    searches = [m for m in results if m.name == "search_memory"]
+    return (
+        bool(searches)
+        and len(searches) == len(results)
+        and all(str(m.content).startswith("No memories match") for m in searches)
+    )

@@ -219,6 +219,10 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
             emit("correction", node="agent", agent=name, kind="unbacked_personal", action="rewrite",
                  reply=str(ai.content)[:500], specifics=invented)  # fmt: skip
             ai = AIMessage(content=personal.ANSWER)
+        elif personal.found_nothing(str(ai.content), request, state):
+            emit("correction", node="agent", agent=name, kind="found_nothing", action="rewrite",
+                 reply=str(ai.content)[:500])  # fmt: skip
+            ai = AIMessage(content=personal.ANSWER)
     return _finish(name, spec, state, ai, {"steps": steps + 1, "usage": usage})
 
 
