@@ -25,6 +25,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -207,7 +208,12 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    import sys
+
     from results import capture
 
-    with capture("brain_bfcl", "BFCL: the brain beside the bare same model (bench/brain_bfcl.py)"):
+    # Each model keeps its own section: a run of chat-1.5b does not replace the default model's figures.
+    model = sys.argv[sys.argv.index("--model") + 1] if "--model" in sys.argv[:-1] else "chat"
+    name = "brain_bfcl" if model == "chat" else f"brain_bfcl_{re.sub(r'[^A-Za-z0-9]+', '_', model)}"
+    with capture(name, f"BFCL: the brain beside the bare same model, {model} (bench/brain_bfcl.py)"):
         main()
