@@ -26,6 +26,8 @@ from sensorium.agents.graph import callcheck, replytext
         ("It is 391.<|im_end|>", "It is 391."),
         ('Sure: <tool_call>\n{"name": "calculate", "argum', "Sure:"),
         ('The answer [{"name": "calculate", "arguments": {"expression": "1+1"}}] is 2', "The answer is 2"),
+        ("Found: her birthday is on 2 June.\n<</data #07015ebc>>", "Found: her birthday is on 2 June."),
+        ("<<data from tool search_memory #1a2b3c4d>>\nIt is 2 June.", "It is 2 June."),
     ],
 )
 def test_strip_syntax(raw: str, clean: str) -> None:

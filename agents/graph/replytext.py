@@ -18,6 +18,9 @@ _LONE_TAG = re.compile(r"</?(tool_call|tool_response|function_call|tools)(?:\s[^
 _TEMPLATE_TOKEN = re.compile(r"<\|[a-z0-9_]{1,40}\|>(?:(?:system|user|assistant|tool)\b)?", re.I)
 _CALL_START = re.compile(r'[\[{]\s*\{?\s*"(?:name|function|tool|tool_name)"\s*:', re.I)
 _EMPTY_FENCE = re.compile(r"```[a-z_]*\s*```", re.I)
+# The spotlighting markers around tool results (guardrails/spotlight.py): copied from a result into an answer,
+# "<</data #07015ebc>>" reached the user.
+_DATA_MARKER = re.compile(r"<<\s*/?\s*data\b[^<>\n]{0,80}>>", re.I)
 
 TRUNCATED_NOTE = "[This reply was cut off at the length limit; ask me to continue or to be briefer.]"
 
@@ -32,6 +35,8 @@ def strip_syntax(text: str) -> tuple[str, list[str]]:
         out, removed = _LONE_TAG.sub(" ", out), [*removed, "tool tags"]
     if _TEMPLATE_TOKEN.search(out):
         out, removed = _TEMPLATE_TOKEN.sub(" ", out), [*removed, "template tokens"]
+    if _DATA_MARKER.search(out):
+        out, removed = _DATA_MARKER.sub(" ", out), [*removed, "data markers"]
     cut = _strip_calls(out)
     if cut != out:
         out, removed = cut, [*removed, "tool-call JSON"]
