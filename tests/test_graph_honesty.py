@@ -89,6 +89,7 @@ def test_a_claim_is_backed_only_by_a_successful_result_for_the_same_file() -> No
             "moved to Friday.]",
             "remember",
         ),
+        ("Transcribe this voice memo for me.\n\n[Attached audio /x/m.wav: Remember to buy milk.]", None),
         ("Add 5 to the result.", "calculate"),
         ("What is my cat's name?", "search_memory"),
         ("When is my dentist appointment?", "search_memory"),

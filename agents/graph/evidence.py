@@ -363,6 +363,11 @@ def users_words(request: str) -> str:
     return _ATTACHED_DATA.sub("", request or "").strip()
 
 
+_DEFERS = re.compile(
+    r"\b(?:do|follow|answer|carry out|handle)\b[^.?!\n]*\b(?:recording|memo|audio|voice message|clip)\b"
+    r"|\bwhat (?:this|the) (?:recording|memo|audio|voice message|clip) (?:asks|says)\b",
+    re.I,
+)
 _SPOKEN = re.compile(r"^\[Attached audio [^\n]*?: (.+?)\]$", re.M)
 
 
@@ -372,8 +377,9 @@ def needed_tool(request: str) -> str | None:
     if not text:
         return None
     first = text.split("\n", 1)[0]
-    if not any(p.search(first) for p in (_WRITE, _REMEMBER, _DRAW)):
-        # "Please do what this recording asks.": what the user said in the recording is the request
+    if _DEFERS.search(first) and not any(p.search(first) for p in (_WRITE, _REMEMBER, _DRAW)):
+        # "Please do what this recording asks.": what the user said in the recording is the request (but not in
+        # "Transcribe this voice memo.", whose memo may well say "Remember to buy milk")
         spoken = _SPOKEN.search(text)
         first = spoken.group(1).strip() if spoken else first
     if _WRITE.search(first):
