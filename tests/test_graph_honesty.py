@@ -341,3 +341,21 @@ def test_remember_stores_what_an_attachment_says_not_the_words_pointing_at_it() 
     memo = [{"kind": "speech", "text": "Call the plumber on Monday."}]
     assert graph_keeps(services, said, memo)  # the graph keeps the memo's words, so "Noted." is true
     assert not graph_keeps(services, "Remember this voice memo for me.")  # nothing attached: nothing kept
+
+
+def test_an_answer_asked_for_again_is_claim_checked_too() -> None:
+    # The answer check asks again after call syntax; the second reply claims a write that never happened.
+    model = ScriptedChatModel(
+        [
+            {"tool_calls": [{"name": "calculate", "arguments": {"expression": "2+2"}}]},
+            "Generate_image",
+            "4. I wrote 4 to notes.txt.",
+        ]
+    )
+    team = Team([AgentSpec(name="assistant", tools=("calculate", "write_file"))], model=model)
+    assistant = Assistant(team, memory=False, perceiver=False, rails=False)
+    events = list(assistant.run("t", "What is 2+2?"))
+    model.assert_done()
+    final = events[-1].data["final"]
+    assert final.startswith("I did not write notes.txt") and "4" in final
+    assert ("unbacked_claim", "rewrite") in [(c["kind"], c["action"]) for c in corrections(events)]

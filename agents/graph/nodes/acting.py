@@ -223,6 +223,16 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
             emit("correction", node="agent", agent=name, kind="found_nothing", action="rewrite",
                  reply=str(ai.content)[:500])  # fmt: skip
             ai = AIMessage(content=personal.ANSWER)
+    if not ai.tool_calls and team.check_claims and isinstance(ai.content, str):
+        # The last word on claims: an answer the later checks asked for again ("The user wrote 2 bytes to
+        # shopping.txt.", after a rejected remember call) has not been through the claim check above.
+        keeps = graph_keeps(services, request, state.get("percepts") or [])
+        left = evidence.unbacked_claims(ai.content, state.get("messages", []), request, kept=keeps)
+        if left:
+            fixed = evidence.truthful(ai.content, left)
+            emit("correction", node="agent", agent=name, kind="unbacked_claim", action="rewrite",
+                 claims=[c.dump() for c in left], reply=fixed)  # fmt: skip
+            ai = AIMessage(content=fixed)
     return _finish(name, spec, state, ai, {"steps": steps + 1, "usage": usage})
 
 
