@@ -237,8 +237,8 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
 
 
 def _kept_reply(messages: list[Any]) -> str | None:
-    """The answer to a step whose calls were all ``remember`` calls that succeeded ("Noted: I'll remember that
-    My favourite colour is green."); None for any other step."""
+    """The answer to a step whose calls were all ``remember`` calls that succeeded ("Saved to memory: My
+    favourite colour is green."); None for any other step."""
     results: list[ToolMessage] = []
     for m in reversed(messages):
         if isinstance(m, ToolMessage):
