@@ -201,7 +201,6 @@ def test_answer_only_grammar_takes_prose_and_refuses_call_shapes() -> None:
         "<tool_response>\n391\n</tool_response>",
         "```json\n{}\n```",
         "[1]",
-        '>{"name": "search_memory", "arguments": {}}',  # a call behind one character
     ):
         assert not accepts(g, text)
     assert accepts(g, "17 * 23 is 391 (see <tool_response> above).")  # only the start is refused

@@ -50,12 +50,9 @@ TYPE_ALIASES = {
 }
 # Nor like the chat template's tool-result wrapper: after a tool ran, the 0.5B default answered
 # "<tool_response>\nRemembered as [...]\n</tool_response>", copying the result's frame instead of answering.
-# Nor a call anywhere inside it: after a memory search the 0.5B default answered '>{"name": "search_memory", ...}',
-# a call behind one character.
-ANSWER_RE = (
-    r"/(?s:.+)/ & ~/(?s:[ \t\r\n]*(\{|\[|<tool_call>|<tool_response>|```).*)/"
-    r" & ~/(?s:.*\{[ \t\r\n]*[\"'](name|function|arguments)[\"'].*)/"
-)
+# (A call behind a character, '>{"name}: search_memory", ...', is caught after decoding, by answercheck: refusing
+# it here cost 7 % more decode time per token, and the 0.5B then wrote the call in another quoting.)
+ANSWER_RE = r"/(?s:.+)/ & ~/(?s:[ \t\r\n]*(\{|\[|<tool_call>|<tool_response>|```).*)/"
 
 
 class GrammarError(SensoriumError):
