@@ -313,6 +313,7 @@ _DRAW = re.compile(
 # A question about what the user told us ("When is my dentist appointment?", "Which city do I live in?", "Do you
 # remember my sister's name?"): the answer is in memory, so the graph searches it with a visible call. Not
 # how-to questions ("How do I reset my password?") nor questions about a file or an attachment.
+SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")  # where one sentence ends and the next begins
 _ASKS_FACT = re.compile(
     r"^\s*(?:(?:and|so|ok|okay|also|hey|please)[,\s]+)*(?:what|what's|whats|when|when's|where|where's|who|who's|"
     r"whose|which|how (?:old|many|much|long)|tell me|remind me|do you (?:know|remember|recall)|"
@@ -339,9 +340,7 @@ _NOT_MEMORY = re.compile(
 def asks_about_user(request: str) -> bool:
     """True when ``request`` asks about the user's own details, which only the user (or memory) can supply."""
     text = users_words(request)
-    return any(
-        _ASKS_FACT.match(s) and _ABOUT_USER.search(s) for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s
-    )
+    return any(_ASKS_FACT.match(s) and _ABOUT_USER.search(s) for s in SENTENCES.split(text) if s)
 
 
 def asks_memory(request: str) -> bool:

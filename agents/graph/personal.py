@@ -20,7 +20,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from .answercheck import ACCOUNT_START, turn_results
-from .evidence import asks_about_user
+from .evidence import SENTENCES, asks_about_user
 
 MEMORY_TOOLS = frozenset({"search_memory", "remember"})
 ANSWER = (
@@ -33,7 +33,6 @@ _DOES_NOT_KNOW = re.compile(
     r"cannot|can't|couldn't|unknown|not have)\b",
     re.I,
 )
-_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 _NAME = re.compile(r"^[A-Z][a-z]{2,}$")
 # A number standing alone: the digits inside an id such as "73e85bc1367b" are not one.
 _DIGITS = re.compile(r"(?<![A-Za-z0-9])(?:\d[\d\s().-]*\d|\d)(?![A-Za-z0-9])")
@@ -42,7 +41,7 @@ _DIGITS = re.compile(r"(?<![A-Za-z0-9])(?:\d[\d\s().-]*\d|\d)(?![A-Za-z0-9])")
 def specifics(reply: str) -> list[str]:
     """Names (capitalised words inside a sentence) and numbers of three or more digits in ``reply``."""
     out: list[str] = []
-    for sentence in _SENTENCES.split(reply):
+    for sentence in SENTENCES.split(reply):
         words = re.findall(r"[A-Za-z][A-Za-z'-]*", sentence)
         out += [w for w in words[1:] if _NAME.match(w)]  # the first word is capitalised anyway
     for m in _DIGITS.finditer(reply):

@@ -209,6 +209,7 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
     if not ai.tool_calls and team.check_claims:
         ai, more = _checked_claims(services, name, ai, state, request, tools, ask)
         usage = merge_usage(usage, more)
+    claim_checked = ai
     if not ai.tool_calls and team.check_answers:
         ai, more = answercheck.unechoed(name, ai, str(messages[0].content), state.get("messages", []), ask)
         usage = merge_usage(usage, more)
@@ -223,7 +224,7 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
             emit("correction", node="agent", agent=name, kind="found_nothing", action="rewrite",
                  reply=str(ai.content)[:500])  # fmt: skip
             ai = AIMessage(content=personal.ANSWER)
-    if not ai.tool_calls and team.check_claims and isinstance(ai.content, str):
+    if ai is not claim_checked and not ai.tool_calls and team.check_claims and isinstance(ai.content, str):
         # The last word on claims: an answer the later checks asked for again ("The user wrote 2 bytes to
         # shopping.txt.", after a rejected remember call) has not been through the claim check above.
         keeps = graph_keeps(services, request, state.get("percepts") or [])
