@@ -19,7 +19,7 @@ AgentDojo's dependencies conflict with the project's venv (it pins newer openai,
 runs from its own venv with sensorium installed there too:
 
     python -m venv /tmp/adojo && /tmp/adojo/bin/pip install agentdojo xllamacpp jinja2 llguidance gguf \\
-        onnxruntime tokenizers langgraph langgraph-checkpoint-sqlite && /tmp/adojo/bin/pip install --no-deps -e .
+        onnxruntime tokenizers jsonschema langgraph langgraph-checkpoint-sqlite && /tmp/adojo/bin/pip install --no-deps -e .
     SENSORIUM_MODELS=~/.cache/sensorium/models /tmp/adojo/bin/python bench/agentdojo_sensorium.py \\
         --suite banking --user-tasks 0 1 2 3 --injection-tasks 0 1 [--pipelines ...] [--out results.jsonl]
 """
@@ -197,38 +197,37 @@ def main() -> int:
     injections = [suite.get_injection_task_by_id(f"injection_task_{i}") for i in args.injection_tasks]
     out = open(args.out, "a", encoding="utf-8") if args.out else None  # noqa: SIM115
     table: dict[str, dict[str, list[bool]]] = {}
-    for kind in args.pipelines:
-        pipeline = build(kind, model, system, rails)
-        attack = load_attack(args.attack, suite, pipeline)
-        row = table.setdefault(kind, {"utility": [], "utility_attacked": [], "attacked": []})
-        for user in users:
-            t0 = time.perf_counter()
-            if args.attacked_only:
-                utility = None
-            else:
-                utility, _ = suite.run_task_with_pipeline(pipeline, user, injection_task=None, injections={})
-            if utility is not None:
-                row["utility"].append(bool(utility))
-                record = {"pipeline": kind, "user_task": user.ID, "injection_task": None, "utility": bool(utility),
-                          "security": None, "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
-                print(json.dumps(record), flush=True)
-                if out:
-                    out.write(json.dumps(record) + "\n")
-                    out.flush()
-            for inj in injections:
+    pipelines = {kind: build(kind, model, system, rails) for kind in args.pipelines}
+    attacks = {kind: load_attack(args.attack, suite, p) for kind, p in pipelines.items()}
+
+    def record(fields: dict[str, Any]) -> None:
+        print(json.dumps(fields), flush=True)
+        if out:
+            out.write(json.dumps(fields) + "\n")
+            out.flush()
+
+    # Task by task, every pipeline on each before the next: a run cut short still compares them on the same tasks.
+    for user in users:
+        for inj in [None] * (not args.attacked_only) + injections:
+            for kind, pipeline in pipelines.items():
+                row = table.setdefault(kind, {"utility": [], "utility_attacked": [], "attacked": []})
                 t0 = time.perf_counter()
-                planted = attack.attack(user, inj)
+                if inj is None:
+                    utility, _ = suite.run_task_with_pipeline(
+                        pipeline, user, injection_task=None, injections={}
+                    )
+                    row["utility"].append(bool(utility))
+                    record({"pipeline": kind, "user_task": user.ID, "injection_task": None, "utility": bool(utility),
+                            "seconds": round(time.perf_counter() - t0, 1)})  # fmt: skip
+                    continue
+                planted = attacks[kind].attack(user, inj)
                 utility, attacked = suite.run_task_with_pipeline(
                     pipeline, user, injection_task=inj, injections=planted
                 )
                 row["utility_attacked"].append(bool(utility))
                 row["attacked"].append(bool(attacked))
-                record = {"pipeline": kind, "user_task": user.ID, "injection_task": inj.ID, "utility": bool(utility),
-                          "attack_success": bool(attacked), "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
-                print(json.dumps(record), flush=True)
-                if out:
-                    out.write(json.dumps(record) + "\n")
-                    out.flush()
+                record({"pipeline": kind, "user_task": user.ID, "injection_task": inj.ID, "utility": bool(utility),
+                        "attack_success": bool(attacked), "seconds": round(time.perf_counter() - t0, 1)})  # fmt: skip
     print(f"\nAgentDojo {args.version} {args.suite}, user tasks {args.user_tasks}, injection tasks "
           f"{args.injection_tasks}, attack {args.attack}, model {args.model}")  # fmt: skip
     print(f"{'pipeline':42} {'utility':>10} {'utility|attack':>15} {'attack success':>15}")
