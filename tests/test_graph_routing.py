@@ -77,6 +77,17 @@ def test_default_team_routes_by_keywords_without_a_model_call() -> None:
     model.assert_done()  # two turns, two model calls: no supervisor call
 
 
+def test_keywords_match_whole_words_with_their_inflections() -> None:
+    team = default_team(model=ScriptedChatModel([]))
+    assert team.keyword_route("Note down that the wifi password is in the drawer.") == ([], "")
+    assert team.keyword_route("I need to withdraw cash")[0] == []
+    assert team.keyword_route("Drawing a fox, please")[0] == ["artist"]
+    assert team.keyword_route("an illustration of a boat")[0] == ["artist"]
+    assert team.keyword_route("Transcribing this, please")[0] == ["perceiver"]
+    assert team.keyword_route("What is in my memories?")[0] == ["researcher"]
+    assert team.keyword_route("Did   I tell you my name?")[0] == ["researcher"]
+
+
 def test_keyword_ties_go_to_the_model_supervisor_over_the_tied_agents_only() -> None:
     model = ScriptedChatModel([{"json": {"agent": "perceiver", "reason": "about the image"}}, "A cat."])
     assistant = Assistant(default_team(model=model), memory=False, perceiver=False, rails=False)

@@ -11,6 +11,8 @@ With more than one agent a supervisor routes each turn to a specialist (vertical
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -38,6 +40,27 @@ class AgentSpec(BaseModel):
     keywords: tuple[str, ...] = Field(
         default=(), description="phrases that route a request here without a model call (routing='auto')"
     )
+
+
+# A keyword's last word may take an inflection ("draws", "drawing", "drawn"), not become another word ("drawer",
+# "withdraw"); a keyword ending in "*" is a stem that any ending completes ("illustrat*").
+_INFLECTIONS = r"(?:s|es|d|ed|n|ing)?"
+
+
+@functools.lru_cache(maxsize=512)
+def keyword_pattern(keyword: str) -> re.Pattern[str]:
+    """The words of ``keyword`` as a whole-word pattern (see _INFLECTIONS), case-insensitive."""
+    words = keyword.lower().split() or [""]
+    head, last = words[:-1], words[-1]
+    if last.endswith("*"):
+        tail = re.escape(last[:-1]) + r"\w*"
+    elif last.endswith("e"):  # transcribe: transcribes, transcribed, transcribing
+        tail = re.escape(last[:-1]) + r"(?:e|es|ed|ing)(?!\w)"
+    elif last.endswith("y"):  # memory: memories
+        tail = re.escape(last[:-1]) + r"(?:y|ys|ies|ied|ying)(?!\w)"
+    else:
+        tail = re.escape(last) + _INFLECTIONS + r"(?!\w)"
+    return re.compile(r"(?<!\w)" + r"".join(re.escape(w) + r"\s+" for w in head) + tail)
 
 
 class Team(BaseModel):
@@ -117,10 +140,10 @@ class Team(BaseModel):
 
     def keyword_route(self, text: str) -> tuple[list[str], str]:
         """Agents whose keywords the request mentions most (empty: none matched), and the matched phrases."""
-        lowered = " " + " ".join(text.lower().split()) + " "
+        lowered = " ".join(text.lower().split())
         scores: dict[str, list[str]] = {}
         for agent in self.agents:
-            hits = [k for k in agent.keywords if k.lower() in lowered]
+            hits = [k for k in agent.keywords if keyword_pattern(k).search(lowered)]
             if hits:
                 scores[agent.name] = hits
         if not scores:
