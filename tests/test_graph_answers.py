@@ -129,3 +129,17 @@ def test_a_reply_that_leaves_only_punctuation_after_tools_becomes_the_results() 
     events = list(assistant.run("t", "What is 17*23?"))
     model.assert_done()
     assert "calculate: 391" in events[-1].data["final"]
+
+
+def test_calls_repeated_up_to_the_token_limit_are_no_answer_either() -> None:
+    # The 0.5B after an empty memory search: '>{"name": "search_memory", ...}' again and again until max_tokens,
+    # its last call cut off ('{"name'); before, the user read '>\n\n{"name' and a note that the reply was cut
+    # ("name" is a word of the request, so the leftover passed as related).
+    call = {"name": "calculate", "arguments": {"expression": "17*23"}}
+    one = '{"name": "calculate", "arguments": {"expression": "17*23"}}\n'
+    junk = ">" + one * 2 + '{"name'
+    assistant, model = assistant_with_tools([{"tool_calls": [call]}, junk, junk])
+    events = list(assistant.run("t", "Name the product of 17*23."))
+    model.assert_done()
+    assert any(c["kind"] == "unrelated_answer" for c in corrections(events))
+    assert "calculate: 391" in events[-1].data["final"] and '{"name' not in events[-1].data["final"]

@@ -281,7 +281,8 @@ def _readable(raw: Any, results: Sequence[ToolMessage]) -> str:
     return NOTHING if results and text.strip() and not re.search(r"\w", words) else clean
 
 
-_PSEUDO_CALL = re.compile(r"[{\"']\s*(?:name|function|arguments|tool)\W{0,4}:", re.I)
+# A call's opening in any quoting, complete ('{"name": ...') or cut off by the token limit ('{"name' at the end).
+_PSEUDO_CALL = re.compile(r"[{\"']\s*(?:name|function|arguments|tool)\W{0,4}(?::|$)", re.I)
 
 
 def checked(
