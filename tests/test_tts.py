@@ -132,8 +132,13 @@ def test_say_refuses_a_non_wav_name_before_loading(
 def test_round_trip_through_whisper_gives_the_words_back(tmp_path: Path) -> None:
     from sensorium.multimodal.speech import load_speech_to_text
     from sensorium.multimodal.wer import word_errors
+    from sensorium.weights import resolve_path
 
-    voice = tts.load_voice()
+    # The voice samples noise on every take (its ONNX graph draws it, unseeded), so with its shipped noise the
+    # same four sentences gave WER 0.03 to 0.12 from run to run. Noise off makes this check repeatable; the
+    # shipped settings' spread is measured on 80 sentences by bench/tts.py.
+    voice = tts.PiperVoice(resolve_path("tts"))
+    voice.scales = np.array([0.0, voice.scales[1], 0.0], dtype=np.float32)
     stt = load_speech_to_text("faster-whisper", device="cpu")
     errors = words = 0
     for i, sentence in enumerate(HARVARD):
