@@ -5,12 +5,16 @@ is looked at; a constructed item is built from sources of one half only, so noth
 
 - ``parallel``: two simple_python items whose functions differ, their requests joined into one ("... and ..."),
   both functions offered; the expected answer is both calls (scored order-free by BFCL's checker).
+- ``parallel_same``: as BFCL's own ``parallel`` category, one function called for several values ("the area of
+  circles with radius 4 and 8"): a simple_python item whose request names one argument's value once, that value
+  written as two ("4 and 8"; the second a nearby number or the same argument's value in another item of the same
+  half); the expected answer is the item's call once for each value.
 - ``irrelevance``: as BFCL builds its irrelevance category, a question paired with the functions of another item
   of another topic (no word of the function names in common, generic verbs aside); the right answer is no call.
   Half from simple_python (one function offered), half from multiple (several).
 
-Writes bench/data/bfcl_{parallel,irrelevance}.json (BFCL question lines, with "half") and
-bench/data/bfcl_{parallel,irrelevance}_answers.json (BFCL answer lines; irrelevance items have an empty
+Writes bench/data/bfcl_{parallel,parallel_same,irrelevance}.json (BFCL question lines, with "half") and
+bench/data/bfcl_{parallel,parallel_same,irrelevance}_answers.json (BFCL answer lines; irrelevance items have an empty
 ground_truth). Deterministic: the same input gives the same files.
 
     .venv/bin/python bench/bfcl_make_sets.py [--bfcl DIR] [--n 40]
@@ -123,6 +127,110 @@ def build_parallel(simple: list[dict], answers: dict[str, dict], n: int, rng: ra
     return out
 
 
+# How a request names two values of one argument; picked per item by hash.
+TWO_VALUES = ("{v} and {w}", "{v} and also {w}", "{v} as well as {w}")
+
+
+def _second_value(value: Any, arg: str, others: dict[str, list[str]], key: str) -> Any:
+    """A plausible other value for the argument: a nearby number, or another item's value of the same argument."""
+    pick = int(hashlib.sha256(key.encode()).hexdigest(), 16)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        if 1900 <= value <= 2100:  # a year: the one before or after
+            return value + (1 if pick % 2 else -1)
+        return value * 2 if value not in (0, 1) else value + 3
+    if isinstance(value, float):
+        return round(value * 2, 6)
+    if isinstance(value, str):
+        choices = sorted({v for v in others.get(arg, []) if v.lower() != value.lower()})
+        return choices[pick % len(choices)] if choices else None
+    return None
+
+
+def _named_once(text: str, value: Any) -> tuple[int, int, str] | None:
+    """Where the request names the value (start, end, its quote mark or ""), if it names it exactly once and not
+    inside a list or an equation."""
+    literal = re.escape(str(value))
+    found = list(re.finditer(rf"(?<![\w.=-]){literal}(?![\w.])", text))
+    if len(found) != 1:
+        return None
+    start, end = found[0].span()
+    quote = text[start - 1 : start] if start and text[start - 1] in "'\"" else ""
+    if quote:
+        if text[end : end + 1] != quote:
+            return None
+        start, end = start - 1, end + 1
+    before, after = text[:start].rstrip(), text[end:].lstrip()
+    if before.endswith(("=", ":", ",", " and", " or", "[", "(")) or after.startswith((",", "and ", "or ", "=", "]")):
+        return None
+    return start, end, quote
+
+
+def _words(value: Any) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", str(value).lower()))
+
+
+# Values that name no thing of their own ("all" matches "Find all ..."): never doubled.
+VAGUE = {"all", "any", "none", "default", "true", "false", "yes", "no"}
+
+
+def build_parallel_same(simple: list[dict], answers: dict[str, dict], n: int, rng: random.Random) -> list[tuple]:
+    out = []
+    for part in ("dev", "test"):
+        pool = [it for it in simple if half(it["id"]) == part and single_user(it)]
+        # Every named string value of each argument in this half: where a second city or name comes from.
+        others: dict[str, list[str]] = {}
+        for it in pool:
+            for call in answers[it["id"]]["ground_truth"]:
+                for args in call.values():
+                    for arg, accepted in args.items():
+                        strings = [v for v in accepted if isinstance(v, str) and v and v in (single_user(it) or "")]
+                        others.setdefault(arg, []).extend(strings[:1])
+        rng.shuffle(pool)
+        count = 0
+        for item in pool:
+            truth = answers[item["id"]]["ground_truth"]
+            if len(truth) != 1:
+                continue
+            (fname, args), = truth[0].items()
+            text = single_user(item) or ""
+            for arg, accepted in args.items():
+                value = next(
+                    (
+                        v
+                        for v in accepted
+                        if v not in ("", None) and str(v).lower() not in VAGUE and _named_once(text, v)
+                    ),
+                    None,
+                )
+                if value is None:
+                    continue
+                second = _second_value(value, arg, others, item["id"])
+                # A synonym of the first value ("LA Lakers" for "Los Angeles Lakers") is not a second request.
+                if second is None or _words(second) & set().union(*(_words(v) for v in accepted)):
+                    continue
+                where = _named_once(text, value)
+                assert where is not None
+                start, end, q = where
+                form = TWO_VALUES[int(hashlib.sha256(item["id"].encode()).hexdigest(), 16) % len(TWO_VALUES)]
+                both = form.format(v=text[start:end], w=f"{q}{second}{q}")
+                question = {
+                    "id": f"parallel_same_{item['id'].rsplit('_', 1)[1]}",
+                    "half": part,
+                    "question": [[{"role": "user", "content": text[:start] + both + text[end:]}]],
+                    "function": item["function"],
+                    "sources": [item["id"]],
+                }
+                calls = [{fname: args}, {fname: {**args, arg: [second]}}]
+                out.append((question, {"id": question["id"], "ground_truth": calls}))
+                count += 1
+                break
+            if count >= n:
+                break
+    return out
+
+
 def build_irrelevance(sources: dict[str, list[dict]], n: int, rng: random.Random) -> list[tuple]:
     out = []
     for part in ("dev", "test"):
@@ -163,6 +271,7 @@ def main() -> None:
     multiple = read_jsonl(args.bfcl / "BFCL_v4_multiple.json")
     answers = {a["id"]: a for a in read_jsonl(args.bfcl / "possible_answer" / "BFCL_v4_simple_python.json")}
     write("parallel", build_parallel(simple, answers, args.n, random.Random(27)), args.out)
+    write("parallel_same", build_parallel_same(simple, answers, args.n, random.Random(29)), args.out)
     sources = {"simple_python": simple, "multiple": multiple}
     write("irrelevance", build_irrelevance(sources, args.n, random.Random(28)), args.out)
 

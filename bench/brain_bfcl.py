@@ -1,7 +1,8 @@
 """BFCL accuracy of the brain through sensorium beside the bare same model, per category, on a dev or test half.
 
-Categories: ``simple_python`` and ``multiple`` from ../shared/bfcl, ``parallel`` and ``irrelevance`` built from them
-by bench/bfcl_make_sets.py. Every item belongs to the dev or the test half by a hash of its id (tune on dev, report
+Categories: ``simple_python`` and ``multiple`` from ../shared/bfcl; built from them by bench/bfcl_make_sets.py,
+``parallel`` (two requests for two different functions in one, BFCL's "parallel multiple" kind), ``parallel_same``
+(one function for two values, BFCL's "parallel" kind) and ``irrelevance``. Every item belongs to the dev or the test half by a hash of its id (tune on dev, report
 test). Both configurations read the same GGUF:
 
 - ``sensorium``: ``ChatModel.chat`` with the default options (the constrained, tool-calling brain);
@@ -38,7 +39,7 @@ from sensorium.scenarios.bfcl import BfclItemResult, read_jsonl, run_item, score
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path("/work/shared/bfcl") if Path("/work/shared/bfcl").is_dir() else ROOT.parent / "shared" / "bfcl"
-CATEGORIES = ("simple_python", "multiple", "parallel", "irrelevance")
+CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_same", "irrelevance")
 
 
 def half(item_id: str) -> str:
@@ -215,5 +216,8 @@ if __name__ == "__main__":
     # Each model keeps its own section: a run of chat-1.5b does not replace the default model's figures.
     model = sys.argv[sys.argv.index("--model") + 1] if "--model" in sys.argv[:-1] else "chat"
     name = "brain_bfcl" if model == "chat" else f"brain_bfcl_{re.sub(r'[^A-Za-z0-9]+', '_', model)}"
+    if "dev" in sys.argv:  # tuning runs on the dev half do not replace the reported test-half figures
+        main()
+        sys.exit(0)
     with capture(name, f"BFCL: the brain beside the bare same model, {model} (bench/brain_bfcl.py)"):
         main()

@@ -115,3 +115,49 @@ def test_calls_after_the_first_stay_only_when_the_model_means_to_go_on(llamacpp_
         kept.message.tool_calls[0]["args"]["city"]
     ]
     assert pruned.reply.rstrip().endswith("</tool_call>") and pruned.reply.count("<tool_call>") == 1
+
+
+SPEED = {
+    "name": "calculate_speed",
+    "description": "Speed of an object from the distance it travelled and the time it took.",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "distance": {"type": "integer", "description": "distance in meters"},
+            "time": {"type": "integer", "description": "time in seconds"},
+        },
+        "required": ["distance", "time"],
+    },
+}
+TWO_DISTANCES = [
+    HumanMessage("Calculate the speed of an object that traveled 450 as well as 900 meters in 20 seconds.")
+]
+
+
+def test_a_value_joined_to_one_the_call_used_gets_its_own_call(llamacpp_model) -> None:
+    off = llamacpp_model.chat(
+        TWO_DISTANCES, tools=[SPEED], options=GenerationOptions(max_tokens=96, complete_coordinated=False)
+    )
+    assert [c["args"]["distance"] for c in off.message.tool_calls] == [450]  # the model stops after one call
+    on = llamacpp_model.chat(TWO_DISTANCES, tools=[SPEED], options=GenerationOptions(max_tokens=96))
+    assert [(c["args"]["distance"], c["args"]["time"]) for c in on.message.tool_calls] == [
+        (450, 20),
+        (900, 20),
+    ]
+    assert on.message.response_metadata["coordinated_added"][0]["value"] == "900"
+    assert on.reply.count("<tool_call>") == 2  # the event log's reply holds both calls
+
+
+def test_when_the_model_repeats_its_call_the_left_out_value_is_put_in_it(llamacpp_model, monkeypatch) -> None:
+    real = llamacpp_model.complete
+
+    def repeating(body, *args, **kwargs):  # the decoding asked for one more call writes the first one again
+        if body.get("grammar") and body["prompt"].endswith("</tool_call>\n"):
+            first = body["prompt"].rsplit("<tool_call>", 1)[1]
+            return "<tool_call>" + first.rstrip("\n"), {"choices": [{"finish_reason": "stop"}]}, None
+        return real(body, *args, **kwargs)
+
+    monkeypatch.setattr(llamacpp_model, "complete", repeating)
+    result = llamacpp_model.chat(TWO_DISTANCES, tools=[SPEED], options=GenerationOptions(max_tokens=96))
+    assert [c["args"]["distance"] for c in result.message.tool_calls] == [450, 900]
+    assert result.message.response_metadata["coordinated_added"] == [{"value": "900", "by": "substituted"}]

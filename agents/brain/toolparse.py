@@ -35,6 +35,12 @@ def first_call_end(text: str) -> int | None:
     return match.end() if match else None
 
 
+def last_call_end(text: str) -> int | None:
+    """Where the last closed ``<tool_call>`` block of ``text`` ends, or None."""
+    ends = [m.end() for m in CLOSED_TAG.finditer(text)]
+    return ends[-1] if ends else None
+
+
 def repeated_call_at(text: str) -> int | None:
     """Where a ``<tool_call>`` block that repeats an earlier block of the same reply begins, or None.
 

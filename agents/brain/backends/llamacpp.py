@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 
 from sensorium.errors import SensoriumError
 from sensorium.extras import require
@@ -31,8 +31,19 @@ from sensorium.weights import load_failure
 
 from ..chat import Backend, ChatResult, GenerationOptions, TokenCallback, Usage
 from ..chattemplate import gguf_metadata, render, to_dicts, tool_dicts
-from ..toolparse import first_call_end, repeated_call_at, to_message
-from ..toolselect import Selection, call_share, local_result, mode_of, prepared, select_for, selection_grammar
+from ..constrain import MAX_PARALLEL_CALLS, tools_grammar, uses_tool_call_tags
+from ..coordination import Missing, adds_value, left_out, pairs_values, substituted
+from ..toolparse import first_call_end, last_call_end, repeated_call_at, to_message
+from ..toolselect import (
+    Selection,
+    call_share,
+    local_result,
+    mode_of,
+    prepared,
+    request_text,
+    select_for,
+    selection_grammar,
+)
 
 # Tokens that end a reply (Qwen/ChatML and Llama-style); after a call, anything else goes on.
 END_TOKENS = frozenset({"<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>", "<|end|>"})
@@ -317,8 +328,72 @@ class LlamaCppChatModel(Backend):
                     text, tools, response_format, finish_reason=choice.get("finish_reason"), model=self.name
                 )
             message.response_metadata["more_calls_share"] = round(more, 4)
+        if calls_only and opts.complete_coordinated and tools:
+            text, message = self._complete_coordinated(messages, tools, prompt, text, message, opts, choice)
         message.response_metadata["timings"] = final.get("timings") or {}
         return local_result(message, usage, selection, share, prompt, grammar, text, self.name)
+
+    def _complete_coordinated(
+        self,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[dict[str, Any]],
+        prompt: str,
+        text: str,
+        message: AIMessage,
+        opts: GenerationOptions,
+        choice: dict[str, Any],
+    ) -> tuple[str, AIMessage]:
+        """Add the calls a request with coordinated values needs and the model left out (coordination.py): decode
+        on after the last call under a grammar for one call of that function; keep it only when it uses the
+        left-out value and repeats no call. Only for the turn's first reply (the last message is the user's)."""
+        if not messages or messages[-1].type != "human" or not uses_tool_call_tags(self.engine.template):
+            return text, message
+        request = request_text(messages)
+        by_name = {t["name"]: t for t in tools}
+
+        def extended(raw: str, missing: Missing) -> tuple[str, AIMessage] | None:
+            candidate = to_message(
+                raw, tools, None, finish_reason=choice.get("finish_reason"), model=self.name
+            )
+            new = candidate.tool_calls[len(message.tool_calls) :]
+            if candidate.invalid_tool_calls or len(new) != 1:
+                return None
+            return (
+                (raw.rstrip("\n") + "\n", candidate)
+                if adds_value(new[0], missing.value, message.tool_calls)
+                else None
+            )
+
+        added: list[dict[str, str]] = []
+        while len(message.tool_calls) < MAX_PARALLEL_CALLS:
+            missing = left_out(request, message.tool_calls)
+            end = last_call_end(text)
+            if missing is None or end is None or missing.name not in by_name:
+                break
+            head = text[:end] + "\n"
+            grammar = tools_grammar([by_name[missing.name]], parallel=False, allow_answer=False, tagged=True)
+            body = {
+                "prompt": prompt + head,
+                "n_predict": opts.max_tokens,
+                "temperature": opts.temperature,
+                "seed": opts.seed,
+                "cache_prompt": True,
+                "grammar": grammar,
+            }
+            more, _, _ = self.complete(body)
+            found, by = extended(head + more, missing), "model"
+            if found is None and not pairs_values(request):
+                # The model wrote an earlier call again: the call the left-out value was joined to, with that value.
+                args = substituted(message.tool_calls[missing.index]["args"], missing)
+                call = json.dumps({"name": missing.name, "arguments": args}, ensure_ascii=False)
+                found, by = extended(f"{head}<tool_call>\n{call}\n</tool_call>", missing), "substituted"
+            if found is None:
+                break
+            text, message = found
+            added.append({"value": missing.value, "by": by})
+        if added:
+            message.response_metadata["coordinated_added"] = added
+        return text, message
 
 
 class LlamaCppStateReader:
