@@ -162,7 +162,9 @@ def _named_once(text: str, value: Any) -> tuple[int, int, str] | None:
             return None
         start, end = start - 1, end + 1
     before, after = text[:start].rstrip(), text[end:].lstrip()
-    if before.endswith(("=", ":", ",", " and", " or", "[", "(")) or after.startswith((",", "and ", "or ", "=", "]")):
+    if before.endswith(("=", ":", ",", " and", " or", "[", "(")) or after.startswith(
+        (",", "and ", "or ", "=", "]")
+    ):
         return None
     return start, end, quote
 
@@ -175,7 +177,9 @@ def _words(value: Any) -> set[str]:
 VAGUE = {"all", "any", "none", "default", "true", "false", "yes", "no"}
 
 
-def build_parallel_same(simple: list[dict], answers: dict[str, dict], n: int, rng: random.Random) -> list[tuple]:
+def build_parallel_same(
+    simple: list[dict], answers: dict[str, dict], n: int, rng: random.Random
+) -> list[tuple]:
     out = []
     for part in ("dev", "test"):
         pool = [it for it in simple if half(it["id"]) == part and single_user(it)]
@@ -185,7 +189,9 @@ def build_parallel_same(simple: list[dict], answers: dict[str, dict], n: int, rn
             for call in answers[it["id"]]["ground_truth"]:
                 for args in call.values():
                     for arg, accepted in args.items():
-                        strings = [v for v in accepted if isinstance(v, str) and v and v in (single_user(it) or "")]
+                        strings = [
+                            v for v in accepted if isinstance(v, str) and v and v in (single_user(it) or "")
+                        ]
                         others.setdefault(arg, []).extend(strings[:1])
         rng.shuffle(pool)
         count = 0
@@ -193,7 +199,7 @@ def build_parallel_same(simple: list[dict], answers: dict[str, dict], n: int, rn
             truth = answers[item["id"]]["ground_truth"]
             if len(truth) != 1:
                 continue
-            (fname, args), = truth[0].items()
+            ((fname, args),) = truth[0].items()
             text = single_user(item) or ""
             for arg, accepted in args.items():
                 value = next(

@@ -15,7 +15,7 @@ def call(name: str, **args: object) -> dict[str, object]:
     ("request_text", "calls", "value"),
     [
         ("What is the weather in Paris and Rome?", [call("weather", city="Paris")], "Rome"),
-        ("Weather for Rome as well as Paris", [call("weather", city="Paris")], "Rome"),  # the later value used
+        ("Weather for Rome as well as Paris", [call("weather", city="Paris")], "Rome"),  # the later one used
         ("Area of circles with radius 3, 5 and 7", [call("area", r=3)], "5"),
         ("Area of circles with radius 3, 5 and 7", [call("area", r=3), call("area", r=5)], "7"),
         ("Lawsuits of 'Apple Inc.' and also 'ABC Ltd.'", [call("suits", company="Apple Inc.")], "ABC Ltd."),
