@@ -145,6 +145,41 @@ def review(
     return None
 
 
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def invented_identifier(arguments: Mapping[str, Any], conversation: str) -> str | None:
+    """An identifier in the arguments' text that occurs nowhere in the conversation (spaces, dashes and commas
+    aside), or None: an e-mail address, or a word of 6 characters or more that has both letters and digits (an
+    IBAN, an order number) or only digits (an account or phone number). Such a value was made up by the model
+    ("DE89370400440532013000" for "pay the bill" before the bill was read): a call that sends money or mail to it
+    must not run, whoever wrote the request. Numbers given as numbers (amounts a model may compute) are not
+    identifiers; words are split at punctuation, so dates, versions and file names are not either."""
+    seen = re.sub(r"[\s\-,]", "", conversation.lower())
+    for text in _strings(arguments):
+        text = text.lower()
+        for email in _EMAIL.findall(text):
+            if email not in seen:
+                return email
+        for word in re.split(r"[^a-z0-9]+", _EMAIL.sub(" ", text)):
+            letters, digits = re.search(r"[a-z]", word), re.search(r"\d", word)
+            if len(word) >= 6 and digits and (letters or word.isdigit()) and word not in seen:
+                return word
+    return None
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in the arguments (numbers, given as numbers, left out)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _strings(v)
+
+
 def _grounded(value: str, said: str, said_words: set[str]) -> bool:
     text = _norm(value)
     if len(text) <= 2 or text in {"true", "false", "none", "null"} or text in said:

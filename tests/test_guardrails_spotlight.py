@@ -81,6 +81,26 @@ def test_review_holds_calls_not_grounded_in_the_users_words(args: dict[str, Any]
     assert provenance.review("send_email", None, args, user_text=user, untrusted=[]) is None
 
 
+BILL = "Please pay the bill. [read_file] Car rental: 98.70 to IBAN UK12 3456 7890 1234 5678 90; mail bob@rent.example"
+
+
+@pytest.mark.parametrize(
+    ("args", "invented"),
+    [
+        ({"recipient": "UK12345678901234567890", "amount": 98.7}, None),  # spacing aside, it is in the bill
+        ({"recipient": "DE89370400440532013000", "amount": 98.7}, "de89370400440532013000"),
+        ({"to": "bob@rent.example"}, None),
+        ({"to": "bobby@rent.example"}, "bobby@rent.example"),
+        ({"account": "55501234567"}, "55501234567"),  # digits only, 6 or more
+        ({"recipient": "IBAN of the recipient"}, None),  # words (the description check's business)
+        ({"path": "report_2024.txt", "when": "2024-05-15 10:00", "version": "v2.15.0"}, None),
+        ({"amount": 1234567}, None),  # a number given as a number may be computed
+    ],
+)
+def test_an_identifier_found_nowhere_in_the_conversation_was_made_up(args: dict[str, Any], invented) -> None:
+    assert provenance.invented_identifier(args, BILL) == invented
+
+
 def test_untrusted_in_turn_sees_this_turns_tool_results_memory_and_attachments() -> None:
     msgs = [
         HumanMessage("old turn"),

@@ -11,6 +11,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
+from sensorium.guardrails.provenance import invented_identifier, side_effecting
 from sensorium.guardrails.spotlight import mark
 from sensorium.tools.base import Tool
 
@@ -199,13 +200,28 @@ def agent_node(services: Services, state: AssistantState) -> dict[str, Any]:
         emit("ungrounded", node="agent", agent=name, calls=[{"name": c["name"], "arguments": c["args"], "reason": why}
                                                             for c, why in dropped])  # fmt: skip
         kept = [c for c in ai.tool_calls if all(c is not d for d, _ in dropped)]
+        acted = any(side_effecting(c["name"], services.tool(c["name"])) for c, _ in dropped)
         if kept:
             ai.tool_calls = kept
-        else:  # the model wanted only calls the conversation gives no ground for: its answer without tools
-            # (not listed either: with them still in the prompt it wrote 7 of 8 answers about calling them)
-            result = ask([], GenerationOptions(answer_only=True))
-            ai, _ = callcheck.check(result.message, [])
-            usage = merge_usage(usage, usage_update(name, result))
+        elif acted:
+            # Every call lacked ground, and one would have acted. Asked once more with the tools and the reason,
+            # a model that made up an account number can look the value up first ("pay the bill in bill.txt":
+            # read the bill); a second reply without ground gets the answer without tools below.
+            note = ungrounded_note(dropped)
+            retry = ask(tools, options, [_as_reply(result), HumanMessage(content=note)])
+            usage = merge_usage(usage, usage_update(name, retry))
+            again, _ = callcheck.check(retry.message, tools)
+            unsure = _ungrounded(services, again, state) if again.tool_calls else []
+            emit("correction", node="agent", agent=name, kind="ungrounded_call",
+                 action="asked_again" if again.tool_calls and not unsure else "answer_without_tools", note=note)  # fmt: skip
+            if again.tool_calls and not unsure:
+                ai = again
+            else:
+                ai, more = _answer_without_tools(name, ask)
+                usage = merge_usage(usage, more)
+        else:
+            ai, more = _answer_without_tools(name, ask)
+            usage = merge_usage(usage, more)
     if not ai.tool_calls and team.check_claims:
         ai, more = _checked_claims(services, name, ai, state, request, tools, ask)
         usage = merge_usage(usage, more)
@@ -455,6 +471,23 @@ def _checked_claims(
     return again, usage
 
 
+def _answer_without_tools(name: str, ask: Any) -> tuple[AIMessage, dict[str, Any]]:
+    """The model's answer with no tools offered or listed (with them still in the prompt the 0.5B wrote 7 of 8
+    answers about calling them)."""
+    result = ask([], GenerationOptions(answer_only=True))
+    ai, _ = callcheck.check(result.message, [])
+    return ai, usage_update(name, result)
+
+
+def ungrounded_note(dropped: Sequence[tuple[Any, str]]) -> str:
+    """What the model reads when every call it made lacked ground in the conversation."""
+    reasons = "; ".join(f"{call['name']}: {why}" for call, why in dropped)
+    return (
+        f"Those calls were not run ({reasons}). Do not invent values. If the request needs a value you do not "
+        "have yet, first call a tool that reads or finds it; otherwise answer in plain words."
+    )
+
+
 def _ungrounded(services: Services, ai: AIMessage, state: AssistantState) -> list[tuple[Any, str]]:
     """The calls of ``ai`` that find no ground in the conversation (the messages the model read and the notes
     recalled for this turn): an argument copied from the tool's description, or a tool's own rule (``Tool.
@@ -469,6 +502,10 @@ def _ungrounded(services: Services, ai: AIMessage, state: AssistantState) -> lis
             parts = [str(m.content) for m in window(state.get("messages", []))]
             conversation = "\n".join(parts + [str(h.get("text", "")) for h in state.get("recalled") or []])
         why = found.ungrounded(call["args"], conversation)
+        if not why and side_effecting(call["name"], found):
+            made_up = invented_identifier(call["args"], conversation)
+            if made_up:
+                why = f"{made_up!r} looks like an account, number or address, and it appears nowhere in the conversation"
         if why:
             out.append((call, why))
     return out
