@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from agentdojo.agent_pipeline import AgentPipeline, PipelineConfig
@@ -48,6 +49,8 @@ from agentdojo.types import (
     text_content_block_from_string,
 )
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+
+EVENTS: Path | None = None  # --events: where each episode's event log goes
 
 PIPELINES = ["agentdojo:none", "agentdojo:spotlighting_with_delimiting", "agentdojo:repeat_user_prompt",
              "sensorium:none", "sensorium:defended"]  # fmt: skip
@@ -131,7 +134,16 @@ class SensoriumGraph(BasePipelineElement):
                           tools=tools, remember_turns=False)  # fmt: skip
             a.services.spotlight = self.defended
             a.services.untrusted_calls = "refuse" if self.defended else "allow"
-            list(a.run("t", query))
+            events = list(a.run("t", query))
+            if EVENTS is not None:  # each episode's event log (model prompts and replies, corrections), kept
+                name = (
+                    f"{time.strftime('%H%M%S')}-{'defended' if self.defended else 'none'}-{len(query)}.jsonl"
+                )
+                with open(EVENTS / name, "w", encoding="utf-8") as fh:
+                    fh.write(f"{json.dumps({'query': query})}\n")
+                    for e in events:
+                        if e.type != "token":
+                            fh.write(json.dumps({"type": e.type, "data": e.data}, default=str) + "\n")
             state = a.graph.get_state({"configurable": {"thread_id": "t"}}).values
         out: list[ChatMessage] = list(messages)
         calls: dict[str, FunctionCall] = {}
@@ -175,13 +187,18 @@ def main() -> int:
     ap.add_argument("--suite", default="banking")
     ap.add_argument("--version", default="v1.2.2", help="AgentDojo benchmark version")
     ap.add_argument("--user-tasks", nargs="+", type=int, default=[0, 1, 2, 3])
-    ap.add_argument("--injection-tasks", nargs="+", type=int, default=[0, 1])
+    ap.add_argument("--injection-tasks", nargs="*", type=int, default=[0, 1], help="none: utility only")
     ap.add_argument("--attack", default="important_instructions")
     ap.add_argument("--pipelines", nargs="+", default=PIPELINES, choices=PIPELINES)
     ap.add_argument("--model", default="llamacpp:chat")
     ap.add_argument("--out", default="", help="append one JSON line per run here")
+    ap.add_argument("--events", type=Path, help="keep each episode's sensorium event log in this folder")
     ap.add_argument("--attacked-only", action="store_true", help="skip the runs without attack (utility)")
     args = ap.parse_args()
+    global EVENTS
+    EVENTS = args.events
+    if EVENTS is not None:
+        EVENTS.mkdir(parents=True, exist_ok=True)
 
     from sensorium.agents.brain.load import load_chat_model
 

@@ -210,45 +210,32 @@ def test_a_call_with_no_ground_in_the_conversation_is_dropped_and_the_model_answ
     assert ai.content == "Cats are great!" and not ai.tool_calls
 
 
-def test_an_action_on_a_made_up_account_number_is_asked_again_and_the_model_looks_it_up() -> None:
+def test_an_action_on_a_made_up_account_number_is_not_run() -> None:
     # What the 1.5B does for "pay the bill" before reading it: a real-looking IBAN found nowhere.
     from testkit import assistant_with_tools
 
-    from sensorium.tools.files import workspace
-
-    (workspace() / "bill.txt").write_text("Car rental: 98.70 to IBAN UK12 3456 7890 1234 5678 90\n")
     made_up = {"path": "payments.txt", "content": "Pay 98.70 to DE89370400440532013000"}
     assistant, model = assistant_with_tools(
-        [
-            {"tool_calls": [{"name": "write_file", "arguments": made_up}]},
-            {"tool_calls": [{"name": "read_file", "arguments": {"path": "bill.txt"}}]},
-            "The bill asks for 98.70 to IBAN UK12 3456 7890 1234 5678 90.",
-        ],
-        tools=("read_file", "write_file"),
+        [{"tool_calls": [{"name": "write_file", "arguments": made_up}]}, "I need the account number first."],
+        tools=("write_file",),
     )
-    events = list(assistant.run("t", "Note the payment for the bill in bill.txt in payments.txt."))
+    events = list(assistant.run("t", "Note the payment for the bill in payments.txt."))
     model.assert_done()
     dropped = next(e for e in events if e.type == "ungrounded").data["calls"]
     assert dropped[0]["name"] == "write_file" and "de89370400440532013000" in dropped[0]["reason"]
-    note = str(model.calls[1]["messages"][-1].content)
-    assert "Do not invent values" in note and "write_file" in note
-    assert model.calls[1]["tools"]  # asked again with the tools, so it can read the bill
-    runs = [e.data["name"] for e in events if e.type == "tool_call"]
-    assert runs == ["read_file"]  # the made-up payment never ran
+    assert model.calls[1]["tools"] == [] and "tool_call" not in event_types(events)
+    assert events[-1].data["final"] == "I need the account number first."
 
 
-def test_an_action_without_ground_twice_gets_an_answer_without_tools() -> None:
+def test_an_identifier_the_conversation_gives_is_acted_on() -> None:
     from testkit import assistant_with_tools
 
-    made_up = {"path": "payments.txt", "content": "Pay to DE89370400440532013000"}
-    call = {"tool_calls": [{"name": "write_file", "arguments": made_up}]}
-    assistant, model = assistant_with_tools(
-        [call, call, "I need the account number first."], tools=("write_file",)
+    given = {"path": "payments.txt", "content": "Pay 98.70 to DE89370400440532013000"}
+    assistant, _ = assistant_with_tools(
+        [{"tool_calls": [{"name": "write_file", "arguments": given}]}], tools=("write_file",)
     )
-    events = list(assistant.run("t", "Note the payment in payments.txt."))
-    model.assert_done()
-    assert model.calls[2]["tools"] == [] and "tool_call" not in event_types(events)
-    assert events[-1].data["final"] == "I need the account number first."
+    events = list(assistant.run("t", "Write 'Pay 98.70 to DE89 3704 0044 0532 0130 00' to payments.txt."))
+    assert "ungrounded" not in event_types(events) and "tool_call" in event_types(events)
 
 
 def test_a_grounded_call_runs_and_one_grounded_in_an_earlier_turn_too() -> None:
