@@ -49,7 +49,8 @@ _INFLECTIONS = r"(?:s|es|d|ed|n|ing)?"
 
 @functools.lru_cache(maxsize=512)
 def keyword_pattern(keyword: str) -> re.Pattern[str]:
-    """The words of ``keyword`` as a whole-word pattern (see _INFLECTIONS), case-insensitive."""
+    """The words of ``keyword`` as a whole-word pattern (see _INFLECTIONS), for lower-cased text: the keyword is
+    lower-cased here, the text by the caller (``keyword_route``)."""
     words = keyword.lower().split() or [""]
     head, last = words[:-1], words[-1]
     if last.endswith("*"):
