@@ -21,6 +21,12 @@ def call(name: str, **args: object) -> dict[str, object]:
         ("Lawsuits of 'Apple Inc.' and also 'ABC Ltd.'", [call("suits", company="Apple Inc.")], "ABC Ltd."),
         ("Hotels in Paris, France and Rome", [call("hotels", city="Paris, France")], "Rome"),
         ("a speed of 10 and 20 m/s", [call("v", speed=10.0)], "20"),
+        ("Weather in Paris and in Rome", [call("weather", city="Paris")], "Rome"),  # the preposition again
+        (
+            "The time in London and in New York",
+            [call("time", zone="Europe/London")],
+            "New York",
+        ),  # spelled out
     ],
 )
 def test_a_joined_value_no_call_used_is_found(request_text: str, calls: list, value: str) -> None:
@@ -41,7 +47,6 @@ def test_a_joined_value_no_call_used_is_found(request_text: str, calls: list, va
         ("Point (40.7128, -74.0060)", [call("p", lat=40.7128, lon=-74.006)]),
         ("News about cats and dogs", [call("news", topic="cats")]),  # lower-case words are not joined values
         ("Weather in Paris and Rome", [call("weather", city="Paris"), call("weather", city="Rome")]),
-        ("Weather in Paris and in Rome", [call("weather", city="Paris")]),  # left to the model's own calls
     ],
 )
 def test_nothing_is_missing_where_nothing_was_left_out(request_text: str, calls: list) -> None:

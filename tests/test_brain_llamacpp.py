@@ -109,7 +109,11 @@ def test_calls_after_the_first_stay_only_when_the_model_means_to_go_on(llamacpp_
     assert 0.0 <= share <= 1.0
     # a threshold above the share keeps the first call only; the same decoding otherwise
     pruned = llamacpp_model.chat(
-        ask, tools=[WEATHER], options=GenerationOptions(max_tokens=96, more_calls_threshold=share + 1e-3)
+        ask,
+        tools=[WEATHER],
+        options=GenerationOptions(
+            max_tokens=96, more_calls_threshold=share + 1e-3, complete_coordinated=False
+        ),
     )
     assert [c["args"]["city"] for c in pruned.message.tool_calls] == [
         kept.message.tool_calls[0]["args"]["city"]

@@ -23,7 +23,10 @@ from typing import Any
 # Joins between coordinated values: "A and B", "A, and also B", "A as well as B", "A & B". A comma alone joins
 # only numbers, inside a list that ends in "and" ("radius 3, 5 and 7"). Between names it too often qualifies
 # ("Boston, MA, and Washington, D.C.", "Miami, Florida and New York") or ends a clause ("in New York City, I ...").
-_JOIN = r"(?:\s*,?\s+and\s+(?:also\s+)?|\s*,?\s+as well as\s+|\s+&\s+)"
+_JOIN = (
+    r"(?:\s*,?\s+and\s+(?:also\s+)?|\s*,?\s+as well as\s+|\s+&\s+)"
+    r"(?:(?:in|for|at|on|of|from|with)\s+)?"  # the preposition said again: "in London and in New York"
+)
 _COMMA = r"\s*,\s+"
 _NUMBER = r"-?\d+(?:\.\d+)?"
 _NAME = r"[A-Z][\w.'#-]+(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z0-9][\w.'#-]*)*"
@@ -46,18 +49,21 @@ def scalars(value: Any, path: tuple[Any, ...] = ()) -> Iterable[tuple[tuple[Any,
 
 
 def _forms(value: Any) -> list[str]:
-    """How a used value may be written in the request: 5.0 as "5", "Paris, France" also as "Paris"."""
+    """How a used value may be written in the request: 5.0 as "5", "Paris, France" also as "Paris", a name the
+    model spelled out for a tool also by its parts ("Europe/London" as "London", "America/New_York" as "New
+    York")."""
     if isinstance(value, float) and value.is_integer():
         return [str(int(value)), str(value)]
     if isinstance(value, str):
-        head = value.split(",")[0].strip()
-        return [f for f in dict.fromkeys([value.strip(), head]) if f]
+        parts = [p.strip().replace("_", " ") for p in re.split(r"[,/]", value)]
+        named = [p for p in parts if len(p) > 2 and p[:1].isupper()]
+        return [f for f in dict.fromkeys([value.strip(), parts[0], *named]) if f]
     return [str(value)]
 
 
 def _same(a: str, b: str) -> bool:
     """The same value as written: equal, or for names one inside the other ("New York" in "New York City")."""
-    a, b = a.lower().strip(" '\""), b.lower().strip(" '\"")
+    a, b = a.lower().replace("_", " ").strip(" '\""), b.lower().replace("_", " ").strip(" '\"")
     if a == b:
         return True
     if re.fullmatch(_NUMBER, a) or re.fullmatch(_NUMBER, b):
