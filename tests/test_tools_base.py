@@ -311,3 +311,6 @@ def test_an_argument_copied_from_the_tools_own_description_is_not_grounded() -> 
     # Quoting the description back is grounded when the user said it too.
     said = "Remember this: the fact or note in the user's words, written so it makes sense on its own."
     assert remember.ungrounded(copied, said) is None
+    # The description's words joined by dashes or underscores are still copied.
+    dashed = {"text": "The-fact-or-note-in-the-user's-words, written so it makes sense on its own."}
+    assert "copied from the tool's description" in (remember.ungrounded(dashed, heard) or "")

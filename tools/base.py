@@ -205,7 +205,9 @@ class Tool:
 
 
 def _normalise(text: str) -> str:
-    return " ".join(text.lower().split()).strip(" .")
+    """Lower case, single spaces; dashes and underscores between words are spaces ("IBAN-of-the-recipient" is
+    "IBAN of the recipient": the 0.5B wrote both for AgentDojo's send_money)."""
+    return " ".join(re.sub(r"(?<=\w)[-_](?=\w)", " ", text.lower()).split()).strip(" .")
 
 
 def _descriptions(schema: Any) -> list[str]:
