@@ -158,6 +158,9 @@ def main() -> None:
         "--relevance", default="default", help="sensorium's tool_relevance: a number, none, default"
     )
     ap.add_argument(
+        "--coordination", choices=["on", "off"], default="on", help="sensorium's complete_coordinated option"
+    )
+    ap.add_argument(
         "--out", type=Path, help="folder for per-item JSON lines, one file per category and config"
     )
     ap.add_argument(
@@ -174,6 +177,7 @@ def main() -> None:
     if args.relevance != "default":
         relevance = None if args.relevance == "none" else float(args.relevance)
         options = dataclasses.replace(options, tool_relevance=relevance)
+    options = dataclasses.replace(options, complete_coordinated=args.coordination == "on")
     runners: dict[str, Callable[[dict[str, Any], dict[str, Any] | None], BfclItemResult]] = {
         "sensorium": lambda item, answer: run_item(model, item, answer, options),
         "bare": lambda item, answer: bare_item(model, item, answer),

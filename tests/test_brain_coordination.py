@@ -73,3 +73,21 @@ def test_an_added_call_must_use_the_value_and_repeat_nothing() -> None:
 def test_values_paired_across_arguments_are_left_to_the_model() -> None:
     assert pairs_values("Play Taylor Swift and Maroon 5 for 20 and 15 minutes respectively")
     assert not pairs_values("Play Taylor Swift and Maroon 5")
+
+
+def test_repeats_of_a_function_with_values_nobody_asked_for_are_found() -> None:
+    from sensorium.agents.brain.coordination import unasked
+
+    def f(**args: object) -> dict[str, object]:
+        return call("f", **args)
+
+    assert unasked("Roll 2 and 4 dice", [f(n=2), f(n=4), f(n=8), f(n=16)]) == [2, 3]
+    rates = [f(co="Acme", level="full"), f(co="Initech", level="full"), f(co="Acme", level="short")]
+    assert unasked("Quotes for Acme and Initech", rates) == [2]
+    assert unasked("Rain in Porto and in Oslo", [f(c="Porto"), f(c="Oporto"), f(c="Oslo")]) == [1]
+    # Values as the request writes them, spacing, case and spelled-out names aside: nothing to drop.
+    assert unasked("What is 12 + 5, and 9 * 7?", [f(e="12+5"), f(e="9*7")]) == []
+    assert unasked("the time in Oslo and Lima", [f(z="Europe/Oslo"), f(z="America/Lima")]) == []
+    # Another function is another request; one call alone is never dropped.
+    assert unasked("Weather in Oslo and a joke", [f(c="Oslo"), call("joke", topic="cats")]) == []
+    assert unasked("Roll dice", [f(n=8)]) == []

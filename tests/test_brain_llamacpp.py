@@ -165,3 +165,29 @@ def test_when_the_model_repeats_its_call_the_left_out_value_is_put_in_it(llamacp
     result = llamacpp_model.chat(TWO_DISTANCES, tools=[SPEED], options=GenerationOptions(max_tokens=96))
     assert [c["args"]["distance"] for c in result.message.tool_calls] == [450, 900]
     assert result.message.response_metadata["coordinated_added"] == [{"value": "900", "by": "substituted"}]
+
+
+def test_calls_repeating_a_function_with_values_nobody_asked_for_are_dropped(
+    llamacpp_model, monkeypatch
+) -> None:
+    real = llamacpp_model.complete
+
+    def running_on(body, *args, **kwargs):  # the 0.5B's runaway: values the request never named
+        if body.get("grammar") and body["prompt"].endswith("<|im_start|>assistant\n"):
+            calls = [
+                {"name": "calculate_speed", "arguments": {"distance": d, "time": 20}}
+                for d in (450, 900, 1350)
+            ]
+            text = "\n".join(f"<tool_call>\n{json.dumps(c)}\n</tool_call>" for c in calls) + "\n"
+            return text, {"choices": [{"finish_reason": "stop"}]}, None
+        return real(body, *args, **kwargs)
+
+    monkeypatch.setattr(llamacpp_model, "complete", running_on)
+    options = GenerationOptions(
+        max_tokens=96, more_calls_threshold=None
+    )  # every written call reaches the check
+    result = llamacpp_model.chat(TWO_DISTANCES, tools=[SPEED], options=options)
+    assert [c["args"]["distance"] for c in result.message.tool_calls] == [450, 900]
+    dropped = result.message.response_metadata["unasked_calls_dropped"]
+    assert dropped == [{"name": "calculate_speed", "args": {"distance": 1350, "time": 20}}]
+    assert result.reply.count("<tool_call>") == 2

@@ -86,9 +86,11 @@ class GenerationOptions:
     # sibling function with the same values); 0.001 was best on BFCL's dev half (90 items: +3, parallel
     # unchanged; higher thresholds cut real second parts). None: keep every call.
     more_calls_threshold: float | None = 0.001
-    # Where the backend can continue a reply under a grammar (llama.cpp): when the request joins a value a call
-    # used to one no call used ("Paris and Rome"), ask for one more call of that function and keep it if it uses
-    # the left-out value (agents/brain/coordination.py). Small models write the first value's call and stop.
+    # Where the backend can continue a reply under a grammar (llama.cpp), for the turn's first reply: when the
+    # request joins a value a call used to one no call used ("Paris and Rome"), ask for one more call of that
+    # function and keep it if it uses the left-out value; and drop calls that repeat a function with values the
+    # request does not name (agents/brain/coordination.py). Small models write the first value's call and stop,
+    # or run on with values of their own ("draw 3 and 6 cards": 3, 6, 10, 15 ...).
     complete_coordinated: bool = True
 
 

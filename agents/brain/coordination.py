@@ -1,15 +1,20 @@
 """Requests that ask the same thing for several values, and the call a model left out.
 
-"What is the weather in Paris and Rome?" asks for two calls of one function. Small models (the packaged
-Qwen2.5-Coder 0.5B and 1.5B alike) write the call for the first value and end the reply: on BFCL-style requests of
-this kind both made one call in 16 of 17 (bench/brain_bfcl.py, ``parallel_same``, dev half). The model is sure it is
-done, so no threshold on its own end probability brings the second call back.
+"What is the weather in Paris and Rome?" asks for two calls of one function. The packaged Qwen2.5-Coder 0.5B
+writes the call for the first value and ends the reply: on BFCL-style requests of this kind it made one call in 16
+of 17 through sensorium and in 17 of 17 called bare (bench/brain_bfcl.py, ``parallel_same``, dev half). The model
+is sure it is done, so no threshold on its own end probability brings the second call back.
 
 What the request shows is plainer: a value a call used ("Paris") joined by "and", "as well as" or a comma to a value
 of the same shape ("Rome": a number beside a number, a capitalised name beside a name) that no call used. Where that
 is so, the backend asks the model for one more call of the same function (decoding continues after the calls it
 wrote, under a grammar for one call) and keeps it only when it uses the left-out value and repeats no earlier call.
-The model still writes every argument; this module only finds where a call is missing and checks the one added.
+When the model only writes its first call again, the call the left-out value was joined to is repeated with that
+value (``substituted``), except where the request pairs values across arguments ("... respectively").
+
+The other way round, the 0.5B sometimes runs on after the calls asked for, repeating a function with values of its
+own ("draw 3 and 6 cards": 3, 6, 10, 15 ... 35). A call that repeats an earlier call's function and differs from
+it only in values the request does not name is dropped (``unasked``).
 """
 
 from __future__ import annotations
@@ -145,3 +150,38 @@ def adds_value(call: Mapping[str, Any], value: str, earlier: Sequence[Mapping[st
     ):
         return False
     return any(_same(f, value) for _, v in scalars(call.get("args") or {}) for f in _forms(v))
+
+
+def _named(value: Any, request: str) -> bool:
+    """Whether the request names the value (a number as a number, a name in any of its forms, case aside)."""
+    text = request.lower().replace("_", " ")
+    for form in _forms(value):
+        form = form.lower().replace("_", " ").strip()
+        if not form:
+            continue
+        if isinstance(value, (int, float)):
+            if re.search(rf"(?<![\d.]){re.escape(form)}(?![\d])", text):
+                return True
+        elif re.sub(r"\s", "", form) in re.sub(r"\s", "", text):  # "999*7" is named by "999 * 7"
+            return True
+    return False
+
+
+def unasked(request: str, calls: Sequence[Mapping[str, Any]]) -> list[int]:
+    """The calls (by index) that repeat an earlier call's function and differ from one such call only in values
+    the request does not name: "draw 3 and 6 cards" asks for num_cards 3 and 6, not for the 10, 15 ... 35 the 0.5B
+    went on to write; "Apple and Amazon" for two calls, not two more with a detail level nobody asked for. A call
+    of another function is always kept (two requests in one), and only calls kept so far are compared."""
+    kept: list[Mapping[str, Any]] = []
+    out: list[int] = []
+    for i, call in enumerate(calls):
+        own = dict(scalars(call.get("args") or {}))
+        for earlier in (k for k in kept if k["name"] == call["name"]):
+            before = dict(scalars(earlier.get("args") or {}))
+            changed = [v for p, v in own.items() if before.get(p, object()) != v]
+            if not any(_named(v, request) for v in changed):
+                out.append(i)
+                break
+        else:
+            kept.append(call)
+    return out

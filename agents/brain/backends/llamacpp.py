@@ -32,8 +32,8 @@ from sensorium.weights import load_failure
 from ..chat import Backend, ChatResult, GenerationOptions, TokenCallback, Usage
 from ..chattemplate import gguf_metadata, render, to_dicts, tool_dicts
 from ..constrain import MAX_PARALLEL_CALLS, tools_grammar, uses_tool_call_tags
-from ..coordination import Missing, adds_value, left_out, pairs_values, substituted
-from ..toolparse import first_call_end, last_call_end, repeated_call_at, to_message
+from ..coordination import Missing, adds_value, left_out, pairs_values, substituted, unasked
+from ..toolparse import CLOSED_TAG, first_call_end, last_call_end, repeated_call_at, to_message
 from ..toolselect import (
     Selection,
     call_share,
@@ -329,9 +329,37 @@ class LlamaCppChatModel(Backend):
                 )
             message.response_metadata["more_calls_share"] = round(more, 4)
         if calls_only and opts.complete_coordinated and tools:
+            text, message = self._drop_unasked(messages, tools, text, message, choice)
             text, message = self._complete_coordinated(messages, tools, prompt, text, message, opts, choice)
         message.response_metadata["timings"] = final.get("timings") or {}
         return local_result(message, usage, selection, share, prompt, grammar, text, self.name)
+
+    def _drop_unasked(
+        self,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[dict[str, Any]],
+        text: str,
+        message: AIMessage,
+        choice: dict[str, Any],
+    ) -> tuple[str, AIMessage]:
+        """Drop the calls of the turn's first reply that repeat a function with values the request does not name
+        (coordination.unasked); the dropped calls go to ``response_metadata["unasked_calls_dropped"]``."""
+        if len(message.tool_calls) < 2 or not messages or messages[-1].type != "human":
+            return text, message
+        blocks = [m.group(0).lstrip("\n") for m in CLOSED_TAG.finditer(text)]
+        calls = [to_message(b, tools, None, finish_reason=None, model=self.name).tool_calls for b in blocks]
+        if any(len(c) != 1 for c in calls):
+            return text, message
+        drop = set(unasked(request_text(messages), [c[0] for c in calls]))
+        if not drop:
+            return text, message
+        kept = "\n".join(b for i, b in enumerate(blocks) if i not in drop) + "\n"
+        new = to_message(kept, tools, None, finish_reason=choice.get("finish_reason"), model=self.name)
+        new.response_metadata = {**message.response_metadata, **new.response_metadata}
+        new.response_metadata["unasked_calls_dropped"] = [
+            {"name": calls[i][0]["name"], "args": calls[i][0]["args"]} for i in sorted(drop)
+        ]
+        return kept, new
 
     def _complete_coordinated(
         self,
