@@ -67,7 +67,7 @@ EMAILS = {
 
 def test_parallel_calls_are_decided_one_by_one_with_their_own_ids() -> None:
     assistant, model = make([EMAILS])
-    events = list(assistant.run("t", "email both"))
+    events = list(assistant.run("t", "email a@x.org and b@x.org"))
     assert events[-1].type == "turn_finished" and events[-1].data["interrupted"] is True
     requested = [e.data for e in events if e.type == "approval_requested"]
     assert [r["arguments"]["to"] for r in requested] == ["a@x.org", "b@x.org"]  # calculate needs none
@@ -119,7 +119,7 @@ def test_approval_predicate_and_a_predicate_that_raises() -> None:
 def test_decision_from_another_process_resumes_from_the_checkpoint(tmp_path) -> None:
     assistant, model = make([{"tool_calls": [{"name": "send_email", "arguments": {"to": "z@x.org", "body": "b"}}]}],
                             home=tmp_path)  # fmt: skip
-    list(assistant.run("t", "email z"))
+    list(assistant.run("t", "email z@x.org"))
     model.assert_done()
     call_id = assistant.pending("t")[0].id
     del assistant
@@ -140,7 +140,7 @@ def test_misuse_is_reported_clearly() -> None:
     assistant, _ = make(
         [{"tool_calls": [{"name": "send_email", "arguments": {"to": "q@x.org", "body": "b"}}]}]
     )
-    list(assistant.run("t", "email q"))
+    list(assistant.run("t", "email q@x.org"))
     with pytest.raises(InputError, match="no pending call with id"):
         list(assistant.resume("t", {"bogus": Decision(action="approve")}))
     with pytest.raises(InputError, match="waiting for approval"):
@@ -152,7 +152,7 @@ def test_misuse_is_reported_clearly() -> None:
 def test_a_repeated_approved_call_is_not_asked_again_nor_run_twice() -> None:
     call = {"tool_calls": [{"name": "send_email", "arguments": {"to": "r@x.org", "body": "b"}}]}
     assistant, model = make([call, call, "Sent once."])
-    list(assistant.run("t", "email r"))
+    list(assistant.run("t", "email r@x.org"))
     [req] = assistant.pending("t")
     events = list(assistant.resume("t", {req.id: Decision(action="approve")}))
     model.assert_done()
