@@ -74,6 +74,24 @@ def test_values_the_answer_leaves_out_are_added_from_the_results() -> None:
     assert any(f["kind"] == "omitted_results" for f in corrections(events))
 
 
+def test_an_answer_asked_again_also_gets_the_values_it_leaves_out() -> None:
+    sums = [{"name": "calculate", "arguments": {"expression": e}} for e in ("125 + 379", "64 * 7")]
+    assistant, model = assistant_with_tools(
+        [
+            {"tool_calls": sums},
+            '<tool_call>{"name": "calculate"',
+            "I worked out 125 + 379 and 64 * 7 for you.",
+        ]
+    )
+    events = list(assistant.run("t", "Work out 125 + 379 and 64 * 7."))
+    model.assert_done()
+    final = events[-1].data["final"]
+    assert final.startswith("I worked out 125 + 379 and 64 * 7 for you.")
+    assert "125 + 379 = 504" in final and "64 * 7 = 448" in final
+    kinds = [(f["kind"], f["action"]) for f in corrections(events)]
+    assert ("unrelated_answer", "reask") in kinds and ("omitted_results", "appended") in kinds
+
+
 @pytest.mark.parametrize(
     ("request_", "sums"),
     [

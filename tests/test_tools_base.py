@@ -314,3 +314,17 @@ def test_an_argument_copied_from_the_tools_own_description_is_not_grounded() -> 
     # The description's words joined by dashes or underscores are still copied.
     dashed = {"text": "The-fact-or-note-in-the-user's-words, written so it makes sense on its own."}
     assert "copied from the tool's description" in (remember.ungrounded(dashed, heard) or "")
+
+
+def test_current_time_reads_the_zones_users_and_small_models_write() -> None:
+    from sensorium.tools.basic import current_time
+
+    for written, zone in [("New York", "America/New_York"), ("tokyo", "Asia/Tokyo"),
+                          ("Asia/Sydney", "Australia/Sydney")]:  # fmt: skip
+        result = current_time.invoke({"timezone": written})
+        assert not result.is_error and result.content.endswith(zone), (written, result.content)
+    assert (
+        current_time.invoke({"timezone": "Europe/Paris"}).content.count("Europe/Paris") == 0
+    )  # shown as given
+    bad = current_time.invoke({"timezone": "Mars/Olympus"})
+    assert bad.is_error and "unknown time zone 'Mars/Olympus'" in bad.content

@@ -191,14 +191,17 @@ def current_time(timezone: str = "UTC") -> str:
 
 def _zone_name(text: str) -> str:
     """An IANA zone for what users and small models write: the name itself, or a city that names a zone
-    ("New York", "tokyo", "Los_Angeles" -> "America/New_York", ...). Anything else is returned as given."""
+    ("New York", "tokyo", "Los_Angeles" -> "America/New_York", ..., also "Asia/Sydney" -> "Australia/Sydney").
+    Anything else is returned as given."""
     import zoneinfo
 
     given = text.strip()
-    if "/" in given or given.upper() in ("UTC", "GMT"):
+    zones = zoneinfo.available_timezones()
+    if given in zones or given.upper() in ("UTC", "GMT"):
         return given
-    city = re.sub(r"[\s-]+", "_", given).casefold()
-    for zone in sorted(zoneinfo.available_timezones()):
+    # A city, or a zone with the wrong region ("Asia/Sydney": the 0.5B's guess for Sydney): the zone of the city.
+    city = re.sub(r"[\s-]+", "_", given.rsplit("/", 1)[-1]).casefold()
+    for zone in sorted(zones):
         if "/" in zone and zone.rsplit("/", 1)[1].casefold() == city:
             return zone
     return given

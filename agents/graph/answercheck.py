@@ -320,6 +320,19 @@ def checked(
     usage = usage_update(agent, retry)
     text = _readable(retry.message.content, results)
     if text.strip() and not unrelated(text, request, results) and not echoed(text, NOTE):
+        # The answer asked again is held to the same rule: values the tools returned and it leaves out are added
+        # (asked again, the 0.5B said "The tool returned the current time in both" without either time).
+        missing = omitted_values(text, results, _calls(messages))
+        if missing:
+            emit(
+                "correction",
+                node="agent",
+                agent=agent,
+                kind="omitted_results",
+                action="appended",
+                values=missing,
+            )
+            text = f"{text.rstrip()}\n\n" + "\n".join(missing)
         return AIMessage(content=text, response_metadata=retry.message.response_metadata), usage
     fixed = account(results, _calls(messages))
     emit("correction", node="agent", agent=agent, kind="unrelated_answer", action="rewrite", reply=fixed)
