@@ -285,6 +285,20 @@ def _readable(raw: Any, results: Sequence[ToolMessage]) -> str:
 _PSEUDO_CALL = re.compile(r"[{\"']\s*(?:name|function|arguments|tool)\W{0,4}(?::|$)", re.I)
 
 
+def with_omitted(
+    agent: str, text: str, results: Sequence[ToolMessage], messages: Sequence[BaseMessage]
+) -> str:
+    """``text`` with the values the tools returned this turn and it leaves out appended (an ``omitted_results``
+    correction event when there are any)."""
+    from .emit import emit
+
+    missing = omitted_values(text, results, _calls(messages))
+    if not missing:
+        return text
+    emit("correction", node="agent", agent=agent, kind="omitted_results", action="appended", values=missing)
+    return f"{text.rstrip()}\n\n" + "\n".join(missing)
+
+
 def checked(
     agent: str, ai: AIMessage, messages: Sequence[BaseMessage], request: str, ask: Callable[..., ChatResult]
 ) -> tuple[AIMessage, dict[str, Any]]:
@@ -299,18 +313,8 @@ def checked(
     results = turn_results(messages)
     content = _readable(ai.content, results)  # judged as the user will read it
     if not unrelated(content, request, results):
-        missing = omitted_values(content, results, _calls(messages))
-        if missing:
-            emit(
-                "correction",
-                node="agent",
-                agent=agent,
-                kind="omitted_results",
-                action="appended",
-                values=missing,
-            )
-            return ai.model_copy(update={"content": f"{content.rstrip()}\n\n" + "\n".join(missing)}), {}
-        return ai, {}
+        full = with_omitted(agent, content, results, messages)
+        return (ai.model_copy(update={"content": full}) if full != content else ai), {}
     emit(
         "correction", node="agent", agent=agent, kind="unrelated_answer", action="reask", reply=content[:500]
     )
@@ -322,17 +326,7 @@ def checked(
     if text.strip() and not unrelated(text, request, results) and not echoed(text, NOTE):
         # The answer asked again is held to the same rule: values the tools returned and it leaves out are added
         # (asked again, the 0.5B said "The tool returned the current time in both" without either time).
-        missing = omitted_values(text, results, _calls(messages))
-        if missing:
-            emit(
-                "correction",
-                node="agent",
-                agent=agent,
-                kind="omitted_results",
-                action="appended",
-                values=missing,
-            )
-            text = f"{text.rstrip()}\n\n" + "\n".join(missing)
+        text = with_omitted(agent, text, results, messages)
         return AIMessage(content=text, response_metadata=retry.message.response_metadata), usage
     fixed = account(results, _calls(messages))
     emit("correction", node="agent", agent=agent, kind="unrelated_answer", action="rewrite", reply=fixed)
